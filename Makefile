@@ -1,0 +1,36 @@
+# verifier-doctor: the two commands a newcomer runs are `make demo` and `make test`.
+# Both install what is missing: system packages through apt (scripts/install-deps.sh),
+# Python packages into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: deps venv test demo fixtures bench clean
+
+deps:
+	bash scripts/install-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: deps venv
+	$(BIN)/pytest -q
+
+demo: deps venv
+	bash scripts/demo.sh
+
+fixtures: deps venv
+	$(BIN)/python scripts/record_fixtures.py
+
+bench: deps venv
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache
