@@ -1,0 +1,1018 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0-only) */
+/*
+ * static_malloc.h - malloc, calloc, realloc and free for eBPF programs.
+ *
+ * One header, nothing to link. The heap is a BPF array map (the "classic"
+ * backend): it works on every kernel from 5.10 and with clang 14 or newer.
+ * This comment is the manual.
+ *
+ * USAGE (five lines)
+ *
+ *     #define STATIC_MALLOC_HEAP_SIZE (256 * 1024)  // optional, before the include
+ *     #include "static_malloc.h"                    // alone, or after vmlinux.h
+ *     struct node *n = static_malloc(sizeof(*n));   // NULL when the heap is full
+ *     if (n) { n->next = NULL; static_free(n); }    // check NULL, then use [n, n+size)
+ *     n = static_ptr(n->next);                      // follow a pointer stored in the heap
+ *
+ * Included first, it brings in <linux/bpf.h>, <bpf/bpf_helpers.h> (SEC,
+ * bpf_printk), <stdint.h>, <stddef.h> and <stdbool.h>; after a vmlinux.h
+ * (detected by __VMLINUX_H__) it includes only <bpf/bpf_helpers.h>.
+ *
+ * API
+ *
+ *   void __heap *static_malloc(size_t size);
+ *   void __heap *static_calloc(size_t nmemb, size_t size);
+ *   void __heap *static_realloc(void __heap *ptr, size_t size);
+ *   void         static_free(void __heap *ptr);
+ *   T __heap    *static_ptr(T __heap *loaded);      (a macro; keeps the type)
+ *   T __heap    *static_ptr_sized(T __heap *loaded, size_t span);
+ *   int          static_malloc_check(void);         (heap walker, 0 = healthy)
+ *
+ *   - Every returned pointer is 8-byte aligned. After a NULL check the
+ *     verifier accepts any access inside [p, p + size) when `size` is a
+ *     compile-time constant; for a run-time size it accepts [p, p + 8).
+ *   - static_malloc(0) returns a unique, non-NULL pointer to an 8-byte block
+ *     (as glibc does); free it like any other.
+ *   - static_calloc zeroes (reused blocks too) and returns NULL when
+ *     nmemb * size overflows or exceeds the heap.
+ *   - static_realloc(NULL, n) == static_malloc(n); static_realloc(p, 0) frees
+ *     p and returns NULL; on failure it returns NULL and p stays valid. It
+ *     grows and shrinks in place when it can.
+ *   - static_free(NULL) does nothing. A double free, an interior pointer, or
+ *     a pointer that is not from the heap is detected, counted in
+ *     `rejected_frees` and ignored.
+ *   - static_ptr(x): x is a heap pointer that was LOADED from memory (the
+ *     verifier calls it a scalar, e.g. `n->next`). It returns a pointer the
+ *     verifier lets you dereference for sizeof(*x) bytes (static_ptr_sized:
+ *     `span` bytes, a constant), or NULL when x is outside the heap. Pass it
+ *     values loaded from memory only; a pointer you already hold needs none.
+ *   - static_free and static_realloc take pointers the verifier knows as
+ *     pointers (from the functions above or from static_ptr), not raw loaded
+ *     values: write static_free(static_ptr(n->next)).
+ *   - With STATIC_MALLOC_REPLACE, malloc/calloc/realloc/free are
+ *     function-like macros for the functions above (a struct member named
+ *     `free` is left alone).
+ *
+ * CONFIGURATION (define before the include; every macro is optional)
+ *
+ *   STATIC_MALLOC_HEAP_SIZE  default 65536. Bytes of heap, a multiple of 512,
+ *       at least 1024, at most 4 MiB (the array map value limit). Cost: the
+ *       map value is HEAP_SIZE * 65/64 + ~2.3 KiB; the verifier walks the
+ *       calloc zeroing and realloc copy loops HEAP_SIZE/64 times, once per
+ *       program that uses them (about 15 insns per step).
+ *   STATIC_MALLOC_PERCPU     default off. One heap per CPU (a per-CPU array
+ *       map), no lock: for tracing programs (kprobe, tracepoint, raw_tp,
+ *       perf_event) and socket filters, which may not use bpf_spin_lock.
+ *       Memory must be freed on the CPU that allocated it (a free on another
+ *       CPU is rejected or, worse, frees that CPU's block at the same offset:
+ *       do not hand pointers across CPUs). A re-entrant call on the same CPU
+ *       (a perf_event program interrupting an allocation) fails cleanly and
+ *       counts in `contended`. Limit: HEAP_SIZE <= 28 KiB (per-CPU values are
+ *       limited to 32 KiB by the kernel).
+ *   STATIC_MALLOC_NO_LOCK    default off. One shared heap serialized by an
+ *       atomic compare-and-swap word instead of bpf_spin_lock, so any program
+ *       type can share it. Needs kernel 5.12+ (BPF_CMPXCHG). An operation that
+ *       finds the heap busy retries STATIC_MALLOC_SPIN_TRIES times, then fails
+ *       (malloc returns NULL, free is dropped) and counts in `contended`.
+ *   STATIC_MALLOC_SPIN_TRIES default 256. Retries of the NO_LOCK word.
+ *   STATIC_MALLOC_REPLACE    default off. Define malloc, calloc, realloc, free.
+ *   STATIC_MALLOC_ARENA      the arena backend is not part of this header
+ *       version: defining it is a compile error.
+ *
+ *   Default (no PERCPU, no NO_LOCK): one heap shared by all CPUs, a
+ *   bpf_spin_lock inside the map value (not in .bss/.data: the kernel refuses
+ *   a bpf_spin_lock in mmapable global data). Program types that may take
+ *   it: XDP, TC (sched_cls/act), cgroup_skb, sk_skb, lwt, flow_dissector...;
+ *   not tracing programs nor socket filters (the verifier says "tracing progs
+ *   cannot use bpf_spin_lock yet"): use PERCPU or NO_LOCK for those.
+ *
+ * PRIVILEGES
+ *   static_free, static_realloc and static_ptr turn pointers into offsets
+ *   (pointer - pointer, or a pointer stored in the map): the loader needs
+ *   CAP_PERFMON (root has it), like any program storing pointers in maps.
+ *
+ * STATISTICS
+ *   Map `static_stats` (an ARRAY, a PERCPU_ARRAY with STATIC_MALLOC_PERCPU),
+ *   one entry, key 0, value struct static_malloc_stats:
+ *     bytes_in_use, peak_bytes   usable bytes of live blocks (multiple of 8)
+ *     allocations, frees         successful malloc/calloc/realloc-moves, frees
+ *     failed_allocations         requests that returned NULL
+ *     rejected_frees             double, interior or foreign frees ignored
+ *     contended                  operations refused because the heap was busy
+ *   Read it with `bpftool map dump name static_stats` or from a skeleton.
+ *   With PERCPU, sum the CPUs (peak_bytes is per CPU).
+ *
+ * DESIGN AND INVARIANTS
+ *   TLSF (two-level segregated fit): first level = power of two, second
+ *   level = 16 linear steps; a bitmap per level finds a fitting free list in
+ *   O(1) with no loop (find-first-set is branch-free arithmetic). malloc and
+ *   free are loop-free: O(1), a few hundred instructions at most.
+ *   - Heap metadata holds OFFSETS into the heap, never pointers: the
+ *     verifier turns any pointer loaded from map memory into a scalar
+ *     ("R2 invalid mem access 'scalar'"). Offset 0 means "none".
+ *   - Every offset read from memory is clamped (inline asm, so that clang
+ *     cannot move the check off the register that is used) before it is
+ *     added to the map value pointer: a corrupted heap cannot leave the map.
+ *   - A block is [o - 8, o - 8 + size): an 8-byte header {u32 prev_phys,
+ *     u32 size | FREE} then the payload at o. size is a multiple of 8, >= 16.
+ *     Blocks tile the heap exactly; no two free blocks are adjacent; a free
+ *     block is in exactly the list its size maps to, and its list's bits are
+ *     set. static_malloc_check() walks the heap and verifies all of this.
+ *   - A side bitmap holds one bit per 8 bytes: set iff a live block's payload
+ *     starts there. free() trusts only this bitmap, so double, interior and
+ *     foreign frees are recognized even if the user scribbled on a header.
+ *   - Writing outside [p, p + size) is undefined behaviour as in C: the
+ *     verifier cannot stop writes inside the map value, but the heap code
+ *     never leaves the map whatever is written.
+ *
+ * LINKING
+ *   Maps and functions here are weak: several objects that include this
+ *   header link with `bpftool gen object` and share one heap. They must all
+ *   use the same configuration (the linker rejects differing map types).
+ *
+ * LIMITS
+ *   No bpf_loop, no kfuncs, no arena: kernel 5.10+ (NO_LOCK: 5.12+). The
+ *   program must be built with BTF (-g), as for any bpf_spin_lock map.
+ *
+ * LICENSE
+ *   MIT OR GPL-2.0-only, at your choice. Copyright (c) verifier-doctor
+ *   authors. Permission is hereby granted, free of charge, to any person
+ *   obtaining a copy of this file, to deal in it without restriction,
+ *   including the rights to use, copy, modify, merge, publish, distribute,
+ *   sublicense, and/or sell copies, subject to this notice being included.
+ *   THE FILE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.
+ */
+#ifndef __STATIC_MALLOC_H__
+#define __STATIC_MALLOC_H__
+
+#ifdef STATIC_MALLOC_ARENA
+#error "static_malloc.h: this version ships only the classic backend; remove STATIC_MALLOC_ARENA"
+#endif
+
+#ifndef __VMLINUX_H__
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#endif
+#include <bpf/bpf_helpers.h>
+
+/* ---- configuration ---------------------------------------------------- */
+
+/* Bytes of heap (multiple of 512, 1 KiB .. 4 MiB; PERCPU: .. 28 KiB). */
+#ifndef STATIC_MALLOC_HEAP_SIZE
+#define STATIC_MALLOC_HEAP_SIZE 65536
+#endif
+
+/* NO_LOCK mode: compare-and-swap retries before an operation gives up. */
+#ifndef STATIC_MALLOC_SPIN_TRIES
+#define STATIC_MALLOC_SPIN_TRIES 256
+#endif
+
+_Static_assert(STATIC_MALLOC_HEAP_SIZE % 512 == 0,
+	       "STATIC_MALLOC_HEAP_SIZE must be a multiple of 512");
+_Static_assert(STATIC_MALLOC_HEAP_SIZE >= 1024,
+	       "STATIC_MALLOC_HEAP_SIZE must be at least 1024 bytes");
+_Static_assert(STATIC_MALLOC_HEAP_SIZE <= 4 * 1024 * 1024,
+	       "STATIC_MALLOC_HEAP_SIZE must be at most 4 MiB (array map value limit)");
+#if defined(STATIC_MALLOC_PERCPU) && defined(STATIC_MALLOC_NO_LOCK)
+#error "static_malloc.h: choose STATIC_MALLOC_PERCPU or STATIC_MALLOC_NO_LOCK, not both"
+#endif
+#ifdef STATIC_MALLOC_PERCPU
+_Static_assert(STATIC_MALLOC_HEAP_SIZE <= 28 * 1024,
+	       "STATIC_MALLOC_PERCPU: the heap must be at most 28 KiB (per-CPU map values are limited to 32 KiB)");
+#endif
+_Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096,
+	       "STATIC_MALLOC_SPIN_TRIES must be between 1 and 4096");
+
+/* Classic backend: heap pointers are ordinary pointers into the map value. */
+#ifndef __heap
+#define __heap
+#endif
+
+/* ---- internal constants ----------------------------------------------- */
+
+#define __SM_HEAP	((__u64)STATIC_MALLOC_HEAP_SIZE)
+#define __SM_HDR	8ULL		/* block header: u32 prev_phys, u32 size|FREE */
+#define __SM_MIN_BLOCK	16ULL		/* header + two free-list links */
+#define __SM_FREE	1U
+#define __SM_SL_LOG2	4		/* 16 second-level lists per first level */
+#define __SM_SMALL	128ULL		/* below: one list per 8 bytes (fl 0) */
+#define __SM_NLISTS	512		/* 32 first levels x 16 second levels */
+#define __SM_MOVE	(1ULL << 63)	/* __sm_resize_off: "must move" flag */
+#define __SM_CHUNK	64ULL		/* bytes per step of the zero/copy loops */
+
+#ifndef __sm_weak
+#define __sm_weak __attribute__((weak))
+#endif
+#define __sm_noinline __attribute__((noinline))
+#define __sm_inline inline __attribute__((always_inline))
+
+/* Forget what the compiler knows about a value (libbpf's barrier_var). */
+#define __sm_barrier_var(x) asm volatile("" : "+r"(x))
+
+/*
+ * Clamp: ___v stays if lo <= ___v <= hi, otherwise becomes 0. In inline asm
+ * so that the compare and the later pointer addition use the same register:
+ * clang may otherwise compare a copy (or fold `lo <= v <= hi` into one
+ * subtraction), and the verifier before 5.11 does not carry bounds across
+ * register copies. lo and hi are compile-time constants.
+ */
+#define __sm_clamp(x, lo, hi)						\
+	asm volatile("if %[v] > %[h] goto +1\n\t"			\
+		     "if %[v] >= %[l] goto +1\n\t"			\
+		     "%[v] = 0"						\
+		     : [v] "+r"(x) : [h] "i"(hi), [l] "i"(lo))
+
+/* ---- maps --------------------------------------------------------------- */
+
+struct static_malloc_stats {
+	__u64 bytes_in_use;
+	__u64 peak_bytes;
+	__u64 allocations;
+	__u64 frees;
+	__u64 failed_allocations;
+	__u64 rejected_frees;
+	__u64 contended;
+};
+
+/*
+ * The heap: one map value. Invariants are listed in the manual above and
+ * checked by static_malloc_check(). The lock (or busy word) comes first so
+ * that no variable-offset access to mem[] can overlap it (the verifier
+ * refuses any access that may touch a bpf_spin_lock).
+ */
+struct __sm_heap {
+#if defined(STATIC_MALLOC_PERCPU) || defined(STATIC_MALLOC_NO_LOCK)
+	__u64 busy;			/* guard word: 0 free, 1 taken */
+#else
+	struct bpf_spin_lock lock;
+	__u32 __pad0;
+#endif
+	__u64 self;			/* this value's address, as a scalar (static_ptr) */
+	__u32 inited;
+	__u32 fl_map;			/* bit fl: sl_map[fl] != 0 */
+	__u32 sl_map[32];		/* bit sl: heads[fl * 16 + sl] != 0 */
+	__u32 heads[__SM_NLISTS];	/* payload offset of the first free block, 0: none */
+	__u64 used[STATIC_MALLOC_HEAP_SIZE / 512]; /* bit o/8: live block payload at o */
+	__u8 mem[STATIC_MALLOC_HEAP_SIZE] __attribute__((aligned(8)));
+};
+
+struct {
+#ifdef STATIC_MALLOC_PERCPU
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+#else
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+#endif
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct __sm_heap);
+} __sm_heap __sm_weak SEC(".maps");
+
+struct {
+#ifdef STATIC_MALLOC_PERCPU
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+#else
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+#endif
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct static_malloc_stats);
+} static_stats __sm_weak SEC(".maps");
+
+static __sm_inline struct __sm_heap *__sm_get_heap(void)
+{
+	__u32 ___k = 0;
+
+	return bpf_map_lookup_elem(&__sm_heap, &___k);
+}
+
+static __sm_inline struct static_malloc_stats *__sm_get_stats(void)
+{
+	__u32 ___k = 0;
+
+	return bpf_map_lookup_elem(&static_stats, &___k);
+}
+
+/* ---- locking -------------------------------------------------------------- */
+
+/* Returns true when the heap is ours; no helper call may follow until unlock. */
+static __sm_inline bool __sm_lock(struct __sm_heap *h)
+{
+#if defined(STATIC_MALLOC_PERCPU)
+	/* Same CPU only: an interrupting program sees busy and backs off. */
+	if (*(volatile __u64 *)&h->busy)
+		return false;
+	*(volatile __u64 *)&h->busy = 1;
+	asm volatile("" ::: "memory");
+	return true;
+#elif defined(STATIC_MALLOC_NO_LOCK)
+	for (int ___i = 0; ___i < STATIC_MALLOC_SPIN_TRIES; ___i++)
+		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
+			return true;
+	return false;
+#else
+	bpf_spin_lock(&h->lock);
+	return true;
+#endif
+}
+
+static __sm_inline void __sm_unlock(struct __sm_heap *h)
+{
+#if defined(STATIC_MALLOC_PERCPU)
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&h->busy = 0;
+#elif defined(STATIC_MALLOC_NO_LOCK)
+	/* An atomic RMW is a full barrier in every BPF JIT; 5.12 has no store-release. */
+	__sync_lock_test_and_set(&h->busy, 0);
+#else
+	bpf_spin_unlock(&h->lock);
+#endif
+}
+
+/* ---- TLSF ---------------------------------------------------------------- */
+
+/* Block header and free-list links of the block whose payload is at o.
+ * o must have been clamped to [8, HEAP - 8]. */
+#define __SM_PREV(h, o)  (*(__u32 *)((h)->mem + (o) - 8))
+#define __SM_SZF(h, o)   (*(__u32 *)((h)->mem + (o) - 4))
+#define __SM_NEXTF(h, o) (*(__u32 *)((h)->mem + (o)))
+#define __SM_PREVF(h, o) (*(__u32 *)((h)->mem + (o) + 4))
+
+/* Index of the highest set bit of 0 < x < 2^32, without branches (the
+ * verifier would explore every branch combination). */
+static __sm_inline __u64 __sm_fls(__u64 x)
+{
+	__u64 ___r, ___t;
+
+	__sm_barrier_var(x);
+	___t = ((0xffffULL - x) >> 63) << 4; x >>= ___t; ___r = ___t;
+	__sm_barrier_var(x);
+	___t = ((0xffULL - x) >> 63) << 3; x >>= ___t; ___r |= ___t;
+	__sm_barrier_var(x);
+	___t = ((0xfULL - x) >> 63) << 2; x >>= ___t; ___r |= ___t;
+	__sm_barrier_var(x);
+	___t = ((0x3ULL - x) >> 63) << 1; x >>= ___t; ___r |= ___t;
+	__sm_barrier_var(x);
+	___t = (0x1ULL - x) >> 63; ___r |= ___t;
+	return ___r;
+}
+
+/* Index of the lowest set bit of 0 < x < 2^32. */
+static __sm_inline __u64 __sm_ffs(__u64 x)
+{
+	return __sm_fls(x & -x);
+}
+
+/* The list (fl, sl) a block of this size belongs to, as fl * 16 + sl. */
+static __sm_inline __u64 __sm_list(__u64 size)
+{
+	__u64 ___f, ___sl;
+
+	if (size < __SM_SMALL)
+		return size >> 3;
+	___f = __sm_fls(size);
+	___sl = (size >> (___f - __SM_SL_LOG2)) & 15;
+	return ((___f - 6) << __SM_SL_LOG2) | ___sl;
+}
+
+static __sm_inline void __sm_insert(struct __sm_heap *h, __u64 o, __u64 size)
+{
+	__u64 ___l = __sm_list(size) & (__SM_NLISTS - 1);
+	__u64 ___head = h->heads[___l];
+
+	__SM_NEXTF(h, o) = ___head;
+	__SM_PREVF(h, o) = 0;
+	__sm_clamp(___head, 8, __SM_HEAP - 8);
+	if (___head)
+		__SM_PREVF(h, ___head) = o;
+	h->heads[___l] = o;
+	h->sl_map[(___l >> 4) & 31] |= 1U << (___l & 15);
+	h->fl_map |= 1U << ((___l >> 4) & 31);
+}
+
+static __sm_inline void __sm_unlink(struct __sm_heap *h, __u64 o, __u64 size)
+{
+	__u64 ___l = __sm_list(size) & (__SM_NLISTS - 1);
+	__u64 ___n = __SM_NEXTF(h, o), ___p = __SM_PREVF(h, o);
+	__u64 ___nc = ___n, ___pc = ___p;
+
+	__sm_clamp(___nc, 8, __SM_HEAP - 8);
+	if (___nc)
+		__SM_PREVF(h, ___nc) = ___p;
+	__sm_clamp(___pc, 8, __SM_HEAP - 8);
+	if (___pc) {
+		__SM_NEXTF(h, ___pc) = ___n;
+	} else {
+		h->heads[___l] = ___n;
+		if (!___n) {
+			__u64 ___fl = (___l >> 4) & 31;
+
+			h->sl_map[___fl] &= ~(1U << (___l & 15));
+			if (!h->sl_map[___fl])
+				h->fl_map &= ~(1U << ___fl);
+		}
+	}
+}
+
+/* Make [o - 8, o - 8 + size) a free block and list it; tell the next block. */
+static __sm_inline void __sm_make_free(struct __sm_heap *h, __u64 o, __u64 size)
+{
+	__u64 ___nx = o + size;
+
+	__SM_SZF(h, o) = size | __SM_FREE;
+	__sm_clamp(___nx, 8, __SM_HEAP - 8);
+	if (___nx)
+		__SM_PREV(h, ___nx) = o;
+	__sm_insert(h, o, size);
+}
+
+/* Size of the block after o (o's block being `size` long) if it is free,
+ * else 0. */
+static __sm_inline __u64 __sm_next_free_size(struct __sm_heap *h, __u64 o, __u64 size)
+{
+	__u64 ___nx = o + size, ___ns;
+
+	__sm_clamp(___nx, 8, __SM_HEAP - 8);
+	if (!___nx)
+		return 0;
+	___ns = __SM_SZF(h, ___nx);
+	if (!(___ns & __SM_FREE))
+		return 0;
+	___ns &= ~7ULL;
+	if (___ns < __SM_MIN_BLOCK || ___nx - 8 + ___ns > __SM_HEAP)
+		return 0;
+	return ___ns;
+}
+
+/* Same, and unlink that free block from its list (the caller absorbs it). */
+static __sm_inline __u64 __sm_take_next_free(struct __sm_heap *h, __u64 o, __u64 size)
+{
+	__u64 ___nx = o + size, ___ns = __sm_next_free_size(h, o, size);
+
+	__sm_clamp(___nx, 8, __SM_HEAP - 8);
+	if (!___ns || !___nx)
+		return 0;
+	__sm_unlink(h, ___nx, ___ns);
+	return ___ns;
+}
+
+/* Cut a block at o of `size` bytes down to `need`; the rest becomes free and
+ * merges with a free successor. Returns the size o keeps. */
+static __sm_inline __u64 __sm_trim(struct __sm_heap *h, __u64 o, __u64 size, __u64 need)
+{
+	__u64 ___r, ___rs;
+
+	if (size < need + __SM_MIN_BLOCK)
+		return size;
+	___r = o + need;
+	___rs = size - need;
+	__sm_clamp(___r, 8, __SM_HEAP - 8);
+	if (!___r)
+		return size;
+	___rs += __sm_take_next_free(h, ___r, ___rs);
+	__SM_PREV(h, ___r) = o;
+	__sm_make_free(h, ___r, ___rs);
+	return need;
+}
+
+static __sm_inline void __sm_init(struct __sm_heap *h)
+{
+	/* One free block spanning the heap: payload at 8, prev_phys 0. */
+	__SM_PREV(h, 8) = 0;
+	__sm_make_free(h, 8, __SM_HEAP);
+	h->inited = 1;
+}
+
+/* Block size for a request of n bytes, or 0 when it cannot fit. */
+static __sm_inline __u64 __sm_need(__u64 n)
+{
+	if (n > __SM_HEAP - __SM_HDR)
+		return 0;
+	n = (n + 7) & ~7ULL;
+	return n < 8 ? __SM_MIN_BLOCK : n + __SM_HDR;
+}
+
+/* Validate a payload offset handed to free/realloc: returns the block size
+ * or 0. Trusts only the side bitmap, then sanity-checks the header. */
+static __sm_inline __u64 __sm_live_size(struct __sm_heap *h, __u64 off)
+{
+	__u64 ___o = off, ___s;
+
+	if (off & 7)
+		return 0;
+	__sm_clamp(___o, 8, __SM_HEAP - 8);
+	if (!___o || !h->inited)
+		return 0;
+	if (!(h->used[___o >> 9] & (1ULL << ((___o >> 3) & 63))))
+		return 0;
+	___s = __SM_SZF(h, ___o);
+	if (___s & __SM_FREE)
+		return 0;
+	___s &= ~7ULL;
+	if (___s < __SM_MIN_BLOCK || ___o - 8 + ___s > __SM_HEAP)
+		return 0;
+	return ___s;
+}
+
+/* o is clamped to [8, HEAP - 8], so o >> 9 indexes used[] within bounds. */
+#define __SM_USED_WORD(h, o) (h)->used[(o) >> 9]
+#define __SM_USED_BIT(o)     (1ULL << (((o) >> 3) & 63))
+
+/* Counters that are also bumped outside the lock are always atomic (XADD,
+ * kernel 5.10): a plain increment under the lock could lose them. */
+#define __SM_COUNT(st, field) __sync_fetch_and_add(&(st)->field, 1)
+
+static __sm_inline void __sm_stat_alloc(struct static_malloc_stats *st, __u64 bytes)
+{
+	st->allocations++;
+	st->bytes_in_use += bytes;
+	if (st->bytes_in_use > st->peak_bytes)
+		st->peak_bytes = st->bytes_in_use;
+}
+
+/*
+ * The heap operations. Global (not static) functions: the verifier checks
+ * each one once per program, whatever the number of call sites, and they
+ * return plain offsets, which is all a global function may return. Weak, so
+ * that several objects including this header link. Helpers are called only
+ * before the lock is taken (no calls are allowed while holding it).
+ */
+
+/* Allocate a block for n bytes; returns its payload offset, 0 on failure. */
+__sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	struct static_malloc_stats *st = __sm_get_stats();
+	__u64 need, s, l, fl, sl, o, bs;
+	__u32 slm, flm;
+
+	if (!h || !st)
+		return 0;
+	need = __sm_need(n);
+	if (!need) {
+		__SM_COUNT(st, failed_allocations);
+		return 0;
+	}
+	if (!__sm_lock(h)) {
+		__SM_COUNT(st, contended);
+		__SM_COUNT(st, failed_allocations);
+		return 0;
+	}
+	if (!h->inited)
+		__sm_init(h);
+
+	/* Round up to the next list boundary: every block there is >= need. */
+	s = need;
+	if (s >= __SM_SMALL)
+		s += (1ULL << (__sm_fls(s) - __SM_SL_LOG2)) - 1;
+	l = __sm_list(s);
+	fl = (l >> 4) & 31;
+	sl = l & 15;
+	slm = h->sl_map[fl] & (~0U << sl);
+	if (!slm) {
+		flm = fl >= 31 ? 0 : h->fl_map & (~0U << (fl + 1));
+		if (!flm)
+			goto fail;
+		fl = __sm_ffs(flm) & 31;
+		slm = h->sl_map[fl];
+		if (!slm)
+			goto fail;
+	}
+	sl = __sm_ffs(slm) & 15;
+	o = h->heads[(fl << 4) | sl];
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!o)
+		goto fail;
+	bs = __SM_SZF(h, o);
+	if (!(bs & __SM_FREE))
+		goto fail;
+	bs &= ~7ULL;
+	if (bs < need || o - 8 + bs > __SM_HEAP)
+		goto fail;
+	__sm_unlink(h, o, bs);
+	bs = __sm_trim(h, o, bs, need);
+	__SM_SZF(h, o) = bs;
+	__SM_USED_WORD(h, o) |= __SM_USED_BIT(o);
+	__sm_stat_alloc(st, bs - __SM_HDR);
+	__sm_unlock(h);
+	return o;
+fail:
+	__SM_COUNT(st, failed_allocations);
+	__sm_unlock(h);
+	return 0;
+}
+
+/* Free the block at payload offset off; returns 0, or 1 when rejected. */
+__sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	struct static_malloc_stats *st = __sm_get_stats();
+	__u64 o = off, bs, p, ps;
+
+	if (!h || !st)
+		return 1;
+	if (!__sm_lock(h)) {
+		__SM_COUNT(st, contended);
+		__SM_COUNT(st, rejected_frees);
+		return 1;
+	}
+	bs = __sm_live_size(h, off);
+	if (!bs)
+		goto reject;
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!o)
+		goto reject;
+	__SM_USED_WORD(h, o) &= ~__SM_USED_BIT(o);
+	st->frees++;
+	st->bytes_in_use -= bs - __SM_HDR;
+
+	bs += __sm_take_next_free(h, o, bs);
+	p = __SM_PREV(h, o);
+	__sm_clamp(p, 8, __SM_HEAP - 8);
+	if (p) {
+		ps = __SM_SZF(h, p);
+		if ((ps & __SM_FREE) && p + (ps & ~7ULL) == o) {
+			__sm_unlink(h, p, ps & ~7ULL);
+			bs += ps & ~7ULL;
+			o = p;
+		}
+	}
+	__sm_make_free(h, o, bs);
+	__sm_unlock(h);
+	return 0;
+reject:
+	__SM_COUNT(st, rejected_frees);
+	__sm_unlock(h);
+	return 1;
+}
+
+/*
+ * Resize the block at off in place to hold n bytes (n > 0). Returns off when
+ * done, __SM_MOVE | usable_bytes when the caller must move it, 0 when off is
+ * not a live block (counted as a rejected free).
+ */
+__sm_weak __sm_noinline __u64 __sm_resize_off(__u64 off, __u64 n)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	struct static_malloc_stats *st = __sm_get_stats();
+	__u64 o = off, bs, need, nb, ret;
+
+	if (!h || !st)
+		return 0;
+	if (!__sm_lock(h)) {
+		__SM_COUNT(st, contended);
+		return __SM_MOVE; /* move with 0 bytes known: the caller fails */
+	}
+	bs = __sm_live_size(h, off);
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!bs || !o) {
+		__SM_COUNT(st, rejected_frees);
+		__sm_unlock(h);
+		return 0;
+	}
+	need = __sm_need(n);
+	ret = __SM_MOVE | (bs - __SM_HDR);
+	if (!need) {
+		/* too large for the heap: the move will fail */
+	} else if (need <= bs) {
+		nb = __sm_trim(h, o, bs, need);
+		__SM_SZF(h, o) = nb;
+		st->bytes_in_use -= bs - nb;
+		ret = o;
+	} else if (bs + __sm_next_free_size(h, o, bs) >= need) {
+		__u64 total = bs + __sm_take_next_free(h, o, bs), nx;
+
+		nb = __sm_trim(h, o, total, need);
+		if (nb == total) {
+			/* absorbed whole: the block after now follows o */
+			nx = o + nb;
+			__sm_clamp(nx, 8, __SM_HEAP - 8);
+			if (nx)
+				__SM_PREV(h, nx) = o;
+		}
+		__SM_SZF(h, o) = nb;
+		st->bytes_in_use += nb - bs;
+		if (st->bytes_in_use > st->peak_bytes)
+			st->peak_bytes = st->bytes_in_use;
+		ret = o;
+	}
+	__sm_unlock(h);
+	return ret;
+}
+
+/* Zero n bytes at payload offset o (no lock: the caller owns the block). */
+__sm_weak __sm_noinline __u64 __sm_zero_off(__u64 o, __u64 n)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 i, x;
+
+	if (!h)
+		return 0;
+	n = (n + 7) & ~7ULL;
+	for (i = 0; i < __SM_HEAP / __SM_CHUNK; i++) {
+		if (n < __SM_CHUNK)
+			break;
+		x = o;
+		__sm_clamp(x, 8, __SM_HEAP - __SM_CHUNK);
+		if (!x)
+			return 0;
+		*(__u64 *)(h->mem + x) = 0;
+		*(__u64 *)(h->mem + x + 8) = 0;
+		*(__u64 *)(h->mem + x + 16) = 0;
+		*(__u64 *)(h->mem + x + 24) = 0;
+		*(__u64 *)(h->mem + x + 32) = 0;
+		*(__u64 *)(h->mem + x + 40) = 0;
+		*(__u64 *)(h->mem + x + 48) = 0;
+		*(__u64 *)(h->mem + x + 56) = 0;
+		o += __SM_CHUNK;
+		n -= __SM_CHUNK;
+	}
+	for (i = 0; i < __SM_CHUNK / 8; i++) {
+		if (n < 8)
+			break;
+		x = o;
+		__sm_clamp(x, 8, __SM_HEAP - 8);
+		if (!x)
+			return 0;
+		*(__u64 *)(h->mem + x) = 0;
+		o += 8;
+		n -= 8;
+	}
+	return 0;
+}
+
+/* Copy n bytes from payload offset src to dst (no lock: caller owns both). */
+__sm_weak __sm_noinline __u64 __sm_copy_off(__u64 dst, __u64 src, __u64 n)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 i, d, s;
+
+	if (!h)
+		return 0;
+	n = (n + 7) & ~7ULL;
+	for (i = 0; i < __SM_HEAP / __SM_CHUNK; i++) {
+		if (n < __SM_CHUNK)
+			break;
+		d = dst;
+		s = src;
+		__sm_clamp(d, 8, __SM_HEAP - __SM_CHUNK);
+		__sm_clamp(s, 8, __SM_HEAP - __SM_CHUNK);
+		if (!d || !s)
+			return 0;
+		*(__u64 *)(h->mem + d) = *(__u64 *)(h->mem + s);
+		*(__u64 *)(h->mem + d + 8) = *(__u64 *)(h->mem + s + 8);
+		*(__u64 *)(h->mem + d + 16) = *(__u64 *)(h->mem + s + 16);
+		*(__u64 *)(h->mem + d + 24) = *(__u64 *)(h->mem + s + 24);
+		*(__u64 *)(h->mem + d + 32) = *(__u64 *)(h->mem + s + 32);
+		*(__u64 *)(h->mem + d + 40) = *(__u64 *)(h->mem + s + 40);
+		*(__u64 *)(h->mem + d + 48) = *(__u64 *)(h->mem + s + 48);
+		*(__u64 *)(h->mem + d + 56) = *(__u64 *)(h->mem + s + 56);
+		dst += __SM_CHUNK;
+		src += __SM_CHUNK;
+		n -= __SM_CHUNK;
+	}
+	for (i = 0; i < __SM_CHUNK / 8; i++) {
+		if (n < 8)
+			break;
+		d = dst;
+		s = src;
+		__sm_clamp(d, 8, __SM_HEAP - 8);
+		__sm_clamp(s, 8, __SM_HEAP - 8);
+		if (!d || !s)
+			return 0;
+		*(__u64 *)(h->mem + d) = *(__u64 *)(h->mem + s);
+		dst += 8;
+		src += 8;
+		n -= 8;
+	}
+	return 0;
+}
+
+/*
+ * Walk the heap and check every invariant. Returns 0 when healthy, else the
+ * number of the first broken rule: 1 no heap, 2 busy, 3 bad block size,
+ * 4 bad prev_phys, 5 two adjacent free blocks, 6 live-bitmap disagrees with
+ * the header, 7 free block's list bits not set, 8 blocks do not tile the
+ * heap, 9 byte count differs from stats (shared heap only; skipped per CPU),
+ * 10 too many blocks. Cost: HEAP/16 loop steps for the verifier.
+ */
+__sm_weak __sm_noinline __u64 __sm_check(void)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	struct static_malloc_stats *st = __sm_get_stats();
+	__u64 o = 8, prev = 0, prev_free = 0, live = 0, ret = 10, i;
+
+	if (!h || !st)
+		return 1;
+	if (!__sm_lock(h))
+		return 2;
+	if (!h->inited) {
+		ret = 0;
+		goto out;
+	}
+	for (i = 0; i < __SM_HEAP / __SM_MIN_BLOCK; i++) {
+		__u64 c = o, szf, sz, l, used;
+
+		__sm_clamp(c, 8, __SM_HEAP - 8);
+		if (!c) {
+			ret = 8;
+			goto out;
+		}
+		szf = __SM_SZF(h, c);
+		sz = szf & ~7ULL;
+		if (sz < __SM_MIN_BLOCK || c - 8 + sz > __SM_HEAP) {
+			ret = 3;
+			goto out;
+		}
+		if (__SM_PREV(h, c) != prev) {
+			ret = 4;
+			goto out;
+		}
+		used = !!(__SM_USED_WORD(h, c) & __SM_USED_BIT(c));
+		if (szf & __SM_FREE) {
+			if (prev_free) {
+				ret = 5;
+				goto out;
+			}
+			if (used) {
+				ret = 6;
+				goto out;
+			}
+			l = __sm_list(sz);
+			if (!(h->sl_map[(l >> 4) & 31] & (1U << (l & 15))) ||
+			    !(h->fl_map & (1U << ((l >> 4) & 31)))) {
+				ret = 7;
+				goto out;
+			}
+		} else {
+			if (!used) {
+				ret = 6;
+				goto out;
+			}
+			live += sz - __SM_HDR;
+		}
+		prev_free = szf & __SM_FREE;
+		prev = c;
+		o = c + sz;
+		if (o - 8 == __SM_HEAP) {
+#ifndef STATIC_MALLOC_PERCPU
+			ret = live == st->bytes_in_use ? 0 : 9;
+#else
+			ret = 0;
+#endif
+			goto out;
+		}
+	}
+out:
+	__sm_unlock(h);
+	return ret;
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+/*
+ * Turn payload offset o of a block good for `span` bytes into a pointer the
+ * verifier bounds to [p, p + span): o <= HEAP - 8 always (so [p, p + 8) for a
+ * run-time span), and o <= HEAP - span when span is a constant.
+ */
+static __sm_inline void *__sm_bound(struct __sm_heap *h, __u64 o, __u64 span)
+{
+	__u64 ___hi;
+
+	if (span < 8)
+		span = 8;
+	if (span > __SM_HEAP)
+		return NULL;
+	___hi = __SM_HEAP - ((span + 7) & ~7ULL);
+	asm volatile("if %[v] > %[h8] goto +2\n\t"
+		     "if %[v] > %[hi] goto +1\n\t"
+		     "if %[v] >= 8 goto +1\n\t"
+		     "%[v] = 0"
+		     : [v] "+r"(o) : [h8] "i"(__SM_HEAP - 8), [hi] "r"(___hi));
+	if (!o)
+		return NULL;
+	return h->mem + o;
+}
+
+/* Payload offset of heap pointer p (pointer - pointer: needs CAP_PERFMON). */
+static __sm_inline __u64 __sm_offset(struct __sm_heap *h, const void *p)
+{
+	__u64 ___x = (__u64)p;
+
+	asm volatile("%[x] -= %[b]" : [x] "+r"(___x) : [b] "r"(h->mem));
+	return ___x;
+}
+
+static __sm_inline void __heap *static_malloc(size_t size)
+{
+	__u64 ___o = __sm_malloc_off(size);
+	struct __sm_heap *___h;
+
+	if (!___o)
+		return NULL;
+	___h = __sm_get_heap();
+	if (!___h)
+		return NULL;
+	return __sm_bound(___h, ___o, size);
+}
+
+static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
+{
+	__u64 ___n = 0, ___o;
+	struct __sm_heap *___h;
+
+	if (nmemb && size) {
+		/* Both <= HEAP <= 2^22: the product cannot overflow 64 bits. */
+		if (nmemb > __SM_HEAP || size > __SM_HEAP)
+			___n = ~0ULL; /* overflow or too large: fails and counts */
+		else
+			___n = (__u64)nmemb * size;
+	}
+	___o = __sm_malloc_off(___n);
+	if (!___o)
+		return NULL;
+	__sm_zero_off(___o, ___n ? ___n : 8);
+	___h = __sm_get_heap();
+	if (!___h)
+		return NULL;
+	return __sm_bound(___h, ___o, ___n);
+}
+
+static __sm_inline void static_free(void __heap *ptr)
+{
+	struct __sm_heap *___h;
+
+	if (!ptr)
+		return;
+	___h = __sm_get_heap();
+	if (!___h)
+		return;
+	__sm_free_off(__sm_offset(___h, ptr));
+}
+
+static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
+{
+	struct __sm_heap *___h;
+	__u64 ___o, ___r, ___n;
+
+	if (!ptr)
+		return static_malloc(size);
+	if (!size) {
+		static_free(ptr);
+		return NULL;
+	}
+	___h = __sm_get_heap();
+	if (!___h)
+		return NULL;
+	___o = __sm_offset(___h, ptr);
+	___r = __sm_resize_off(___o, size);
+	if (!___r)
+		return NULL;			/* not a live block: rejected */
+	if (!(___r & __SM_MOVE))
+		return __sm_bound(___h, ___r, size);
+	___r &= ~__SM_MOVE;			/* usable bytes of the old block */
+	if (!___r)
+		return NULL;			/* heap busy */
+	___n = __sm_malloc_off(size);
+	if (!___n)
+		return NULL;			/* ptr stays valid */
+	__sm_copy_off(___n, ___o, ___r < size ? ___r : size);
+	__sm_free_off(___o);
+	return __sm_bound(___h, ___n, size);
+}
+
+static __sm_inline void __heap *__sm_ptr(__u64 x, __u64 span)
+{
+	struct __sm_heap *___h = __sm_get_heap();
+	__u64 ___self;
+
+	if (!___h || !x)
+		return NULL;
+	/* Every writer stores the same value, so racing writers are harmless.
+	 * Volatile: the load must come from memory, where it is a scalar. */
+	*(volatile __u64 *)&___h->self = (__u64)___h;
+	___self = *(volatile __u64 *)&___h->self;
+	x -= ___self + __builtin_offsetof(struct __sm_heap, mem);
+	return __sm_bound(___h, x, span);
+}
+
+/* A heap pointer loaded from memory, made dereferenceable for sizeof(*p). */
+#define static_ptr(p) ((__typeof__(p))__sm_ptr((__u64)(p), sizeof(*(p))))
+/* Same, dereferenceable for `span` bytes (a compile-time constant). */
+#define static_ptr_sized(p, span) ((__typeof__(p))__sm_ptr((__u64)(p), (span)))
+
+/* 0 when every heap invariant holds, else the number of the broken rule. */
+static __sm_inline int static_malloc_check(void)
+{
+	return (int)__sm_check();
+}
+
+#ifdef STATIC_MALLOC_REPLACE
+#define malloc(size)		static_malloc(size)
+#define calloc(nmemb, size)	static_calloc(nmemb, size)
+#define realloc(ptr, size)	static_realloc(ptr, size)
+#define free(ptr)		static_free(ptr)
+#endif
+
+#endif /* __STATIC_MALLOC_H__ */

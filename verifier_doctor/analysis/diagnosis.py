@@ -1,0 +1,197 @@
+"""From a program's trace to a diagnosis: the error, its class, the culprit, the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import LogFormat, ProgramTrace, SourceLine, Stats, Step
+from .advice import advise
+from .classify import LOAD_ERROR_PHRASES, classify_message, insn_in, register_in
+from .provenance import Follow, Location, Origin, Provenance, trace_back, value_after, value_before
+
+# Classes whose offending value is a pointer with a bad offset: follow the offset.
+_OFFSET_CLASSES = {"map-value-bounds", "packet-bounds", "unbounded-math"}
+# Classes where the offending register's own history explains the error.
+_VALUE_CLASSES = {"scalar-deref", "null-deref", "uninit-register", "return-value", "helper-arg"}
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    message: str
+    error_class: str
+    insn: int | None
+    register: str | None
+    source: SourceLine | None
+    details: tuple[str, ...]
+    insn_text: str | None
+
+
+@dataclass(frozen=True)
+class Culprit:
+    location: str  # "R2", "fp-8"
+    insn: int | None
+    insn_text: str | None
+    source: SourceLine | None
+    origin: Origin
+    detail: str | None
+    note: str  # how the value was made, in words ("loaded from map_value memory")
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    insn: int
+    text: str
+    source: SourceLine | None
+    location: str
+    value: str | None  # the tracked value after the instruction, as the verifier printed it
+    note: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    program: str | None
+    verdict: str  # "accepted" or "rejected"
+    error: ErrorInfo | None
+    culprit: Culprit | None
+    history: tuple[HistoryItem, ...]
+    explanation: str
+    suggestions: tuple[str, ...]
+    stats: Stats | None
+    log_format: LogFormat
+    log_level: int
+    caveats: tuple[str, ...]
+    unparsed: tuple[tuple[int, str], ...]
+    kernel_diagnosis: tuple[tuple[str, str], ...] | None
+
+
+def _error_messages(trace: ProgramTrace) -> list[str]:
+    """The verifier's words after the last instruction it looked at."""
+    last = trace.steps[-1].number if trace.steps else None
+    return [m.text for m in trace.messages if m.after_step == last]
+
+
+def _load_error_lines(trace: ProgramTrace) -> list[str]:
+    return [line for line in trace.libbpf_lines
+            if any(p in line for p in LOAD_ERROR_PHRASES) or "failed" in line or line.startswith("Error")]
+
+
+def _primary(messages: list[str]) -> tuple[str, str]:
+    for text in messages:
+        found = classify_message(text)
+        if found is not None:
+            return text, found
+    return messages[0], "other"
+
+
+def diagnose(trace: ProgramTrace) -> Diagnosis:
+    """The diagnosis of one program's log."""
+    caveats: list[str] = []
+    messages = _error_messages(trace)
+    if trace.unparsed:
+        caveats.append(f"{len(trace.unparsed)} line(s) of the log were not recognised and were skipped.")
+    if not messages and not trace.load_failed:
+        return _accepted(trace, caveats)
+    error, provenance = _error(trace, messages, caveats)
+    culprit = _culprit(trace, error, provenance)
+    history = _history(trace, error, provenance)
+    explanation, suggestions = advise(error, provenance, trace)
+    if provenance is not None and provenance.crossed_unknown_branch:
+        caveats.append(
+            "The value's history crosses a path the level-1 log starts without saying where it "
+            "branched; rerun with log level 2 (bpftool -d, or log_level=2) for a certain history."
+        )
+    return Diagnosis(
+        program=trace.name,
+        verdict="rejected",
+        error=error,
+        culprit=culprit,
+        history=history,
+        explanation=explanation,
+        suggestions=tuple(suggestions),
+        stats=trace.stats,
+        log_format=trace.format,
+        log_level=trace.log_level,
+        caveats=tuple(caveats),
+        unparsed=trace.unparsed,
+        kernel_diagnosis=trace.diagnostics.fields if trace.diagnostics else None,
+    )
+
+
+def _accepted(trace: ProgramTrace, caveats: list[str]) -> Diagnosis:
+    return Diagnosis(
+        program=trace.name, verdict="accepted", error=None, culprit=None, history=(),
+        explanation="The verifier accepted the program.", suggestions=(), stats=trace.stats,
+        log_format=trace.format, log_level=trace.log_level, caveats=tuple(caveats),
+        unparsed=trace.unparsed, kernel_diagnosis=None,
+    )
+
+
+def _error(trace: ProgramTrace, messages: list[str], caveats: list[str]) -> tuple[ErrorInfo, Provenance | None]:
+    if not messages:
+        # libbpf failed the load and the kernel said nothing: map creation, BTF, relocation.
+        lines = _load_error_lines(trace) or list(trace.libbpf_lines) or ["the load failed"]
+        message = next((line for line in lines if "failed to create" in line or "Error" in line), lines[0])
+        if trace.steps:
+            caveats.append("The log stops without the verifier's verdict: it was probably cut off by a "
+                           "small log buffer; rerun with a larger one (bpftool/libbpf default to 16 MiB).")
+            return ErrorInfo(message, "other", trace.steps[-1].insn.index, None,
+                             trace.steps[-1].source, tuple(lines), trace.steps[-1].insn.text), None
+        return ErrorInfo(message, "load-error", None, None, None, tuple(lines), None), None
+    message, error_class = _primary(messages)
+    failing = trace.steps[-1] if trace.steps else None
+    insn_index = failing.insn.index if failing else insn_in(message)
+    register = register_in(message) or next((r for r in map(register_in, messages) if r), None)
+    if error_class == "return-value" and register is None:
+        register = "R0"
+    source = failing.source if failing else (trace.source_of(insn_index) if insn_index is not None else None)
+    if error_class == "uninit-register" and failing is not None and failing.insn.kind.value == "exit":
+        error_class = "return-value"
+    error = ErrorInfo(message, error_class, insn_index, register, source, tuple(messages),
+                      failing.insn.text if failing else None)
+    if failing is None or register is None or error_class not in _OFFSET_CLASSES | _VALUE_CLASSES:
+        return error, None
+    follow = Follow.OFFSET if error_class in _OFFSET_CLASSES else Follow.VALUE
+    location = Location.reg(int(register[1:]), failing.frame)
+    return error, trace_back(trace, failing, location, follow)
+
+
+def _culprit(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> Culprit | None:
+    if error.error_class == "unreleased-reference":
+        insn = insn_in(error.message)
+        if insn is not None:
+            step = _latest_step_at(trace, insn)
+            return Culprit("R0", insn, step.insn.text if step else None,
+                           step.source if step else trace.source_of(insn), Origin.HELPER_RESULT, None,
+                           "the reference was acquired here")
+        return None
+    if provenance is None or provenance.origin_step is None:
+        return None
+    step = provenance.origin_step
+    note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
+    return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
+                   provenance.origin, provenance.detail, note)
+
+
+def _latest_step_at(trace: ProgramTrace, index: int) -> Step | None:
+    for step in reversed(trace.steps):
+        if step.insn.index == index:
+            return step
+    return None
+
+
+def _history(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> tuple[HistoryItem, ...]:
+    if provenance is None or not trace.steps:
+        return ()
+    failing = trace.steps[-1]
+    items = []
+    for hop in reversed(provenance.hops):
+        value = value_after(hop.step, hop.location) if hop.step.frame == hop.location.frame else None
+        if value is None and hop.location.register is not None and hop.step.number + 1 < len(trace.steps):
+            value = value_before(trace, trace.steps[hop.step.number + 1], hop.location.register)
+        items.append(HistoryItem(hop.step.insn.index, hop.step.insn.text, hop.step.source,
+                                 str(hop.location), str(value) if value else None, hop.note))
+    register = error.register
+    value = value_before(trace, failing, int(register[1:])) if register else None
+    items.append(HistoryItem(failing.insn.index, failing.insn.text, failing.source, register or "",
+                             str(value) if value else None, "rejected here"))
+    return tuple(items)

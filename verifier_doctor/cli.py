@@ -1,0 +1,213 @@
+"""The `vdoctor` command: wires parsing, analysis, the kernel side and the renderers.
+
+Every error meant for a person is a VdoctorError, caught here once and printed as one
+sentence with the exit status of CLI.md (0 accepted, 1 rejected, 2 usage/build/not a log,
+3 the environment cannot load BPF).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from . import pipeline
+from .analysis import Diagnosis, diagnose
+from .errors import EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE, VdoctorError
+from .parsing import read_log
+from .parsing.reader import read_text
+from .render.json_out import diagnosis_to_dict, run_to_dict
+from .render.text import read_program_source, render_matrix, render_run, render_text
+
+app = typer.Typer(
+    help="verifier-doctor: explains why the eBPF verifier rejected a program, and how to fix it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
+
+
+def _console() -> Console:
+    # Plain text when the output is not a terminal (rich decides), wide enough for a
+    # history table in a pipe or a CI log.
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+
+def _fail(error: VdoctorError) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"vdoctor: {error}", markup=False)
+    return typer.Exit(error.exit_status)
+
+
+def _read_input(log: str) -> bytes:
+    if log == "-":
+        return sys.stdin.buffer.read()
+    path = Path(log)
+    if not path.is_file():
+        raise VdoctorError(f"There is no file {log} to read.")
+    return path.read_bytes()
+
+
+def _combined_json(diagnoses: list[Diagnosis]) -> dict[str, Any]:
+    """One object as CLI.md shows it: the first rejected program's diagnosis (or the
+    first program's); every program's object also under "programs" when there are several."""
+    chosen = next((d for d in diagnoses if d.verdict == "rejected"), diagnoses[0])
+    out = diagnosis_to_dict(chosen)
+    if len(diagnoses) > 1:
+        out["programs"] = [diagnosis_to_dict(d) for d in diagnoses]
+    return out
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+@app.command()
+def explain(
+    log: Annotated[str, typer.Argument(help="The verifier log: a file, or - for standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (CLI.md).")] = False,
+    source: Annotated[Optional[Path], typer.Option("--source", help="The program's C file, to quote more of it.")] = None,
+) -> None:
+    """Explain a verifier log (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
+
+    Example: vdoctor explain load.log --source prog.bpf.c
+    """
+    try:
+        document = read_log(read_text(_read_input(log)))
+        diagnoses = [diagnose(program) for program in document.programs]
+        program_source = read_program_source(source) if source else None
+    except VdoctorError as error:
+        raise _fail(error) from None
+    except OSError as error:
+        raise _fail(VdoctorError(f"Could not read {error.filename}: {error.strerror}.")) from None
+    if as_json:
+        _print_json(_combined_json(diagnoses))
+        return
+    console = _console()
+    for number, diagnosis in enumerate(diagnoses):
+        if number:
+            console.print()
+        render_text(diagnosis, console, program_source)
+
+
+@app.command("try")
+def try_program(
+    program: Annotated[Path, typer.Argument(help="The BPF C file (prog.bpf.c).")],
+    kernel: Annotated[str, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = "host",
+    cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    run: Annotated[int, typer.Option("--run", help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
+    attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
+    log_level: Annotated[int, typer.Option("--log-level", help="Verifier log level: 1 or 2.")] = 1,
+    attach_seconds: Annotated[Optional[float], typer.Option(hidden=True)] = None,
+) -> None:
+    """Compile a BPF program, load it, and explain the verdict.
+
+    Example: vdoctor try prog.bpf.c --run 3
+    """
+    try:
+        if kernel not in KERNEL_CHOICES:
+            raise VdoctorError(f"--kernel takes one of {', '.join(KERNEL_CHOICES)}, not {kernel}.")
+        if log_level not in (1, 2):
+            raise VdoctorError("--log-level takes 1 or 2.")
+        with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
+            obj = pipeline.build(program, Path(workdir), cc)
+            if kernel == "host":
+                status = _try_host(obj, as_json, run, attach, log_level, attach_seconds, program)
+            else:
+                status = _try_kernels(obj, kernel, as_json, log_level, program)
+    except VdoctorError as error:
+        raise _fail(error) from None
+    raise typer.Exit(status)
+
+
+def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level: int,
+              attach_seconds: float | None, program: Path) -> int:
+    outcomes = pipeline.load_on_host(obj, log_level)
+    diagnoses = [o.diagnosis for o in outcomes]
+    runs: dict[str, Any] = {}
+    if run > 0:
+        for outcome in outcomes:
+            if outcome.diagnosis.verdict == "accepted":
+                runs[outcome.name] = pipeline.run_program(obj, outcome.name, run)
+    status = EXIT_ACCEPTED if all(d.verdict == "accepted" for d in diagnoses) else EXIT_REJECTED
+    if as_json:
+        out = _combined_json(diagnoses)
+        if runs:
+            out["runs"] = {name: run_to_dict(result) for name, result in runs.items()}
+        _print_json(out)
+    else:
+        console = _console()
+        source = read_program_source(program)
+        for number, diagnosis in enumerate(diagnoses):
+            if number:
+                console.print()
+            render_text(diagnosis, console, source)
+            result = runs.get(diagnosis.program or "")
+            if result is not None:
+                render_run(result, console)
+    if attach:
+        pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _console())
+    return status
+
+
+def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program: Path) -> int:
+    results = pipeline.load_on_kernels(obj, kernel, log_level)
+    rejected = any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
+    if as_json:
+        _print_json({"kernels": {version: _combined_json(diagnoses) for version, diagnoses in results.items()}})
+    else:
+        console = _console()
+        source = read_program_source(program)
+        for version, diagnoses in results.items():
+            console.print(f"== kernel {version} ==", style="bold")
+            for diagnosis in diagnoses:
+                render_text(diagnosis, console, source)
+        render_matrix(results, console)
+    return EXIT_REJECTED if rejected else EXIT_ACCEPTED
+
+
+@app.command()
+def fix(
+    program: Annotated[Path, typer.Argument(help="The BPF C file that calls malloc/calloc/realloc/free.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of printing.")] = None,
+) -> None:
+    """Rewrite malloc/calloc/realloc/free into the shipped allocator (static_malloc.h).
+
+    Example: vdoctor fix hello.bpf.c -o hello_fixed.bpf.c
+    """
+    from .fix import rewrite_malloc
+
+    try:
+        if not program.is_file():
+            raise VdoctorError(f"There is no file {program} to fix.")
+        result = rewrite_malloc(program.read_text())
+    except VdoctorError as error:
+        raise _fail(error) from None
+    err = Console(stderr=True, highlight=False)
+    if not result.changed:
+        err.print(f"vdoctor: {program} calls no malloc, calloc, realloc or free; nothing to change.")
+        if output is None:
+            sys.stdout.write(result.text)
+        else:
+            output.write_text(result.text)
+        return
+    if output is None:
+        sys.stdout.write(result.text)
+    else:
+        output.write_text(result.text)
+        err.print(f"vdoctor: wrote {output} ({result.replacements} call(s) renamed, static_malloc.h included).")
+
+
+def main() -> None:  # pragma: no cover - the console script calls app()
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,256 @@
+"""Load the programs of a BPF object into the running kernel, one at a time, through libbpf.
+
+Each program is loaded from a freshly opened object with only itself set to
+autoload, so one rejection does not hide the verdict on the others.
+
+The log kept for a program is what libbpf prints: its warnings and notices
+("libbpf: prog 'x': BPF program load failed: ...") and the verifier's log
+between "-- BEGIN PROG LOAD LOG --" and "-- END PROG LOAD LOG --". We let
+libbpf own the log buffer on purpose: with a buffer of our own
+(bpf_program__set_log_buf) libbpf neither prints the log nor retries with a
+larger buffer when the kernel answers ENOSPC. libbpf starts at 16 MiB and
+doubles; the kernel caps the size at 1 GiB, beyond which the load fails.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from ..errors import KernelUnavailable, VdoctorError
+from . import libbpf
+from .runner import RunResult, test_run
+
+BPF_LOG_STATS = 4  # adds "processed N insns ..." to the log, also when the program is accepted
+
+_BEGIN_MARK = "-- BEGIN PROG LOAD LOG --"
+
+
+@dataclass(frozen=True)
+class ProgramLoad:
+    name: str  # the program's (function's) name
+    section: str  # its ELF section, e.g. "xdp"
+    accepted: bool
+    log: str  # libbpf's lines and the verifier's log, as libbpf prints them
+    error: int | None  # negative errno from libbpf on failure, else None
+
+
+@cache
+def _require_kernel() -> None:
+    """Load a two-instruction program, so that a kernel refusing BPF as such says so once.
+
+    Cached only on success: a failed probe raises, and the next call probes again.
+    """
+    handle = libbpf.lib()
+    # r0 = 0; exit  (BPF_ALU64|BPF_MOV|BPF_K, then BPF_JMP|BPF_EXIT)
+    insns = (ctypes.c_uint64 * 2)(0xB7, 0x95)
+    fd = handle.bpf_prog_load(1, b"vd_probe", b"GPL", insns, 2, None)  # BPF_PROG_TYPE_SOCKET_FILTER
+    if fd >= 0:
+        os.close(fd)
+        return
+    err = -fd
+    if err in (errno.EPERM, errno.EACCES):
+        raise KernelUnavailable("The running kernel refuses to load BPF programs for this user; run as root or with CAP_BPF.")
+    if err == errno.ENOSYS:
+        raise KernelUnavailable("The running kernel has no bpf() system call (it was built without CONFIG_BPF_SYSCALL).")
+    raise KernelUnavailable(f"The running kernel refused even a trivial BPF program: {libbpf.strerror(err)}.")
+
+
+def _log_text(messages: list[tuple[int, str]]) -> str:
+    # libbpf prints the verifier log of an accepted program at debug level and
+    # everything that matters on failure as warnings; its other debug lines
+    # (ELF sections, relocations) are noise a user of libbpf does not see either.
+    kept = [text for level, text in messages if level <= libbpf.LIBBPF_INFO or _BEGIN_MARK in text]
+    return "".join(text if text.endswith("\n") else text + "\n" for text in kept)
+
+
+def _programs(obj_ptr: int) -> list[int]:
+    handle, progs, prog = libbpf.lib(), [], None
+    while prog := handle.bpf_object__next_program(obj_ptr, prog):
+        progs.append(prog)
+    return progs
+
+
+def _prog_name(prog: int) -> str:
+    return libbpf.lib().bpf_program__name(prog).decode()
+
+
+class _Object:
+    """One opened bpf_object; closing it unloads its programs and maps."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        raw = libbpf.lib().bpf_object__open_file(os.fsencode(path), None)
+        self.error = None if raw else -(libbpf.last_errno() or errno.EINVAL)
+        self.ptr: int | None = raw
+
+    def close(self) -> None:
+        if self.ptr:
+            libbpf.lib().bpf_object__close(self.ptr)
+            self.ptr = None
+
+    def program(self, name: str) -> int | None:
+        return next((p for p in _programs(self.ptr) if _prog_name(p) == name), None)
+
+    def load_only(self, name: str, log_level: int) -> int:
+        """Load the object with `name` its only program; 0 or libbpf's negative errno."""
+        handle = libbpf.lib()
+        for prog in _programs(self.ptr):
+            mine = _prog_name(prog) == name
+            handle.bpf_program__set_autoload(prog, mine)
+            if mine:
+                handle.bpf_program__set_log_level(prog, log_level | BPF_LOG_STATS)
+        return handle.bpf_object__load(self.ptr)
+
+
+def _check_file(obj: Path) -> Path:
+    obj = Path(obj)
+    if not obj.is_file():
+        raise VdoctorError(f"The BPF object {obj} does not exist.")
+    return obj
+
+
+def _load(obj: Path, name: str, log_level: int) -> tuple[_Object, ProgramLoad]:
+    """Open `obj` and load only `name`; the caller closes the returned object."""
+    with libbpf.capture_prints() as messages:
+        opened = _Object(obj)
+        if opened.ptr is None:
+            err = opened.error
+        else:
+            prog = opened.program(name)
+            if prog is None:
+                opened.close()
+                raise VdoctorError(f"{obj.name} has no program named {name}.")
+            section = libbpf.lib().bpf_program__section_name(prog).decode()
+            err = opened.load_only(name, log_level)
+    log = _log_text(messages)
+    if opened.ptr is None:
+        return opened, ProgramLoad(name, "", False, log, err)
+    if err == -errno.EPERM and _BEGIN_MARK not in log:
+        # The kernel refused before verifying: bpf_prog_load() wants CAP_BPF
+        # (and CAP_NET_ADMIN or CAP_PERFMON) for every type but socket filters
+        # and cgroup skb, which the probe in _require_kernel() may have passed.
+        opened.close()
+        raise KernelUnavailable(f"The running kernel refuses to load {section} programs for this user; run as root or with CAP_BPF.")
+    return opened, ProgramLoad(name, section, err == 0, log, err if err else None)
+
+
+def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
+    """Load every program of `obj` on its own and report each verdict with its log.
+
+    An object libbpf cannot even open (bad ELF or BTF) gives one entry named
+    after the file, with an empty section and libbpf's lines; an object without
+    programs gives an empty list.
+    """
+    obj = _check_file(obj)
+    _require_kernel()
+    with libbpf.capture_prints() as messages:
+        listing = _Object(obj)
+    if listing.ptr is None:
+        return [ProgramLoad(obj.name, "", False, _log_text(messages), listing.error)]
+    try:
+        names = [_prog_name(p) for p in _programs(listing.ptr)]
+    finally:
+        listing.close()
+
+    results = []
+    for name in names:
+        opened, result = _load(obj, name, log_level)
+        opened.close()
+        results.append(result)
+    return results
+
+
+class LoadedProgram:
+    """An accepted program kept loaded (with its object's maps) until closed."""
+
+    def __init__(self, opened: _Object, load: ProgramLoad):
+        handle = libbpf.lib()
+        prog = opened.program(load.name)
+        self._object = opened
+        self.load = load
+        self.name = load.name
+        self.section = load.section
+        self.fd: int = handle.bpf_program__fd(prog)
+        self.prog_type: int = handle.bpf_program__type(prog)
+
+    def __enter__(self) -> LoadedProgram:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._object.close()
+        self.fd = -1
+
+    def test_run(self, repeat: int = 1, data: bytes | None = None) -> RunResult:
+        return test_run(self.fd, self.prog_type, repeat=repeat, data=data)
+
+    def read_global(self, name: str) -> bytes | None:
+        """The raw bytes of global variable `name`, or of key 0 of the map named `name`.
+
+        A map name wins over a variable name; ".bss", ".data" and ".rodata" name
+        the whole section. Per-CPU maps give one value slot (rounded up to 8
+        bytes) per possible CPU, one after the other. None if nothing matches.
+        """
+        handle, obj = libbpf.lib(), self._object.ptr
+        bpf_map = handle.bpf_object__find_map_by_name(obj, name.encode())
+        if bpf_map:
+            return _lookup_key0(bpf_map)
+        found = _find_variable(handle.bpf_object__btf(obj), name)
+        if found is None:
+            return None
+        section, offset, size = found
+        bpf_map = handle.bpf_object__find_map_by_name(obj, section.encode())
+        value = _lookup_key0(bpf_map) if bpf_map else None
+        return None if value is None else value[offset : offset + size]
+
+
+def _lookup_key0(bpf_map: int) -> bytes | None:
+    handle = libbpf.lib()
+    value_size = handle.bpf_map__value_size(bpf_map)
+    if handle.bpf_map__type(bpf_map) in libbpf.PERCPU_MAP_TYPES:
+        value_size = (value_size + 7) // 8 * 8 * handle.libbpf_num_possible_cpus()
+    key = ctypes.create_string_buffer(handle.bpf_map__key_size(bpf_map))
+    value = ctypes.create_string_buffer(value_size)
+    if handle.bpf_map_lookup_elem(handle.bpf_map__fd(bpf_map), key, value) != 0:
+        return None
+    return value.raw
+
+
+def _find_variable(btf: int, name: str) -> tuple[str, int, int] | None:
+    """(data section, offset, size) of global variable `name`, from the object's BTF DATASECs."""
+    if not btf:
+        return None
+    handle = libbpf.lib()
+    var_id = handle.btf__find_by_name_kind(btf, name.encode(), libbpf.BTF_KIND_VAR)
+    if var_id <= 0:
+        return None
+    for type_id in range(1, handle.btf__type_cnt(btf)):
+        btf_type = handle.btf__type_by_id(btf, type_id)
+        info = btf_type.contents.info
+        if (info >> 24) & 0x1F != libbpf.BTF_KIND_DATASEC:
+            continue
+        vlen = info & 0xFFFF
+        secinfo_addr = ctypes.addressof(btf_type.contents) + ctypes.sizeof(libbpf.BtfType)
+        for var in (libbpf.BtfVarSecinfo * vlen).from_address(secinfo_addr):
+            if var.type == var_id:
+                section = handle.btf__name_by_offset(btf, btf_type.contents.name_off).decode()
+                return section, var.offset, var.size
+    return None
+
+
+def open_program(obj: Path, name: str) -> LoadedProgram:
+    """Load only program `name` of `obj` and keep it loaded; VdoctorError if it is rejected."""
+    obj = _check_file(obj)
+    _require_kernel()
+    opened, load = _load(obj, name, log_level=1)
+    if not load.accepted:
+        opened.close()
+        raise VdoctorError(f"The kernel did not accept program {name} of {obj.name} ({libbpf.strerror(-(load.error or -errno.EINVAL))}).")
+    return LoadedProgram(opened, load)

@@ -1,0 +1,288 @@
+"""Load BPF objects into another kernel: boot it under QEMU with a busybox initramfs.
+
+One boot per kernel loads every object: the initramfs holds busybox, the static guest loader
+(guest/vdoctor_guest_load.c) and the objects; its /init mounts proc, sysfs, devtmpfs and bpffs,
+runs the loader and powers off. The guest's console is the first serial port (kept for
+diagnosis); the loader writes its results to the second, a file on the host, so kernel messages
+never land inside them. Each program's text (libbpf's lines and the verifier log, exactly as a
+host load prints them) comes back zlib-compressed and base64-encoded, checked by length and CRC.
+
+    run = load_in_guest("6.1", [Path("prog.bpf.o")])
+    run.release                      # "6.1.0-40-amd64"
+    run.results[Path("prog.bpf.o")]  # [ProgramLoad(name, section, accepted, log, error), ...]
+
+QEMU runs with TCG (no KVM); a Debian kernel boots and loads in a few seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifier_doctor.errors import KernelUnavailable, VdoctorError
+from verifier_doctor.kernel.guest import guest_loader
+from verifier_doctor.kernel.kernels import kernel_image
+from verifier_doctor.kernel.loader import ProgramLoad
+
+QEMU = "qemu-system-x86_64"
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+MARK = "@@VDOCTOR"
+DONE = "@@VDOCTOR DONE"
+
+
+@dataclass(frozen=True)
+class GuestRun:
+    """What one boot of one kernel gave: its release and, per object, each program's load."""
+
+    version: str
+    release: str
+    results: dict[Path, list[ProgramLoad]]
+    seconds: float = 0.0  # wall time of the boot, from QEMU's start to its exit
+    console: str = field(default="", repr=False)  # the guest's serial console, for diagnosis
+
+
+def load_in_guest(
+    version: str, objects: Sequence[Path], log_level: int = 1, timeout: float = 300
+) -> GuestRun:
+    """Boot kernel `version` (a label of kernels.SUPPORTED) and load every program of `objects`."""
+    if not 0 <= log_level <= 7:
+        raise VdoctorError(f"The verifier log level must be 0 to 7, not {log_level}.")
+    objects = [Path(o) for o in objects]
+    for obj in objects:
+        if not obj.is_file():
+            raise VdoctorError(f"The BPF object {obj} does not exist.")
+    if shutil.which(QEMU) is None:
+        raise KernelUnavailable(f"{QEMU} is not installed, so no other kernel can be booted.")
+    image = kernel_image(version)
+    loader = guest_loader()
+    with tempfile.TemporaryDirectory(prefix="vdoctor-qemu-") as scratch:
+        work = Path(scratch)
+        initrd = work / "initrd.cpio"
+        initrd.write_bytes(_initramfs(loader, objects, log_level))
+        data = work / "results.txt"
+        started = time.monotonic()
+        console = _boot(image.vmlinuz, initrd, data, timeout, version)
+        seconds = time.monotonic() - started
+        output = data.read_text(errors="replace") if data.exists() else ""
+    release, results = _parse(output, objects, console, version)
+    return GuestRun(version, release, results, seconds, console)
+
+
+def load_in_guests(
+    versions: Sequence[str], objects: Sequence[Path], log_level: int = 1,
+    timeout: float = 300, jobs: int = 2,
+) -> dict[str, GuestRun | VdoctorError]:
+    """`load_in_guest` for several kernels, `jobs` boots at a time; a failed kernel maps to its error."""
+
+    def one(version: str) -> GuestRun | VdoctorError:
+        try:
+            return load_in_guest(version, objects, log_level, timeout)
+        except VdoctorError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(zip(versions, pool.map(one, versions)))
+
+
+# --- the initramfs ---------------------------------------------------------------------------
+
+_INIT = """#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+dmesg -n 1
+echo "@@VDOCTOR BOOTED $(uname -r)"
+/bin/vdoctor_guest_load {level} {objects} >/dev/ttyS1 2>/dev/console
+echo "@@VDOCTOR LOADER-EXIT $?"
+poweroff -f
+"""
+
+
+def _guest_object(index: int, obj: Path) -> str:
+    # One folder per object, so libbpf's lines name the file as the user knows it.
+    return f"/objs/{index}/{obj.name}"
+
+
+def _initramfs(loader: Path, objects: Sequence[Path], log_level: int) -> bytes:
+    busybox = next((Path(p) for p in BUSYBOX_CANDIDATES if Path(p).is_file()), None)
+    if busybox is None:
+        raise KernelUnavailable("busybox (the static busybox-static package) is not installed.")
+    init = _INIT.format(
+        level=log_level,
+        objects=" ".join(shlex.quote(_guest_object(i, obj)) for i, obj in enumerate(objects)),
+    )
+    archive = _Cpio()
+    for folder in ("bin", "dev", "proc", "sys", "objs", "tmp"):
+        archive.directory(folder)
+    # The kernel opens /dev/console for /init before devtmpfs is mounted.
+    archive.node("dev/console", stat.S_IFCHR | 0o600, 5, 1)
+    archive.file("init", init.encode(), 0o755)
+    archive.file("bin/busybox", busybox.read_bytes(), 0o755)
+    archive.file("bin/vdoctor_guest_load", loader.read_bytes(), 0o755)
+    for index, obj in enumerate(objects):
+        archive.directory(f"objs/{index}")
+        archive.file(_guest_object(index, obj)[1:], obj.read_bytes(), 0o644)
+    return archive.finish()
+
+
+class _Cpio:
+    """An uncompressed "newc" cpio archive, the format the kernel unpacks as initramfs."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.ino = 1
+
+    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
+        encoded = name.encode() + b"\0"
+        fields = (self.ino, mode, 0, 0, 2 if stat.S_ISDIR(mode) else 1, 0, len(data),
+                  0, 0, rdev[0], rdev[1], len(encoded), 0)
+        header = b"070701" + b"".join(b"%08X" % value for value in fields)
+        self.chunks += [header, encoded, _pad(len(header) + len(encoded)), data, _pad(len(data))]
+        self.ino += 1
+
+    def directory(self, name: str) -> None:
+        self._entry(name, stat.S_IFDIR | 0o755)
+
+    def file(self, name: str, data: bytes, perm: int) -> None:
+        self._entry(name, stat.S_IFREG | perm, data)
+
+    def node(self, name: str, mode: int, major: int, minor: int) -> None:
+        self._entry(name, mode, rdev=(major, minor))
+
+    def finish(self) -> bytes:
+        self._entry("TRAILER!!!", 0)
+        return b"".join(self.chunks)
+
+
+def _pad(length: int) -> bytes:
+    return b"\0" * (-length % 4)
+
+
+# --- the boot --------------------------------------------------------------------------------
+
+def _boot(vmlinuz: Path, initrd: Path, data: Path, timeout: float, version: str) -> str:
+    command = [
+        QEMU, "-accel", "tcg", "-m", "512M", "-smp", "1", "-nographic", "-no-reboot",
+        "-nic", "none",
+        "-serial", "mon:stdio",  # ttyS0: the console
+        "-serial", f"file:{data}",  # ttyS1: the loader's results
+        "-append", "console=ttyS0 panic=-1 quiet",
+        "-kernel", str(vmlinuz), "-initrd", str(initrd),
+    ]
+    with tempfile.TemporaryFile() as console_file:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=console_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            console_file.seek(0)
+            console = _clean(console_file.read())
+            raise KernelUnavailable(
+                f"Linux {version} did not finish under QEMU within {timeout:g} s"
+                f" (last console line: {_last_line(console)!r})."
+            ) from None
+        console_file.seek(0)
+        console = _clean(console_file.read())
+    if proc.returncode != 0:
+        raise KernelUnavailable(
+            f"QEMU failed to boot Linux {version} (exit status {proc.returncode}:"
+            f" {_last_line(console)!r})."
+        )
+    return console
+
+
+def _clean(raw: bytes) -> str:
+    return raw.decode(errors="replace").replace("\r", "")
+
+
+def _last_line(console: str) -> str:
+    lines = [line for line in console.splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else "nothing"
+
+
+# --- the results -----------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^@@VDOCTOR (PROGRAM|OBJECT-FAILED) (.*) (\d+) ([0-9a-f]{8})$")
+
+
+def _unescape(field_text: str) -> str:
+    if field_text == "%00":
+        return ""
+    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), field_text)
+
+
+def _decode(body: list[str], length: int, crc: int) -> str | None:
+    try:
+        raw = zlib.decompress(base64.b64decode("".join(body), validate=True))
+    except (binascii.Error, zlib.error, ValueError):
+        return None
+    if len(raw) != length or zlib.crc32(raw) != crc:
+        return None
+    return raw.decode(errors="replace")
+
+
+def _parse(
+    output: str, objects: Sequence[Path], console: str, version: str
+) -> tuple[str, dict[Path, list[ProgramLoad]]]:
+    lines = output.replace("\r", "").splitlines()
+    if DONE not in lines:
+        why = "did not boot to the loader" if "@@VDOCTOR BOOTED" not in console else (
+            "stopped before the loader finished")
+        raise KernelUnavailable(
+            f"Linux {version} under QEMU {why} (last console line: {_last_line(console)!r})."
+        )
+    by_guest = {_guest_object(i, obj): obj for i, obj in enumerate(objects)}
+    results: dict[Path, list[ProgramLoad]] = {obj: [] for obj in objects}
+    release = ""
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if line.startswith(f"{MARK} UNAME "):
+            release = _unescape(line.split(" ", 2)[2])
+            continue
+        header = _HEADER.match(line)
+        if header is None:
+            continue
+        kind, fields, length, crc = header.group(1), header.group(2).split(" "), *header.groups()[2:]
+        end = lines.index(f"{MARK} END", index) if f"{MARK} END" in lines[index:] else len(lines)
+        text = _decode(lines[index:end], int(length), int(crc, 16))
+        index = end + 1
+        if text is None:
+            raise KernelUnavailable(
+                f"The results from Linux {version} under QEMU came back damaged."
+            )
+        obj = by_guest.get(_unescape(fields[0]))
+        if obj is None:
+            continue
+        if kind == "PROGRAM":
+            name, section, accepted, err = (
+                _unescape(fields[1]), _unescape(fields[2]), fields[3] == "1", int(fields[4]))
+            results[obj].append(
+                ProgramLoad(name, section, accepted, text, None if accepted else -err)
+            )
+        else:  # OBJECT-FAILED: libbpf could not open the object (as loader.load_each_program)
+            results[obj] = [ProgramLoad(obj.name, "", False, text, -int(fields[1]))]
+    if not release:
+        raise KernelUnavailable(f"Linux {version} under QEMU did not report its release.")
+    return release, results

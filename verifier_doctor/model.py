@@ -1,0 +1,270 @@
+"""The typed trace model: what a verifier log says, independent of the kernel that printed it.
+
+Parsing builds these objects; analysis reads them and never looks at log text again.
+Every kernel format from 5.10 on maps to the same model (5.10's `inv` becomes `scalar`,
+`umax_value` becomes `umax`, merged bounds `smin=smin32=0` become two bounds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class Tnum:
+    """A tracked number: the bits in `mask` are unknown, the others equal `value`."""
+
+    value: int
+    mask: int
+
+    def __str__(self) -> str:
+        return f"({self.value:#x}; {self.mask:#x})"
+
+
+AttrValue = int | str | Tnum
+
+
+@dataclass(frozen=True)
+class RegValue:
+    """What the verifier knows about one register or spilled stack slot."""
+
+    kind: str  # "scalar", "map_value", "map_value_or_null", "ctx", "fp", "pkt", "ptr_task_struct", ...
+    const: int | None = None  # a known constant (scalars), or the offset of an "fp" pointer
+    precise: bool = False
+    attrs: tuple[tuple[str, AttrValue], ...] = ()
+
+    def attr(self, name: str) -> AttrValue | None:
+        for key, value in self.attrs:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.kind == "scalar"
+
+    @property
+    def is_pointer(self) -> bool:
+        return self.kind != "scalar"
+
+    @property
+    def maybe_null(self) -> bool:
+        # The verifier names nullable pointers "..._or_null" (v5.10 to now).
+        return "or_null" in self.kind
+
+    @property
+    def has_variable_offset(self) -> bool:
+        return any(key in _BOUND_NAMES or key == "var_off" for key, _ in self.attrs)
+
+    def __str__(self) -> str:
+        prefix = "P" if self.precise else ""
+        if self.kind == "fp":
+            return f"fp{self.const or 0}"
+        if self.kind == "scalar" and self.const is not None:
+            return f"{prefix}{self.const}"
+        inner = ",".join(f"{key}={value}" for key, value in self.attrs)
+        return f"{prefix}{self.kind}({inner})"
+
+
+_BOUND_NAMES = frozenset(
+    {"umin", "umax", "smin", "smax", "umin32", "umax32", "smin32", "smax32"}
+)
+
+
+@dataclass(frozen=True)
+class StackSlot:
+    """One 8-byte stack slot: `marks` per byte (m misc, 0 zero, ? invalid, ...) or a spilled value."""
+
+    offset: int  # negative, relative to the frame pointer R10
+    written: bool
+    marks: str | None = None
+    value: RegValue | None = None
+
+
+@dataclass(frozen=True)
+class State:
+    """Register and stack state as printed on one line (all of it, or only what changed)."""
+
+    frame: int = 0
+    registers: tuple[tuple[int, RegValue], ...] = ()
+    written: frozenset[int] = frozenset()
+    stack: tuple[StackSlot, ...] = ()
+    refs: tuple[int, ...] = ()
+
+    def reg(self, number: int) -> RegValue | None:
+        for regno, value in self.registers:
+            if regno == number:
+                return value
+        return None
+
+    def slot(self, offset: int) -> StackSlot | None:
+        for slot in self.stack:
+            if slot.offset == offset:
+                return slot
+        return None
+
+
+class OpKind(Enum):
+    ALU = "alu"
+    MOVE = "move"
+    LOAD = "load"  # from memory through a pointer register
+    STORE = "store"
+    ATOMIC = "atomic"
+    JUMP = "jump"
+    COND_JUMP = "cond_jump"
+    CALL = "call"
+    EXIT = "exit"
+    LD_IMM64 = "ld_imm64"
+    LD_ABS = "ld_abs"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class MemRef:
+    base: int  # register number
+    offset: int
+    size: int  # bytes
+    signed: bool = False
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One BPF instruction as the verifier's disassembler printed it."""
+
+    index: int
+    opcode: int
+    text: str
+    kind: OpKind
+    dst: int | None = None  # the register the instruction writes
+    srcs: tuple[int, ...] = ()  # registers it reads (besides `mem.base`)
+    mem: MemRef | None = None
+    imm: int | None = None
+    op: str | None = None  # "=", "+=", "<<=", "==", ...
+    target: int | None = None  # jump destination (index + off + 1)
+    callee: str | None = None  # helper, kfunc, or "pc+N" for a bpf-to-bpf call
+    wide: bool = True  # r (64-bit) rather than w (32-bit) registers
+
+    @property
+    def calls_subprogram(self) -> bool:
+        return self.kind is OpKind.CALL and self.callee is not None and self.callee.startswith("pc")
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    text: str
+    file: str | None = None
+    line: int | None = None
+
+
+class SegmentKind(Enum):
+    ENTRY = "entry"  # the program's first instruction
+    CONTINUED = "continued"  # the state printed after a jump on the same path
+    BRANCH = "branch"  # "from X to Y:" (level 2): a path popped from the verifier's stack
+    POPPED = "popped"  # "N: state" after an exit or a pruned path (level 1): origin unknown
+    SUBPROGRAM = "subprogram"  # a global function verified on its own
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of instructions the verifier walked without jumping back to another path."""
+
+    number: int
+    kind: SegmentKind
+    start_insn: int | None
+    from_insn: int | None = None
+    parent_step: int | None = None  # the step whose path this one branched from, when known
+    state: State | None = None  # the full state printed at its start, when there is one
+
+
+@dataclass(frozen=True)
+class Step:
+    """One visit of the verifier to an instruction, in log order."""
+
+    number: int  # position among the steps
+    insn: Instruction
+    segment: int
+    frame: int  # call depth: 0 in the main program, 1 inside a bpf-to-bpf callee, ...
+    log_line: int  # 1-based line in the program's log
+    state_before: State | None = None  # a full state printed before it (v5.10 style, pending)
+    state_after: State | None = None  # the registers it touched, printed inline (v5.17+)
+    source: SourceLine | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A line that is none of the structural kinds: errors and the verifier's remarks."""
+
+    text: str
+    log_line: int
+    after_step: int | None  # the step printed just before it
+
+
+@dataclass(frozen=True)
+class Stats:
+    processed_insns: int
+    insn_limit: int
+    counters: tuple[tuple[str, int], ...] = ()
+
+    def counter(self, name: str) -> int | None:
+        for key, value in self.counters:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Diagnostics73:
+    """The kernel's own verdict block, printed from v7.3 ("Verification failed:", "Reason:", ...)."""
+
+    fields: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+
+class LogFormat(Enum):
+    """The families of log formats, told apart by what they print (see grammars/)."""
+
+    STATE_LINES = "5.10-5.16: state on its own line, scalars as 'inv'"
+    INLINE_INV = "5.17: state inline after ';', scalars as 'inv'"
+    INLINE_SCALAR = "5.18-6.1: state inline, scalars as 'scalar'"
+    MODERN = "6.2 and newer: 'map=NAME', merged bounds, '@ file.c:N'"
+    UNKNOWN = "too few states to tell the kernel version"
+
+
+@dataclass(frozen=True)
+class ProgramTrace:
+    """Everything one program's load printed."""
+
+    name: str | None
+    steps: tuple[Step, ...]
+    segments: tuple[Segment, ...]
+    messages: tuple[Message, ...]
+    stats: Stats | None
+    format: LogFormat
+    log_level: int  # 1, or 2 when branch states or precision lines appear
+    libbpf_lines: tuple[str, ...] = ()
+    load_failed: bool = False  # libbpf or bpftool said the load failed
+    errno: int | None = None
+    unparsed: tuple[tuple[int, str], ...] = ()  # (log line, text) of lines no rule fits
+    diagnostics: Diagnostics73 | None = None
+    has_verifier_log: bool = True
+    sources: tuple[tuple[int, SourceLine], ...] = field(default=())  # insn index -> line info
+
+    def source_of(self, insn_index: int) -> SourceLine | None:
+        """The source line of an instruction: the line-info entry covering it."""
+        best: SourceLine | None = None
+        best_start = -1
+        for start, line in self.sources:
+            if best_start < start <= insn_index:
+                best, best_start = line, start
+        return best
+
+
+@dataclass(frozen=True)
+class LogDocument:
+    programs: tuple[ProgramTrace, ...]

@@ -1,0 +1,345 @@
+"""Turns the grammar's parse trees into the typed model (verifier_doctor.model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lark import Token, Transformer, v_args
+
+from ..model import (
+    Instruction,
+    MemRef,
+    OpKind,
+    RegValue,
+    SourceLine,
+    StackSlot,
+    State,
+    Stats,
+    Tnum,
+)
+
+# v5.10 printed bounds as "umax_value=", v5.18 shortened them to "umax=".
+_OLD_BOUND_SUFFIX = "_value"
+
+
+def _int(token: Token | str) -> int:
+    return int(str(token), 0)
+
+
+def _reg(token: Token | str) -> int:
+    return int(str(token)[1:])
+
+
+def _is_wide(token: Token | str) -> bool:
+    return str(token)[0] == "r"
+
+
+def _mem_size(mem_type: Token) -> tuple[int, bool]:
+    text = str(mem_type)
+    return int(text[1:]) // 8, text[0] == "s"
+
+
+@dataclass(frozen=True)
+class _Operand:
+    reg: int | None
+    imm: int | None
+
+
+@dataclass(frozen=True)
+class _Partial:
+    """An instruction without its index, opcode and text, which the line supplies."""
+
+    kind: OpKind
+    dst: int | None = None
+    srcs: tuple[int, ...] = ()
+    mem: MemRef | None = None
+    imm: int | None = None
+    op: str | None = None
+    pc_offset: int | None = None
+    callee: str | None = None
+    wide: bool = True
+
+
+@dataclass(frozen=True)
+class InsnLine:
+    insn: Instruction
+    inline_state: State | None
+    pending: tuple[int, State] | None
+
+
+@dataclass(frozen=True)
+class BranchLine:
+    from_insn: int
+    to_insn: int
+    state: State | None  # None when the line says "safe" (pruned)
+
+
+def _operand(value: object) -> _Operand:
+    if isinstance(value, Token) and value.type == "REG":
+        return _Operand(_reg(value), None)
+    assert isinstance(value, int)
+    return _Operand(None, value)
+
+
+def _state(items: list) -> State:
+    frame = 0
+    registers: dict[int, RegValue] = {}
+    written: set[int] = set()
+    stack: list[StackSlot] = []
+    refs: tuple[int, ...] = ()
+    for kind, payload in items:
+        if kind == "frame":
+            frame = payload
+        elif kind == "reg":
+            regno, is_written, value = payload
+            registers[regno] = value
+            if is_written:
+                written.add(regno)
+        elif kind == "slot":
+            stack.append(payload)
+        elif kind == "refs":
+            refs = payload
+    return State(frame, tuple(registers.items()), frozenset(written), tuple(stack), refs)
+
+
+def _liveness_written(label: str) -> bool:
+    # "R1_w", "fp-8_w", "R0_rw": the verifier's write mark (REG_LIVE_WRITTEN).
+    _, _, marks = label.partition("_")
+    return "w" in marks
+
+
+@v_args(inline=True)
+class LogLineTransformer(Transformer):
+    """One transformer for every line rule; each rule yields a model object."""
+
+    # --- instructions -----------------------------------------------------------------
+    def insn_line(self, index, opcode, partial, *tail):
+        inline_state = None
+        pending = None
+        for part in tail:
+            if isinstance(part, State):
+                inline_state = part
+            elif isinstance(part, tuple):
+                pending = part
+        idx = _int(index)
+        target = None if partial.pc_offset is None else idx + partial.pc_offset + 1
+        insn = Instruction(
+            index=idx,
+            opcode=int(str(opcode), 16),
+            text="",
+            kind=partial.kind,
+            dst=partial.dst,
+            srcs=partial.srcs,
+            mem=partial.mem,
+            imm=partial.imm,
+            op=partial.op,
+            target=target,
+            callee=partial.callee,
+            wide=partial.wide,
+        )
+        return InsnLine(insn, inline_state, pending)
+
+    def inline_state(self, state):
+        return state
+
+    def pending_state(self, index, state):
+        return (_int(index), state)
+
+    def number(self, token):
+        return _int(token)
+
+    def mem_ref(self, base, offset):
+        return (_reg(base), _int(offset))
+
+    def alu(self, dst, op, operand):
+        src = _operand(operand)
+        srcs = (_reg(dst),) + ((src.reg,) if src.reg is not None else ())
+        return _Partial(OpKind.ALU, dst=_reg(dst), srcs=srcs, imm=src.imm, op=str(op), wide=_is_wide(dst))
+
+    def neg(self, dst, src):
+        return _Partial(OpKind.ALU, dst=_reg(dst), srcs=(_reg(src),), op="neg", wide=_is_wide(dst))
+
+    def endian(self, dst, endian, src):
+        return _Partial(OpKind.ALU, dst=_reg(dst), srcs=(_reg(src),), op=str(endian), wide=_is_wide(dst))
+
+    def move(self, dst, operand):
+        src = _operand(operand)
+        srcs = (src.reg,) if src.reg is not None else ()
+        return _Partial(OpKind.MOVE, dst=_reg(dst), srcs=srcs, imm=src.imm, op="=", wide=_is_wide(dst))
+
+    def move_sx(self, dst, _type, src):
+        return _Partial(OpKind.MOVE, dst=_reg(dst), srcs=(_reg(src),), op="=(sx)", wide=_is_wide(dst))
+
+    def addr_space_cast(self, dst, src, _from, _to):
+        return _Partial(OpKind.MOVE, dst=_reg(dst), srcs=(_reg(src),), op="addr_space_cast")
+
+    def percpu_addr(self, dst, src):
+        return _Partial(OpKind.MOVE, dst=_reg(dst), srcs=(_reg(src),), op="percpu")
+
+    def load(self, dst, mem_type, ref):
+        size, signed = _mem_size(mem_type)
+        base, offset = ref
+        return _Partial(OpKind.LOAD, dst=_reg(dst), mem=MemRef(base, offset, size, signed), op="=")
+
+    def store(self, mem_type, ref, operand):
+        size, signed = _mem_size(mem_type)
+        base, offset = ref
+        src = _operand(operand)
+        srcs = (src.reg,) if src.reg is not None else ()
+        return _Partial(OpKind.STORE, srcs=srcs, mem=MemRef(base, offset, size, signed), imm=src.imm, op="=")
+
+    def atomic_op(self, mem_type, ref, op, src):
+        size, _ = _mem_size(mem_type)
+        return _Partial(OpKind.ATOMIC, srcs=(_reg(src),), mem=MemRef(ref[0], ref[1], size), op=str(op))
+
+    def atomic_fetch(self, dst, fn, mem_type, ref, src):
+        size, _ = _mem_size(mem_type)
+        return _Partial(OpKind.ATOMIC, dst=_reg(dst), srcs=(_reg(src),), mem=MemRef(ref[0], ref[1], size), op=str(fn))
+
+    def atomic_cmpxchg(self, dst, fn, mem_type, ref, old, new):
+        size, _ = _mem_size(mem_type)
+        return _Partial(
+            OpKind.ATOMIC, dst=_reg(dst), srcs=(_reg(old), _reg(new)), mem=MemRef(ref[0], ref[1], size), op=str(fn)
+        )
+
+    def load_acquire(self, dst, fn, mem_type, ref):
+        size, _ = _mem_size(mem_type)
+        return _Partial(OpKind.LOAD, dst=_reg(dst), mem=MemRef(ref[0], ref[1], size), op=str(fn))
+
+    def store_release(self, fn, mem_type, ref, src):
+        size, _ = _mem_size(mem_type)
+        return _Partial(OpKind.STORE, srcs=(_reg(src),), mem=MemRef(ref[0], ref[1], size), op=str(fn))
+
+    def goto(self, _goto, pc_offset):
+        return _Partial(OpKind.JUMP, pc_offset=int(str(pc_offset)[2:]), op=str(_goto))
+
+    def goto_indirect(self, reg):
+        return _Partial(OpKind.JUMP, srcs=(_reg(reg),), op="gotox")
+
+    def cond_jump(self, left, cmp, right, _goto, pc_offset):
+        src = _operand(right)
+        srcs = (_reg(left),) + ((src.reg,) if src.reg is not None else ())
+        return _Partial(
+            OpKind.COND_JUMP, srcs=srcs, imm=src.imm, op=str(cmp), pc_offset=int(str(pc_offset)[2:]), wide=_is_wide(left)
+        )
+
+    def call(self, target):
+        text = str(target)
+        if text.startswith("pc"):
+            return _Partial(OpKind.CALL, dst=0, callee=text, pc_offset=int(text[2:]))
+        return _Partial(OpKind.CALL, dst=0, callee=text)
+
+    def exit(self):
+        return _Partial(OpKind.EXIT, srcs=(0,))
+
+    def ld_imm64_ref(self, dst, ref):
+        text = str(ref)
+        imm = _int(text) if text.startswith("0x") else None
+        return _Partial(OpKind.LD_IMM64, dst=_reg(dst), imm=imm, callee=None if imm is not None else text)
+
+    def ld_abs(self, dst, mem_type, *where):
+        size, _ = _mem_size(mem_type)
+        srcs = tuple(_reg(w) for w in where if isinstance(w, Token) and w.type == "REG")
+        # Legacy LD_ABS/LD_IND always write R0 and read the skb from R6.
+        return _Partial(OpKind.LD_ABS, dst=0, srcs=(6,) + srcs, imm=size)
+
+    def nospec(self):
+        return _Partial(OpKind.OTHER)
+
+    # --- states -------------------------------------------------------------------------
+    def state_line(self, index, state):
+        return (_int(index), state)
+
+    def state_items(self, *items):
+        return _state(list(items))
+
+    def reg_state(self, label, value):
+        text = str(label)
+        regno = int(text[1:].partition("_")[0])
+        return ("reg", (regno, _liveness_written(text), value))
+
+    def stack_state(self, label, value):
+        text = str(label)
+        offset = -int(text[3:].partition("_")[0])
+        written = _liveness_written(text)
+        if isinstance(value, Token):  # SLOT_MARKS
+            return ("slot", StackSlot(offset, written, marks=str(value)))
+        return ("slot", StackSlot(offset, written, value=value))
+
+    def frame_marker(self, token):
+        return ("frame", int(str(token)[5:-1]))
+
+    def refs(self, *ids):
+        return ("refs", tuple(_int(i) for i in ids))
+
+    def const_value(self, token):
+        text = str(token)
+        precise = text.startswith("P")
+        return RegValue("scalar", const=_int(text.lstrip("P")), precise=precise)
+
+    def fp_value(self, token):
+        return RegValue("fp", const=_int(str(token)[2:]))
+
+    def inv_const(self, token):
+        # v5.10: "inv0", "invP0", "invP-1".
+        text = str(token)[3:]
+        precise = text.startswith("P")
+        return RegValue("scalar", const=_int(text.lstrip("P")), precise=precise)
+
+    def typed_value(self, name, *attrs):
+        kind = str(name)
+        precise = False
+        if kind.startswith("P") and kind[1:2].islower():  # v6.x "Pscalar(...)"
+            kind, precise = kind[1:], True
+        if kind.endswith("P") and kind[:-1] == "inv":  # v5.10 "invP(...)"
+            kind, precise = "inv", True
+        if kind == "inv":  # renamed "scalar" in v5.18
+            kind = "scalar"
+        flat: list[tuple[str, object]] = []
+        for attr in attrs:
+            if attr is not None:
+                flat.extend(attr)
+        return RegValue(kind, precise=precise, attrs=tuple(flat))
+
+    def attr(self, *parts):
+        *names, value = parts
+        out = []
+        for name in names:
+            key = str(name).rstrip("=")
+            if key.endswith(_OLD_BOUND_SUFFIX):
+                key = key[: -len(_OLD_BOUND_SUFFIX)]
+            out.append((key, value))
+        return out
+
+    def attr_number(self, token):
+        return _int(token)
+
+    def attr_tnum(self, value, mask):
+        return Tnum(_int(value), _int(mask))
+
+    def attr_word(self, token):
+        return str(token)
+
+    # --- other lines --------------------------------------------------------------------
+    def branch_line(self, from_insn, to_insn, rest):
+        state = None if isinstance(rest, Token) else rest
+        return BranchLine(_int(from_insn), _int(to_insn), state)
+
+    def source_line(self, token):
+        text = str(token)[1:].strip()
+        # v6.2+: "text @ file.c:N".
+        body, sep, where = text.rpartition(" @ ")
+        if sep:
+            file, colon, line = where.rpartition(":")
+            if colon and line.isdigit():
+                return SourceLine(body.strip(), file, int(line))
+        return SourceLine(text)
+
+    def stats_line(self, processed, limit, *pairs):
+        return Stats(_int(processed), _int(limit), tuple(pairs))
+
+    def stat_pair(self, name, value):
+        return (str(name), _int(value))
+
+    def libbpf_line(self, token):
+        return str(token)

@@ -1,0 +1,105 @@
+"""`vdoctor try`: build -> load (host or QEMU) -> the log each load printed -> diagnosis.
+
+The kernel side returns libbpf's text for each program; that text goes through the same
+parser and analysis as `vdoctor explain`, so `try` and `explain` can never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+
+from .analysis import Diagnosis, diagnose
+from .errors import VdoctorError
+from .kernel.build import compile_program, find_compiler
+from .parsing import read_log
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    diagnosis: Diagnosis
+
+
+def build(program: Path, workdir: Path, cc: str | None) -> Path:
+    if not program.is_file():
+        raise VdoctorError(f"There is no file {program} to compile.")
+    return compile_program(program, workdir, find_compiler(cc))
+
+
+def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
+    """The diagnosis of one program's load, from the text libbpf printed for it."""
+    document = read_log(log) if log.strip() else None
+    if document is None:
+        raise VdoctorError(f"Loading {name} printed nothing to explain.")
+    trace = next((p for p in document.programs if p.name == name), document.programs[0])
+    diagnosis = diagnose(trace)
+    if diagnosis.program is None:
+        diagnosis = replace(diagnosis, program=name)
+    if accepted and diagnosis.verdict != "accepted":
+        # The kernel's answer is the truth; a log that reads otherwise is our parser's fault.
+        raise VdoctorError(f"{name} was accepted, but its log reads as a rejection: please report this log.")
+    return diagnosis
+
+
+def load_on_host(obj: Path, log_level: int) -> list[Outcome]:
+    from .kernel.loader import load_each_program
+
+    loads = load_each_program(obj, log_level)
+    if not loads:
+        raise VdoctorError(f"{obj.name} holds no BPF program (no function in a SEC(\"...\") section).")
+    return [Outcome(load.name, diagnose_load(load.name, load.log, load.accepted)) for load in loads]
+
+
+def run_program(obj: Path, name: str, repeat: int):
+    from .kernel.loader import open_program
+
+    with open_program(obj, name) as loaded:
+        return loaded.test_run(repeat=repeat)
+
+
+def load_on_kernels(obj: Path, kernel: str, log_level: int) -> dict[str, list[Diagnosis]]:
+    """Each kernel's diagnoses; `kernel` is one label, "host", or "all"."""
+    from .kernel.kernels import SUPPORTED
+    from .kernel.qemu import load_in_guests
+
+    versions = list(SUPPORTED) if kernel == "all" else [kernel]
+    results: dict[str, list[Diagnosis]] = {}
+    if kernel == "all":
+        results["host"] = [o.diagnosis for o in load_on_host(obj, log_level)]
+    guests = load_in_guests(versions, [obj], log_level)
+    for version in versions:
+        run = guests[version]
+        if isinstance(run, VdoctorError):
+            raise run
+        loads = run.results.get(obj, [])
+        results[version] = [diagnose_load(load.name, load.log, load.accepted) for load in loads]
+    return results
+
+
+def attach_until_interrupted(obj: Path, diagnoses: list[Diagnosis], ifname: str,
+                             seconds: float | None, console: Console) -> None:
+    """Attach the first accepted XDP program to `ifname` until Ctrl-C (or `seconds`)."""
+    from .kernel.attach import attached_xdp
+    from .kernel.loader import open_program
+
+    name = next((d.program for d in diagnoses if d.verdict == "accepted"), None)
+    if name is None:
+        raise VdoctorError("No program was accepted, so there is nothing to attach.")
+    with open_program(obj, name) as loaded:
+        if not loaded.section.startswith("xdp"):
+            raise VdoctorError(f"--attach takes an XDP program; {name} is a {loaded.section} program.")
+        with attached_xdp(ifname, loaded.fd):
+            console.print(f"{name} is attached to {ifname} (XDP, generic mode); Ctrl-C detaches it.")
+            try:
+                if seconds is not None:
+                    time.sleep(seconds)
+                else:
+                    while True:
+                        time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        console.print(f"{name} detached from {ifname}.")

@@ -1,0 +1,80 @@
+"""The JSON object of CLI.md: keys there are a contract; extra keys may be added."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..analysis.diagnosis import Diagnosis
+from ..model import SourceLine, Stats
+
+
+def _source(source: SourceLine | None) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    return {"file": source.file, "line": source.line, "text": source.text}
+
+
+def _stats(stats: Stats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    out: dict[str, Any] = {
+        "processed_insns": stats.processed_insns,
+        "total_states": stats.counter("total_states"),
+        "peak_states": stats.counter("peak_states"),
+    }
+    out["insn_limit"] = stats.insn_limit
+    for name, value in stats.counters:
+        out.setdefault(name, value)
+    return out
+
+
+def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
+    error = diagnosis.error
+    culprit = diagnosis.culprit
+    return {
+        "verdict": diagnosis.verdict,
+        "program": diagnosis.program,
+        "error": None if error is None else {
+            "message": error.message,
+            "insn": error.insn,
+            "class": error.error_class,
+            "register": error.register,
+            "insn_text": error.insn_text,
+            "source": _source(error.source),
+            "details": list(error.details),
+        },
+        "culprit": None if culprit is None else {
+            "register": culprit.location,
+            "insn": culprit.insn,
+            "source": _source(culprit.source),
+            "insn_text": culprit.insn_text,
+            "origin": culprit.origin.name.lower(),
+            "detail": culprit.detail,
+            "note": culprit.note,
+        },
+        "history": [
+            {"insn": item.insn, "text": item.text, "location": item.location, "value": item.value,
+             "note": item.note, "source": _source(item.source)}
+            for item in diagnosis.history
+        ],
+        "explanation": diagnosis.explanation,
+        "suggestions": list(diagnosis.suggestions),
+        "stats": _stats(diagnosis.stats),
+        "log": {
+            "format": diagnosis.log_format.value,
+            "level": diagnosis.log_level,
+            "unparsed_lines": [{"line": n, "text": t} for n, t in diagnosis.unparsed],
+        },
+        "caveats": list(diagnosis.caveats),
+        "kernel_diagnosis": None if diagnosis.kernel_diagnosis is None else dict(diagnosis.kernel_diagnosis),
+    }
+
+
+def run_to_dict(result) -> dict[str, Any]:
+    """A BPF_PROG_TEST_RUN result (kernel.runner.RunResult)."""
+    return {
+        "retval": result.retval,
+        "repeat": result.repeat,
+        "duration_ns": result.duration_ns,
+        "printed": list(result.printed),
+    }
