@@ -75,6 +75,9 @@
  *       finds the heap busy retries STATIC_MALLOC_SPIN_TRIES times, then fails
  *       (malloc returns NULL, free is dropped) and counts in `contended`.
  *   STATIC_MALLOC_SPIN_TRIES default 256. Retries of the NO_LOCK word.
+ *   STATIC_MALLOC_CHECK_MAX  default min(HEAP_SIZE/16, 1024). Blocks that
+ *       static_malloc_check() walks; a heap with more blocks reports 10.
+ *       Cost: ~300 verifier insns per block, only in programs that call it.
  *   STATIC_MALLOC_REPLACE    default off. Define malloc, calloc, realloc, free.
  *   STATIC_MALLOC_ARENA      the arena backend is not part of this header
  *       version: defining it is a compile error.
@@ -162,6 +165,11 @@
 /* Bytes of heap (multiple of 512, 1 KiB .. 4 MiB; PERCPU: .. 28 KiB). */
 #ifndef STATIC_MALLOC_HEAP_SIZE
 #define STATIC_MALLOC_HEAP_SIZE 65536
+#endif
+
+/* Blocks static_malloc_check() walks at most (verifier: ~300 insns each). */
+#ifndef STATIC_MALLOC_CHECK_MAX
+#define STATIC_MALLOC_CHECK_MAX (STATIC_MALLOC_HEAP_SIZE / 16 < 1024 ? STATIC_MALLOC_HEAP_SIZE / 16 : 1024)
 #endif
 
 /* NO_LOCK mode: compare-and-swap retries before an operation gives up. */
@@ -572,15 +580,20 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 	slm = h->sl_map[fl] & (~0U << sl);
 	if (!slm) {
 		flm = fl >= 31 ? 0 : h->fl_map & (~0U << (fl + 1));
-		if (!flm)
-			goto fail;
-		fl = __sm_ffs(flm) & 31;
-		slm = h->sl_map[fl];
-		if (!slm)
-			goto fail;
+		if (flm) {
+			fl = __sm_ffs(flm) & 31;
+			slm = h->sl_map[fl];
+		}
 	}
-	sl = __sm_ffs(slm) & 15;
-	o = h->heads[(fl << 4) | sl];
+	if (slm) {
+		sl = __sm_ffs(slm) & 15;
+		o = h->heads[(fl << 4) | sl];
+	} else {
+		/* Last chance, still O(1): the head of need's own list may fit
+		 * (e.g. the single free block of an empty heap, for a request of
+		 * the whole heap, which rounding up would skip). */
+		o = h->heads[__sm_list(need) & (__SM_NLISTS - 1)];
+	}
 	__sm_clamp(o, 8, __SM_HEAP - 8);
 	if (!o)
 		goto fail;
@@ -795,7 +808,8 @@ __sm_weak __sm_noinline __u64 __sm_copy_off(__u64 dst, __u64 src, __u64 n)
  * 4 bad prev_phys, 5 two adjacent free blocks, 6 live-bitmap disagrees with
  * the header, 7 free block's list bits not set, 8 blocks do not tile the
  * heap, 9 byte count differs from stats (shared heap only; skipped per CPU),
- * 10 too many blocks. Cost: HEAP/16 loop steps for the verifier.
+ * 10 more than STATIC_MALLOC_CHECK_MAX blocks. Cost: STATIC_MALLOC_CHECK_MAX
+ * loop steps of ~300 insns for the verifier, once per program that calls it.
  */
 __sm_weak __sm_noinline __u64 __sm_check(void)
 {
@@ -811,7 +825,7 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		ret = 0;
 		goto out;
 	}
-	for (i = 0; i < __SM_HEAP / __SM_MIN_BLOCK; i++) {
+	for (i = 0; i < STATIC_MALLOC_CHECK_MAX; i++) {
 		__u64 c = o, szf, sz, l, used;
 
 		__sm_clamp(c, 8, __SM_HEAP - 8);

@@ -11,6 +11,11 @@ done
 # libbpf 1.4 or newer: the loader binds libbpf.so.1 and uses its 1.x API.
 if ! ls /usr/lib/*/libbpf.so.1.[4-9]* >/dev/null 2>&1; then need_apt=1; fi
 [ -e /usr/include/x86_64-linux-gnu/gnu/stubs-32.h ] || [ "$(uname -m)" != x86_64 ] || need_apt=1
+# The static guest loader for the QEMU matrix links libbpf, libelf, zlib and zstd statically.
+for lib in libbpf.a libelf.a libz.a libzstd.a; do
+    ls /usr/lib/*/"$lib" >/dev/null 2>&1 || need_apt=1
+done
+command -v gcc >/dev/null 2>&1 || need_apt=1
 [ "$need_apt" = 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
@@ -45,6 +50,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q -t "$codename-backports" libbpf-dev libbpf1 bpftool >/dev/null
-apt-get install -y -q clang-19 llvm-19 clang-14 libc6-dev-i386 \
+apt-get install -y -q clang-19 llvm-19 clang-14 libc6-dev-i386 gcc libc6-dev \
+    libelf-dev zlib1g-dev libzstd-dev \
     qemu-system-x86 busybox-static cpio iproute2 zstd xz-utils >/dev/null
 echo "install-deps: system packages installed." >&2

@@ -81,19 +81,21 @@ def test_scalar_dereference_is_rejected_alone(matrix, objects, version):
     assert good.accepted and good.error is None and "processed " in good.log
 
 
-def _block(kind_fields: str, text: str, crc_delta: int = 0) -> list[str]:
+def _block(header: str, text: str, ok: int, err: int, crc_delta: int = 0) -> list[str]:
     raw = text.encode()
     body = base64.b64encode(zlib.compress(raw)).decode()
-    header = f"@@VDOCTOR {kind_fields} {len(raw)} {(zlib.crc32(raw) + crc_delta) & 0xFFFFFFFF:08x}"
-    return [header, *[body[i : i + 76] for i in range(0, len(body), 76)], "@@VDOCTOR END"]
+    crc = (zlib.crc32(raw) + crc_delta) & 0xFFFFFFFF
+    return [f"@@VDOCTOR {header}", *[body[i : i + 76] for i in range(0, len(body), 76)],
+            f"@@VDOCTOR END {ok} {err} {len(raw)} {crc:08x}"]
 
 
 def test_guest_output_is_decoded(tmp_path):
     objs = [tmp_path / "a b.o", tmp_path / "c.o"]
     lines = ["@@VDOCTOR UNAME 6.1.0-40-amd64", "[    1.0] a kernel line in between"]
-    lines += _block("PROGRAM /objs/0/a%20b.o p1 xdp 1 0", "libbpf: ok\r\n")
-    lines += _block("PROGRAM /objs/0/a%20b.o p2 tc/ingress 0 13", "R1 invalid mem access\n")
-    lines += _block("OBJECT-FAILED /objs/1/c.o 22", "libbpf: elf: bad\n")
+    lines += _block("OPEN /objs/0/a%20b.o", "", 1, 0)
+    lines += _block("PROGRAM /objs/0/a%20b.o p1 xdp", "libbpf: ok\r\n", 1, 0)
+    lines += _block("PROGRAM /objs/0/a%20b.o p2 tc/ingress", "R1 invalid mem access\n", 0, 13)
+    lines += _block("OPEN /objs/1/c.o", "libbpf: elf: bad\n", 0, 22)
     lines += ["@@VDOCTOR DONE"]
     release, results = _parse("\r\n".join(lines), objs, "@@VDOCTOR BOOTED", "6.1")
     assert release == "6.1.0-40-amd64"
@@ -101,12 +103,12 @@ def test_guest_output_is_decoded(tmp_path):
     assert (p1.name, p1.section, p1.accepted, p1.error, p1.log) == ("p1", "xdp", True, None, "libbpf: ok\r\n")
     assert (p2.section, p2.accepted, p2.error) == ("tc/ingress", False, -13)
     (failed,) = results[objs[1]]
-    assert (failed.name, failed.accepted, failed.error) == ("c.o", False, -22)
+    assert (failed.name, failed.accepted, failed.error, failed.log) == ("c.o", False, -22, "libbpf: elf: bad\n")
 
 
 def test_damaged_or_unfinished_output_is_an_error(tmp_path):
     objs = [tmp_path / "a.o"]
-    damaged = ["@@VDOCTOR UNAME 6.1.0-40-amd64", *_block("PROGRAM /objs/0/a.o p xdp 1 0", "x", 1),
+    damaged = ["@@VDOCTOR UNAME 6.1.0-40-amd64", *_block("PROGRAM /objs/0/a.o p xdp", "x", 1, 0, 1),
                "@@VDOCTOR DONE"]
     with pytest.raises(KernelUnavailable, match="damaged"):
         _parse("\n".join(damaged), objs, "@@VDOCTOR BOOTED", "6.1")

@@ -41,7 +41,7 @@ def _console() -> Console:
 
 
 def _fail(error: VdoctorError) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"vdoctor: {error}", markup=False)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"vdoctor: {error}", markup=False)
     return typer.Exit(error.exit_status)
 
 
@@ -190,7 +190,7 @@ def fix(
         result = rewrite_malloc(program.read_text())
     except VdoctorError as error:
         raise _fail(error) from None
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if not result.changed:
         err.print(f"vdoctor: {program} calls no malloc, calloc, realloc or free; nothing to change.")
         if output is None:

@@ -31,3 +31,7 @@ class KernelUnavailable(VdoctorError):
     """The kernel (running or under QEMU) cannot load BPF programs here."""
 
     exit_status = EXIT_ENVIRONMENT
+
+
+class IncompleteLog(VdoctorError):
+    """The log stops before the verifier's verdict: cut off by a small buffer or a paste."""

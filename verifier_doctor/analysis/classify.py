@@ -26,6 +26,8 @@ class Rule:
 # Order matters: a nullable pointer used in arithmetic is a missing NULL check, not
 # pointer arithmetic; "R0 !read_ok" at exit is a return value, not any uninit register.
 RULES: tuple[Rule, ...] = (
+    # The verifier checks the license at the call, but CLI.md counts it a load error.
+    Rule("load-error", ("cannot call GPL-restricted function",)),
     Rule("null-deref", (
         "_or_null'",  # invalid mem access 'map_value_or_null' / 'ptr_or_null_' / 'mem_or_null'
         "null-check it first",  # pointer arithmetic on map_value_or_null prohibited, null-check it first
@@ -69,7 +71,6 @@ RULES: tuple[Rule, ...] = (
     Rule("helper-unavailable", (
         "unknown func",
         "program of this type cannot use helper",
-        "cannot call GPL-restricted function",
         "helper call is not allowed",
         "calling kernel function",
         "is not allowed in this program",
@@ -109,6 +110,7 @@ LOAD_ERROR_PHRASES = (
     "Unknown error",
     "not supported",
     "failed to open",
+    "mmap",
 )
 
 

@@ -4,15 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import LogFormat, ProgramTrace, SourceLine, Stats, Step
+from ..errors import IncompleteLog
+from ..model import LogFormat, OpKind, ProgramTrace, SourceLine, Stats, Step
 from .advice import advise
 from .classify import LOAD_ERROR_PHRASES, classify_message, insn_in, register_in
-from .provenance import Follow, Location, Origin, Provenance, trace_back, value_after, value_before
+from .provenance import (
+    Follow,
+    Location,
+    Origin,
+    Provenance,
+    find_on_path,
+    trace_back,
+    value_after,
+    value_before,
+)
 
-# Classes whose offending value is a pointer with a bad offset: follow the offset.
-_OFFSET_CLASSES = {"map-value-bounds", "packet-bounds", "unbounded-math"}
-# Classes where the offending register's own history explains the error.
-_VALUE_CLASSES = {"scalar-deref", "null-deref", "uninit-register", "return-value", "helper-arg"}
+# How to follow the offending register back, per class: a pointer with a bad offset
+# leads to the number added to it; a bad value to where it was made; a return value to
+# the instruction that last gave R0 its range.
+_FOLLOW = {
+    "map-value-bounds": Follow.OFFSET,
+    "packet-bounds": Follow.OFFSET,
+    "stack-access": Follow.OFFSET,
+    "unbounded-math": Follow.VALUE,
+    "scalar-deref": Follow.VALUE,
+    "null-deref": Follow.VALUE,
+    "uninit-register": Follow.VALUE,
+    "helper-arg": Follow.VALUE,
+    "return-value": Follow.LAST_WRITE,
+}
+_LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock")
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,11 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
     messages = _error_messages(trace)
     if trace.unparsed:
         caveats.append(f"{len(trace.unparsed)} line(s) of the log were not recognised and were skipped.")
+    if not messages and trace.steps and trace.stats is None:
+        raise IncompleteLog(
+            "The log stops before the verifier's verdict (no error and no 'processed N insns' line): "
+            "it was cut off; load again with a larger log buffer and keep the whole output."
+        )
     if not messages and not trace.load_failed:
         return _accepted(trace, caveats)
     error, provenance = _error(trace, messages, caveats)
@@ -131,11 +157,6 @@ def _error(trace: ProgramTrace, messages: list[str], caveats: list[str]) -> tupl
         # libbpf failed the load and the kernel said nothing: map creation, BTF, relocation.
         lines = _load_error_lines(trace) or list(trace.libbpf_lines) or ["the load failed"]
         message = next((line for line in lines if "failed to create" in line or "Error" in line), lines[0])
-        if trace.steps:
-            caveats.append("The log stops without the verifier's verdict: it was probably cut off by a "
-                           "small log buffer; rerun with a larger one (bpftool/libbpf default to 16 MiB).")
-            return ErrorInfo(message, "other", trace.steps[-1].insn.index, None,
-                             trace.steps[-1].source, tuple(lines), trace.steps[-1].insn.text), None
         return ErrorInfo(message, "load-error", None, None, None, tuple(lines), None), None
     message, error_class = _primary(messages)
     failing = trace.steps[-1] if trace.steps else None
@@ -144,13 +165,18 @@ def _error(trace: ProgramTrace, messages: list[str], caveats: list[str]) -> tupl
     if error_class == "return-value" and register is None:
         register = "R0"
     source = failing.source if failing else (trace.source_of(insn_index) if insn_index is not None else None)
-    if error_class == "uninit-register" and failing is not None and failing.insn.kind.value == "exit":
+    if error_class == "uninit-register" and failing is not None and failing.insn.kind is OpKind.EXIT:
         error_class = "return-value"
+    if register is None and failing is not None and len(failing.insn.srcs) == 2 \
+            and failing.insn.kind is OpKind.ALU:
+        # "math between map_value pointer and register with unbounded min value": the
+        # message names no register; the number is the instruction's source operand.
+        register = f"R{failing.insn.srcs[1]}"
     error = ErrorInfo(message, error_class, insn_index, register, source, tuple(messages),
                       failing.insn.text if failing else None)
-    if failing is None or register is None or error_class not in _OFFSET_CLASSES | _VALUE_CLASSES:
+    follow = _FOLLOW.get(error_class)
+    if failing is None or register is None or register == "R10" or follow is None:
         return error, None
-    follow = Follow.OFFSET if error_class in _OFFSET_CLASSES else Follow.VALUE
     location = Location.reg(int(register[1:]), failing.frame)
     return error, trace_back(trace, failing, location, follow)
 
@@ -161,15 +187,40 @@ def _culprit(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | Non
         if insn is not None:
             step = _latest_step_at(trace, insn)
             return Culprit("R0", insn, step.insn.text if step else None,
-                           step.source if step else trace.source_of(insn), Origin.HELPER_RESULT, None,
-                           "the reference was acquired here")
+                           step.source if step else trace.source_of(insn), Origin.REFERENCE_ACQUIRED, None,
+                           Origin.REFERENCE_ACQUIRED.value)
         return None
+    failing = trace.steps[-1] if trace.steps else None
+    if error.error_class == "lock-misuse" and failing is not None:
+        taken = find_on_path(trace, failing, lambda s: (s.insn.callee or "").startswith(_LOCK_HELPERS))
+        if taken is not None:
+            return Culprit("R1", taken.insn.index, taken.insn.text, taken.source, Origin.LOCK_TAKEN,
+                           None, Origin.LOCK_TAKEN.value)
+    if error.error_class == "packet-bounds" and failing is not None and error.register:
+        pointer = value_before(trace, failing, int(error.register[1:]))
+        if pointer is not None and not pointer.has_variable_offset:
+            # A constant offset past the proven range: the culprit is the check that proved
+            # too little ("r=14"), or, with no check at all, where the pointer came from.
+            check = find_on_path(trace, failing, lambda s: _compares_with_packet_end(trace, s))
+            if check is not None:
+                return Culprit(error.register, check.insn.index, check.insn.text, check.source,
+                               Origin.RANGE_CHECKED, None, "the only bounds check, which proves too few bytes")
     if provenance is None or provenance.origin_step is None:
         return None
     step = provenance.origin_step
     note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
     return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
                    provenance.origin, provenance.detail, note)
+
+
+def _compares_with_packet_end(trace: ProgramTrace, step: Step) -> bool:
+    if step.insn.kind is not OpKind.COND_JUMP:
+        return False
+    for register in step.insn.srcs:
+        value = value_before(trace, step, register)
+        if value is not None and value.kind == "pkt_end":
+            return True
+    return False
 
 
 def _latest_step_at(trace: ProgramTrace, index: int) -> Step | None:

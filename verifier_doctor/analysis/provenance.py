@@ -49,12 +49,16 @@ class Origin(Enum):
     CLOBBERED = "destroyed by a call"
     NEVER_WRITTEN = "never written"
     ARITHMETIC = "computed"
+    LOCK_TAKEN = "the lock was taken here"
+    REFERENCE_ACQUIRED = "the reference was acquired here"
+    RANGE_CHECKED = "the last bounds check before the access"
     UNKNOWN = "not in the log"
 
 
 class Follow(Enum):
     VALUE = "value"  # through arithmetic, keep following the destination register
     OFFSET = "offset"  # at "ptr += reg", follow the scalar added to the pointer
+    LAST_WRITE = "last write"  # stop at the arithmetic that gave the value its range
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,16 @@ def trace_back(
         return Provenance(origin, step, location, tuple(hops), guessed, base, detail)
 
 
+def find_on_path(trace: ProgramTrace, failing: Step, predicate) -> Step | None:
+    """The latest step before `failing`, on its path, for which `predicate(step)` holds."""
+    step, _ = previous_step(trace, failing)
+    while step is not None:
+        if predicate(step):
+            return step
+        step, _ = previous_step(trace, step)
+    return None
+
+
 def _origin_note(origin: Origin, detail: str | None, base: RegValue | None) -> str:
     if origin is Origin.LOADED and base is not None:
         return f"loaded from {base.kind} memory"
@@ -222,6 +236,8 @@ def _step_back(trace: ProgramTrace, step: Step, location: Location, follow: Foll
             added_value = value_before(trace, step, added)
             if added_value is None or added_value.is_scalar:
                 return replace(location, register=added)
+        if follow is Follow.LAST_WRITE:
+            return (Origin.ARITHMETIC, insn.text, None)
         return None  # arithmetic keeps the value's origin: follow the same register
     return None
 

@@ -65,20 +65,26 @@ def cache_root() -> Path:
     return Path(xdg) / "vdoctor"
 
 
-def kernel_image(version: str, cache_dir: Path | None = None) -> KernelImage:
-    """The kernel for `version` (a label in SUPPORTED), fetched once through apt and cached."""
+def kernel_image(
+    version: str, cache_dir: Path | None = None, *, refresh: bool = False
+) -> KernelImage:
+    """The kernel for `version` (a label in SUPPORTED), fetched once through apt and cached.
+
+    `refresh` asks the suite again for its newest image even when one is cached.
+    """
     if version not in SUPPORTED:
         raise KernelUnavailable(
             f"Kernel {version!r} is not one of {', '.join(SUPPORTED)}."
         )
     base = Path(cache_dir) if cache_dir is not None else cache_root() / "kernels"
     target = base / version
-    cached = _read_cached(version, target)
+    cached = None if refresh else _read_cached(version, target)
     if cached is not None:
         return cached
     target.mkdir(parents=True, exist_ok=True)
     with _locked(target / ".lock"):
-        cached = _read_cached(version, target)  # another process may have fetched it meanwhile
+        # Another process may have fetched it while this one waited for the lock.
+        cached = None if refresh else _read_cached(version, target)
         if cached is not None:
             return cached
         return _fetch(version, SUITES[version], base, target)
@@ -116,6 +122,7 @@ def _fetch(version: str, suite: str, base: Path, target: Path) -> KernelImage:
         json.dumps({"version": version, "suite": suite, "release": release, "package": deb.name})
         + "\n"
     )
+    shutil.rmtree(apt.root / "lists", ignore_errors=True)  # ~10-40 MB, only needed to fetch again
     return KernelImage(version=version, release=release, vmlinuz=target / "vmlinuz")
 
 
@@ -130,7 +137,7 @@ def debian_mirror() -> str:
             if re.search(r"^Enabled:\s*no\b", stanza, re.M | re.I):
                 continue
             uris = re.search(r"^URIs:\s*(.+)$", stanza, re.M)
-            if uris is None or not re.search(r"^Types:.*\bdeb\b", stanza, re.M):
+            if uris is None or not re.search(r"^Types:(.*\s)?deb(\s|$)", stanza, re.M):
                 continue
             for uri in uris.group(1).split():
                 if "security" not in uri:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -107,6 +108,34 @@ class _Object:
         return handle.bpf_object__load(self.ptr)
 
 
+BPF_F_MMAPABLE = 0x400
+ENOTSUPP = 524  # the kernel's internal "not supported", as libbpf reports it
+
+
+def _unmappable_global_data(obj_ptr: int) -> str | None:
+    """The line to report when the kernel refuses to memory-map a global data map.
+
+    libbpf >= 1.5 mmap()s .bss/.data/.rodata right after creating them, and skeletons
+    of every libbpf version do; the kernel refuses that when the value holds a
+    bpf_spin_lock or a timer (-ENOTSUPP, 524). libbpf 1.4 without a skeleton does not
+    mmap, so the object loads here and then fails for the user; we check it ourselves.
+    """
+    handle = libbpf.lib()
+    bpf_map = None
+    while bpf_map := handle.bpf_object__next_map(obj_ptr, bpf_map):
+        if not handle.bpf_map__is_internal(bpf_map) or not handle.bpf_map__map_flags(bpf_map) & BPF_F_MMAPABLE:
+            continue
+        size = (handle.bpf_map__value_size(bpf_map) + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
+        try:
+            mmap.mmap(handle.bpf_map__fd(bpf_map), size, mmap.MAP_SHARED, mmap.PROT_READ).close()
+        except OSError as error:
+            name = handle.bpf_map__name(bpf_map).decode()
+            return (f"vdoctor: map '{name}': failed to mmap() global data: error -{error.errno}; the kernel "
+                    f"refuses to memory-map global data that holds a bpf_spin_lock or a timer, so libbpf >= 1.5 "
+                    f"and skeletons fail the load here")
+    return None
+
+
 def _check_file(obj: Path) -> Path:
     obj = Path(obj)
     if not obj.is_file():
@@ -128,6 +157,10 @@ def _load(obj: Path, name: str, log_level: int) -> tuple[_Object, ProgramLoad]:
             section = libbpf.lib().bpf_program__section_name(prog).decode()
             err = opened.load_only(name, log_level)
     log = _log_text(messages)
+    if opened.ptr is not None and err == 0:
+        refused = _unmappable_global_data(opened.ptr)
+        if refused is not None:
+            return opened, ProgramLoad(name, section, False, log + refused + "\n", -ENOTSUPP)
     if opened.ptr is None:
         return opened, ProgramLoad(name, "", False, log, err)
     if err == -errno.EPERM and _BEGIN_MARK not in log:

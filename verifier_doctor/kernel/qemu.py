@@ -119,10 +119,27 @@ def _guest_object(index: int, obj: Path) -> str:
     return f"/objs/{index}/{obj.name}"
 
 
+def _is_static(executable: bytes) -> bool:
+    """True for an ELF64 executable without PT_INTERP: it runs with no libc in the guest."""
+    if executable[:5] != b"\x7fELF\x02":
+        return False
+    phoff = int.from_bytes(executable[0x20:0x28], "little")
+    phentsize = int.from_bytes(executable[0x36:0x38], "little")
+    phnum = int.from_bytes(executable[0x38:0x3A], "little")
+    return all(
+        int.from_bytes(executable[phoff + i * phentsize : phoff + i * phentsize + 4], "little") != 3
+        for i in range(phnum)
+    )
+
+
 def _initramfs(loader: Path, objects: Sequence[Path], log_level: int) -> bytes:
-    busybox = next((Path(p) for p in BUSYBOX_CANDIDATES if Path(p).is_file()), None)
+    busybox = next(
+        (data for p in BUSYBOX_CANDIDATES if Path(p).is_file()
+         and _is_static(data := Path(p).read_bytes())),
+        None,
+    )
     if busybox is None:
-        raise KernelUnavailable("busybox (the static busybox-static package) is not installed.")
+        raise KernelUnavailable("No static busybox is installed (Debian's busybox-static package).")
     init = _INIT.format(
         level=log_level,
         objects=" ".join(shlex.quote(_guest_object(i, obj)) for i, obj in enumerate(objects)),
@@ -133,7 +150,7 @@ def _initramfs(loader: Path, objects: Sequence[Path], log_level: int) -> bytes:
     # The kernel opens /dev/console for /init before devtmpfs is mounted.
     archive.node("dev/console", stat.S_IFCHR | 0o600, 5, 1)
     archive.file("init", init.encode(), 0o755)
-    archive.file("bin/busybox", busybox.read_bytes(), 0o755)
+    archive.file("bin/busybox", busybox, 0o755)
     archive.file("bin/vdoctor_guest_load", loader.read_bytes(), 0o755)
     for index, obj in enumerate(objects):
         archive.directory(f"objs/{index}")
@@ -211,8 +228,11 @@ def _boot(vmlinuz: Path, initrd: Path, data: Path, timeout: float, version: str)
     return console
 
 
+_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?]*[A-Za-z]|[A-Za-z])")  # SeaBIOS clears the screen
+
+
 def _clean(raw: bytes) -> str:
-    return raw.decode(errors="replace").replace("\r", "")
+    return _ESCAPES.sub("", raw.decode(errors="replace").replace("\r", ""))
 
 
 def _last_line(console: str) -> str:
@@ -222,7 +242,8 @@ def _last_line(console: str) -> str:
 
 # --- the results -----------------------------------------------------------------------------
 
-_HEADER = re.compile(r"^@@VDOCTOR (PROGRAM|OBJECT-FAILED) (.*) (\d+) ([0-9a-f]{8})$")
+_BLOCK = re.compile(r"^@@VDOCTOR (OPEN|PROGRAM) (\S+(?: \S+)*)$")
+_END = re.compile(r"^@@VDOCTOR END ([01]) (\d+) (\d+) ([0-9a-f]{8})$")
 
 
 def _unescape(field_text: str) -> str:
@@ -244,6 +265,7 @@ def _decode(body: list[str], length: int, crc: int) -> str | None:
 def _parse(
     output: str, objects: Sequence[Path], console: str, version: str
 ) -> tuple[str, dict[Path, list[ProgramLoad]]]:
+    """The guest loader's output (see vdoctor_guest_load.c) as results per host object."""
     lines = output.replace("\r", "").splitlines()
     if DONE not in lines:
         why = "did not boot to the loader" if "@@VDOCTOR BOOTED" not in console else (
@@ -261,28 +283,29 @@ def _parse(
         if line.startswith(f"{MARK} UNAME "):
             release = _unescape(line.split(" ", 2)[2])
             continue
-        header = _HEADER.match(line)
-        if header is None:
+        block = _BLOCK.match(line)
+        if block is None:
             continue
-        kind, fields, length, crc = header.group(1), header.group(2).split(" "), *header.groups()[2:]
-        end = lines.index(f"{MARK} END", index) if f"{MARK} END" in lines[index:] else len(lines)
-        text = _decode(lines[index:end], int(length), int(crc, 16))
-        index = end + 1
-        if text is None:
+        start = index
+        while index < len(lines) and not lines[index].startswith(f"{MARK} END"):
+            index += 1
+        end = _END.match(lines[index]) if index < len(lines) else None
+        text = end and _decode(lines[start:index], int(end.group(3)), int(end.group(4), 16))
+        index += 1
+        if end is None or text is None:
             raise KernelUnavailable(
                 f"The results from Linux {version} under QEMU came back damaged."
             )
-        obj = by_guest.get(_unescape(fields[0]))
+        fields = [_unescape(f) for f in block.group(2).split(" ")]
+        obj = by_guest.get(fields[0])
+        ok, err = end.group(1) == "1", int(end.group(2))
         if obj is None:
             continue
-        if kind == "PROGRAM":
-            name, section, accepted, err = (
-                _unescape(fields[1]), _unescape(fields[2]), fields[3] == "1", int(fields[4]))
-            results[obj].append(
-                ProgramLoad(name, section, accepted, text, None if accepted else -err)
-            )
-        else:  # OBJECT-FAILED: libbpf could not open the object (as loader.load_each_program)
-            results[obj] = [ProgramLoad(obj.name, "", False, text, -int(fields[1]))]
+        if block.group(1) == "OPEN":
+            if not ok:  # libbpf could not open the object: one entry, as loader.py gives
+                results[obj] = [ProgramLoad(obj.name, "", False, text, -err)]
+        elif len(fields) == 3:
+            results[obj].append(ProgramLoad(fields[1], fields[2], ok, text, None if ok else -err))
     if not release:
         raise KernelUnavailable(f"Linux {version} under QEMU did not report its release.")
     return release, results

@@ -31,6 +31,8 @@ from .grammar import parse_line
 from .transformer import BranchLine, InsnLine
 
 _LIBBPF_PREFIX = "libbpf: "
+# verifier-doctor's own loader reports what libbpf 1.4 does not check (see kernel/loader.py).
+_VDOCTOR_PREFIX = "vdoctor: "
 # libbpf >= 0.7 wraps each program's log in these markers; older libbpf said "DUMP LOG".
 _BEGIN_MARKERS = ("-- BEGIN PROG LOAD LOG --", "-- BEGIN DUMP LOG ---")
 _END_MARKERS = ("-- END PROG LOAD LOG --", "-- END LOG --")
@@ -78,6 +80,11 @@ def classify(line: str) -> LineKind:
                 return LineKind.STATE
             if rest.startswith("safe"):
                 return LineKind.PRUNED
+            # v6.17+ level 2: "Live regs before insn:" then "  3: ..2....... (07) r2 += -4",
+            # a listing of the program, not a step of verification.
+            marks, _, after = rest.partition(" ")
+            if marks and all(c in ".0123456789" for c in marks) and after.lstrip().startswith("("):
+                return LineKind.STRUCTURE
         return LineKind.MESSAGE
     if text.startswith("from ") and " to " in text:
         return LineKind.BRANCH
@@ -85,6 +92,8 @@ def classify(line: str) -> LineKind:
         return LineKind.STATS
     if text.startswith(_PRECISION_PREFIXES):
         return LineKind.PRECISION
+    if first == "(" and text[1:].partition(")")[0].isdigit():
+        return LineKind.STRUCTURE  # v6.18 stack liveness: "(0) frame 0 insn 6 +live -8"
     if text.startswith(_STRUCTURE_PREFIXES):
         return LineKind.STRUCTURE
     key = text.partition(":")[0]
@@ -145,12 +154,13 @@ def _split_sections(text: str) -> tuple[list[_Section], list[str]]:
     if not sections:
         # A bare verifier log, as `bpftool prog load -d` without libbpf prefixes or a
         # paste of the kernel's buffer.
-        log_lines = [line for line in outside if not line.startswith("Error: ")]
+        wrapping = ("Error: ", _VDOCTOR_PREFIX)
+        log_lines = [line for line in outside if not line.startswith(wrapping)]
         has_log = any(classify(line) is not LineKind.BLANK for line in log_lines)
         sections.append(_Section(None, log_lines, has_log=has_log))
-        wrapper.extend(line for line in outside if line.startswith("Error: "))
+        wrapper.extend(line.removeprefix(_VDOCTOR_PREFIX) for line in outside if line.startswith(wrapping))
     else:
-        wrapper.extend(line for line in outside if line.strip())
+        wrapper.extend(line.removeprefix(_VDOCTOR_PREFIX) for line in outside if line.strip())
     # Give each program the libbpf lines that name it, and the lines that name no program.
     for section in sections:
         for body in wrapper:
@@ -213,6 +223,7 @@ class _TraceBuilder:
         self.sources: dict[int, SourceLine] = {}
         self.diagnostics: list[tuple[str, str]] = []
         self.pending_source: SourceLine | None = None
+        self.last_source: SourceLine | None = None
         self.pending_state: State | None = None
         self.frame = 0
         self.return_stack: list[int] = []  # where each bpf-to-bpf call returns to
@@ -229,12 +240,14 @@ class _TraceBuilder:
             self.saw["inv"] = True
         if "=scalar" in line or "=Pscalar" in line:
             self.saw["scalar"] = True
-        if "map=" in line or "smin=smin32" in line or "umax=umax32" in line:
+        # v6.2+ omit default fields ("ctx()" for "ctx(id=0,off=0,imm=0)") and name maps.
+        if "map=" in line or "smin=smin32" in line or "umax=umax32" in line or "=ctx()" in line:
             self.saw["modern"] = True
 
     def _start_segment(self, kind: SegmentKind, start: int | None, from_insn: int | None,
                        parent: int | None, state: State | None) -> None:
         self.segments.append(Segment(len(self.segments), kind, start, from_insn, parent, state))
+        self.expected_next = (start,) if start is not None else ()
         # A popped path resumes at the call depth its state names; its callers' return
         # addresses are not in the log, so they are forgotten (see Step.frame).
         self.frame = state.frame if state is not None else (self.frame if parent is not None else 0)
@@ -261,7 +274,14 @@ class _TraceBuilder:
             self.segments[0] = dataclasses.replace(seg, start_insn=index, state=state)
             self.pending_state = state
             return
-        if index in self.expected_next:
+        if index == last.insn.index and last.state_after is None and self.pending_state is None:
+            # The registers an instruction touched, printed as "N: ..." rather than inline
+            # because other lines (precision tracking) came between (v5.17+, print_insn_state).
+            self.steps[-1] = dataclasses.replace(last, state_after=state)
+            return
+        if index in self.expected_next or (
+            self.segments[-1].start_insn == index and last.segment < len(self.segments) - 1
+        ):
             self.pending_state = state  # the path goes on: state before the next step
             return
         # The verifier left this path (exit or pruning) and took one from its stack; at
@@ -352,12 +372,16 @@ class _TraceBuilder:
             # Cut the next path's state printed on the same line ("goto pc-8 25: R1=...").
             shown = text[: text.rfind(f" {parsed.pending[0]}:")]
         insn = dataclasses.replace(parsed.insn, text=_disassembly(shown))
+        # The kernel prints an instruction's line info only when it differs from the last
+        # one it printed (verbose_linfo), so an instruction without its own line has the
+        # line printed last.
         source = self.pending_source
         if source is not None:
             self.sources.setdefault(insn.index, source)
             self.pending_source = None
+            self.last_source = source
         else:
-            source = self._source_for(insn.index)
+            source = self.last_source
         if parsed.inline_state is not None:
             self.saw["inline"] = True
             self._note_state(parsed.inline_state, text)
@@ -390,13 +414,6 @@ class _TraceBuilder:
             index, state = parsed.pending
             self._note_state(state, text)
             self._state_at(index, state)
-
-    def _source_for(self, index: int) -> SourceLine | None:
-        best, best_start = None, -1
-        for start, line in self.sources.items():
-            if best_start < start <= index:
-                best, best_start = line, start
-        return best
 
     def _format(self) -> LogFormat:
         if self.saw["inv"]:

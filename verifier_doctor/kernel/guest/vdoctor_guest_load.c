@@ -13,24 +13,28 @@
  * level set to LOG_LEVEL | 4 (statistics; BPF_LOG_STATS, Linux 5.2), and loaded. libbpf keeps
  * its own log buffer (16 MiB, doubled and retried on ENOSPC) and prints the log itself between
  * "-- BEGIN PROG LOAD LOG --" and "-- END PROG LOAD LOG --", so the text is exactly what a host
- * load prints and goes through the same parser. libbpf's debug lines are dropped except that
- * one (an accepted program's log is printed at debug level).
+ * load prints (verifier_doctor/kernel/loader.py) and goes through the same parser: libbpf's
+ * warnings and notices, each ending a line, and of its debug lines only that log (an accepted
+ * program's log is printed at debug level).
  *
- * Output, on stdout (one line each, fields separated by one space, '%' and whitespace inside a
- * field written as %XX):
+ * Output, on stdout; fields are separated by one space, with '%', whitespace and control
+ * characters inside a field written as %XX (an empty field as %00):
  *
  *     @@VDOCTOR UNAME <release>
- *     @@VDOCTOR PROGRAM <object> <name> <section> <accepted 0|1> <errno> <length> <crc32>
- *     <the text: zlib-compressed, base64, 76 characters a line>
- *     @@VDOCTOR END
- *     @@VDOCTOR OBJECT-FAILED <object> <errno> <length> <crc32>     (the object did not open)
- *     <text> / @@VDOCTOR END
+ *     @@VDOCTOR OPEN <object>                    (listing the object's programs)
+ *     <text>
+ *     @@VDOCTOR END <opened 0|1> <errno> <length> <crc32>
+ *     @@VDOCTOR PROGRAM <object> <name> <section>     (one per program, if it opened)
+ *     <text>
+ *     @@VDOCTOR END <accepted 0|1> <errno> <length> <crc32>
  *     @@VDOCTOR DONE
  *
- * The text is compressed and encoded because a serial line may add '\r' and the kernel may
- * print in the middle of it; <length> and <crc32> (of the uncompressed text) let the host tell
- * a damaged block from a good one.
+ * <text> is libbpf's output, zlib-compressed and base64-encoded (76 characters a line) as it is
+ * printed, so a log of hundreds of MiB is never held twice in the guest's memory, and a serial
+ * line adding '\r' cannot damage it. <length> and <crc32> are those of the uncompressed text,
+ * so the host can tell a damaged block from a good one.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,55 +46,88 @@
 #include <bpf/libbpf.h>
 #include <zlib.h>
 
-/* What libbpf printed since the last reset. */
-static char *text;
-static size_t text_len, text_cap;
+/* --- base64, 76 characters a line, on stdout ------------------------------------------- */
 
-static void text_reset(void)
+static unsigned char b64_carry[3];
+static int b64_carried, b64_column;
+
+static void b64_quad(const unsigned char *in, int n)
 {
-	text_len = 0;
-	if (text)
-		text[0] = '\0';
-}
+	static const char digits[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned long word = (unsigned long)in[0] << 16;
+	char quad[4];
 
-static int text_reserve(size_t more)
-{
-	size_t cap = text_cap ? text_cap : 1 << 16;
-	char *grown;
-
-	if (text_len + more + 1 <= text_cap)
-		return 0;
-	while (cap < text_len + more + 1)
-		cap *= 2;
-	grown = realloc(text, cap);
-	if (!grown)
-		return -1;
-	text = grown;
-	text_cap = cap;
-	return 0;
-}
-
-static int capture_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	va_list again;
-	int need;
-
-	/* libbpf prints an accepted program's verifier log at debug level; keep only that. */
-	if (level == LIBBPF_DEBUG && !strstr(fmt, "PROG LOAD LOG"))
-		return 0;
-	va_copy(again, args);
-	need = vsnprintf(NULL, 0, fmt, again);
-	va_end(again);
-	if (need < 0 || text_reserve((size_t)need + 1))
-		return 0;
-	vsnprintf(text + text_len, (size_t)need + 1, fmt, args);
-	text_len += (size_t)need;
-	/* Each message ends a line, as the host loader keeps them (loader.py, _log_text). */
-	if (text_len && text[text_len - 1] != '\n') {
-		text[text_len++] = '\n';
-		text[text_len] = '\0';
+	if (n > 1)
+		word |= (unsigned long)in[1] << 8;
+	if (n > 2)
+		word |= in[2];
+	quad[0] = digits[(word >> 18) & 63];
+	quad[1] = digits[(word >> 12) & 63];
+	quad[2] = n > 1 ? digits[(word >> 6) & 63] : '=';
+	quad[3] = n > 2 ? digits[word & 63] : '=';
+	fwrite(quad, 1, 4, stdout);
+	b64_column += 4;
+	if (b64_column == 76) {
+		putchar('\n');
+		b64_column = 0;
 	}
-	return 0;
+}
+
+static void b64_write(const unsigned char *data, size_t len)
+{
+	while (len) {
+		b64_carry[b64_carried++] = *data++;
+		len--;
+		if (b64_carried == 3) {
+			b64_quad(b64_carry, 3);
+			b64_carried = 0;
+		}
+	}
+}
+
+static void b64_finish(void)
+{
+	if (b64_carried)
+		b64_quad(b64_carry, b64_carried);
+	if (b64_column)
+		putchar('\n');
+	b64_carried = b64_column = 0;
+}
+
+/* --- a text block: libbpf's output, deflated and encoded as it comes -------------------- */
+
+static z_stream deflater;
+static unsigned long text_crc;
+static size_t text_len;
+static int text_last = '\n';
+static FILE *text_sink; /* a stdio stream over text_write, for libbpf's vfprintf */
+
+static void deflate_some(int flush)
+{
+	unsigned char out[1 << 16];
+
+	do {
+		deflater.next_out = out;
+		deflater.avail_out = sizeof(out);
+		if (deflate(&deflater, flush) == Z_STREAM_ERROR)
+			return;
+		b64_write(out, sizeof(out) - deflater.avail_out);
+	} while (deflater.avail_out == 0);
+}
+
+static ssize_t text_write(void *cookie, const char *buf, size_t size)
+{
+	(void)cookie;
+	if (!size)
+		return 0;
+	text_crc = crc32(text_crc, (const Bytef *)buf, (uInt)size);
+	text_len += size;
+	text_last = (unsigned char)buf[size - 1];
+	deflater.next_in = (Bytef *)buf;
+	deflater.avail_in = (uInt)size;
+	deflate_some(Z_NO_FLUSH);
+	return (ssize_t)size;
 }
 
 /* A field on a marker line: '%', whitespace and control characters written as %XX. */
@@ -111,118 +148,119 @@ static void put_field(const char *s)
 	}
 }
 
-static void put_base64(const unsigned char *data, size_t len)
+/* Starts a block; the caller has printed "@@VDOCTOR KIND" and its fields. */
+static void block_begin(void)
 {
-	static const char digits[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, column = 0;
-
-	for (i = 0; i < len; i += 3) {
-		unsigned long word = (unsigned long)data[i] << 16;
-		char quad[4];
-
-		if (i + 1 < len)
-			word |= (unsigned long)data[i + 1] << 8;
-		if (i + 2 < len)
-			word |= data[i + 2];
-		quad[0] = digits[(word >> 18) & 63];
-		quad[1] = digits[(word >> 12) & 63];
-		quad[2] = i + 1 < len ? digits[(word >> 6) & 63] : '=';
-		quad[3] = i + 2 < len ? digits[word & 63] : '=';
-		fwrite(quad, 1, 4, stdout);
-		column += 4;
-		if (column == 76) {
-			putchar('\n');
-			column = 0;
-		}
-	}
-	if (column)
-		putchar('\n');
+	putchar('\n');
+	memset(&deflater, 0, sizeof(deflater));
+	deflateInit(&deflater, 6);
+	text_crc = crc32(0L, Z_NULL, 0);
+	text_len = 0;
+	text_last = '\n';
 }
 
-/* The captured text after a marker line that already has its fields; then the END marker. */
-static void put_text_block(void)
+static void block_end(int ok, int err)
 {
-	uLongf packed_len = compressBound(text_len);
-	unsigned char *packed = malloc(packed_len);
-	unsigned long crc = crc32(0L, (const Bytef *)(text ? text : ""), (uInt)text_len);
-
-	printf(" %zu %08lx\n", text_len, crc);
-	if (packed && compress2(packed, &packed_len, (const Bytef *)(text ? text : ""),
-				text_len, 6) == Z_OK)
-		put_base64(packed, packed_len);
-	free(packed);
-	puts("@@VDOCTOR END");
+	fflush(text_sink);
+	deflater.next_in = Z_NULL;
+	deflater.avail_in = 0;
+	deflate_some(Z_FINISH);
+	deflateEnd(&deflater);
+	b64_finish();
+	printf("@@VDOCTOR END %d %d %zu %08lx\n", ok, err < 0 ? -err : err, text_len, text_crc);
 	fflush(stdout);
 }
 
-static int load_one(const char *path, int index, int log_level)
+static int capture_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	struct bpf_object *obj;
-	struct bpf_program *prog, *target = NULL;
-	int i = 0, err;
+	/* libbpf prints an accepted program's verifier log at debug level; keep only that. */
+	if (level == LIBBPF_DEBUG && !strstr(fmt, "PROG LOAD LOG"))
+		return 0;
+	vfprintf(text_sink, fmt, args);
+	fflush(text_sink);
+	/* Each message ends a line, as the host loader keeps them (loader.py, _log_text). */
+	if (text_last != '\n') {
+		fputc('\n', text_sink);
+		fflush(text_sink);
+	}
+	return 0;
+}
 
-	text_reset();
-	obj = bpf_object__open_file(path, NULL);
+/* --- loading -------------------------------------------------------------------------------- */
+
+/* Opens `path` with only program number `index` autoloaded; returns it in *target. */
+static struct bpf_object *open_with_only(const char *path, int index, struct bpf_program **target)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog;
+	int i = 0;
+
+	*target = NULL;
 	if (!obj)
-		return -errno;
+		return NULL;
 	bpf_object__for_each_program(prog, obj) {
 		bpf_program__set_autoload(prog, i == index);
-		if (i == index)
-			target = prog;
-		i++;
+		if (i++ == index)
+			*target = prog;
 	}
-	if (!target) {
-		bpf_object__close(obj);
-		return -ENOENT;
-	}
-	bpf_program__set_log_level(target, (__u32)log_level | 4);
-	err = bpf_object__load(obj);
-
-	fputs("@@VDOCTOR PROGRAM", stdout);
-	put_field(path);
-	put_field(bpf_program__name(target));
-	put_field(bpf_program__section_name(target));
-	printf(" %d %d", err == 0, err < 0 ? -err : err);
-	put_text_block();
-	bpf_object__close(obj);
-	return 0;
+	return obj;
 }
 
 static void load_object(const char *path, int log_level)
 {
 	struct bpf_object *obj;
 	struct bpf_program *prog;
-	int count = 0, i, err;
+	char **names = NULL, **sections = NULL;
+	int count = 0, i, err = 0;
 
-	text_reset();
+	fputs("@@VDOCTOR OPEN", stdout);
+	put_field(path);
+	block_begin();
 	obj = bpf_object__open_file(path, NULL);
-	if (!obj) {
-		err = errno;
-		fputs("@@VDOCTOR OBJECT-FAILED", stdout);
-		put_field(path);
-		printf(" %d", err);
-		put_text_block();
-		return;
+	if (!obj)
+		err = -errno;
+	else {
+		bpf_object__for_each_program(prog, obj)
+			count++;
+		names = calloc(count ? count : 1, sizeof(*names));
+		sections = calloc(count ? count : 1, sizeof(*sections));
+		i = 0;
+		bpf_object__for_each_program(prog, obj) {
+			names[i] = strdup(bpf_program__name(prog));
+			sections[i] = strdup(bpf_program__section_name(prog));
+			i++;
+		}
+		bpf_object__close(obj);
 	}
-	bpf_object__for_each_program(prog, obj)
-		count++;
-	bpf_object__close(obj);
+	block_end(obj != NULL, err);
 
 	for (i = 0; i < count; i++) {
-		err = load_one(path, i, log_level);
-		if (err) {
-			fputs("@@VDOCTOR OBJECT-FAILED", stdout);
-			put_field(path);
-			printf(" %d", -err);
-			put_text_block();
-			return;
+		fputs("@@VDOCTOR PROGRAM", stdout);
+		put_field(path);
+		put_field(names[i]);
+		put_field(sections[i]);
+		block_begin();
+		obj = open_with_only(path, i, &prog);
+		if (!obj) {
+			err = -errno;
+		} else if (!prog) {
+			err = -ENOENT;
+		} else {
+			bpf_program__set_log_level(prog, (__u32)log_level | 4);
+			err = bpf_object__load(obj);
 		}
+		bpf_object__close(obj);
+		block_end(err == 0, err);
+		free(names[i]);
+		free(sections[i]);
 	}
+	free(names);
+	free(sections);
 }
 
 int main(int argc, char **argv)
 {
+	static const cookie_io_functions_t sink_io = { .write = text_write };
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct utsname uts;
 	char *end;
@@ -238,6 +276,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: log level must be 0..7, not '%s'\n", argv[0], argv[1]);
 		return 2;
 	}
+	text_sink = fopencookie(NULL, "w", sink_io);
+	if (!text_sink) {
+		perror("fopencookie");
+		return 1;
+	}
 	/* Before 5.11 BPF memory counts against RLIMIT_MEMLOCK (libbpf 1.x also raises it). */
 	setrlimit(RLIMIT_MEMLOCK, &unlimited);
 	libbpf_set_print(capture_print);
@@ -252,6 +295,5 @@ int main(int argc, char **argv)
 		load_object(argv[i], (int)log_level);
 	puts("@@VDOCTOR DONE");
 	fflush(stdout);
-	free(text);
 	return 0;
 }

@@ -1,0 +1,97 @@
+"""`vdoctor explain`: the user's own log, the JSON contract of CLI.md, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_LOG = ROOT / "fixtures" / "seed" / "linked_list_pool.verifier.log"
+
+
+def test_users_log_json_names_insn_class_and_culprit(vdoctor):
+    result = vdoctor("explain", SEED_LOG, "--json")
+    assert result.status == 0
+    out = result.json()
+    assert out["verdict"] == "rejected"
+    assert out["program"] == "hello"
+    assert out["error"] == {**out["error"], "message": "R2 invalid mem access 'scalar'", "insn": 29,
+                            "class": "scalar-deref"}
+    assert out["culprit"]["register"] == "R2"
+    assert out["culprit"]["insn"] == 25
+    assert out["culprit"]["source"] == {"file": None, "line": None, "text": "curr = curr->next;"}
+    assert out["stats"]["processed_insns"] == 69
+    assert out["stats"]["total_states"] == 6 and out["stats"]["peak_states"] == 6
+    assert "static_malloc.h" in " ".join(out["suggestions"])
+    assert [h["insn"] for h in out["history"]] == [25, 29]
+
+
+def test_users_log_text_tells_cause_and_fix(vdoctor):
+    result = vdoctor("explain", SEED_LOG)
+    assert result.status == 0
+    text = result.stdout
+    assert "rejected" in text and "scalar-deref" in text
+    assert "instruction 25: r2 = *(u64 *)(r2 +16)" in text
+    assert "curr = curr->next;" in text
+    assert "map memory" in text
+
+
+def test_standard_input_is_read(vdoctor):
+    result = vdoctor("explain", "-", "--json", stdin=SEED_LOG.read_bytes())
+    assert result.status == 0 and result.json()["error"]["insn"] == 29
+
+
+def test_source_option_quotes_the_program(vdoctor, tmp_path):
+    source = tmp_path / "pool.bpf.c"
+    source.write_text("int a;\n  curr = curr->next;\nint b;\n")
+    result = vdoctor("explain", SEED_LOG, "--source", source)
+    assert ">    2 |   curr = curr->next;" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "sentence"),
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"hello world\nthis is a README\n", "not a verifier log"),
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 4, "binary"),
+        (b"int main(void) { return 0; }\n", "not a verifier log"),
+    ],
+    ids=["empty", "blank", "prose", "binary", "c-source"],
+)
+def test_bad_input_gets_one_sentence_and_status_2(vdoctor, tmp_path, content, sentence):
+    path = tmp_path / "input.txt"
+    path.write_bytes(content)
+    result = vdoctor("explain", path)
+    assert result.status == 2
+    assert sentence in result.stderr
+    assert result.stderr.count("\n") == 1  # one sentence, one line
+    assert result.stdout == ""
+
+
+def test_log_cut_in_the_middle_is_reported(vdoctor, tmp_path):
+    lines = SEED_LOG.read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut.log"
+    cut.write_text("".join(lines[: len(lines) // 2]))
+    result = vdoctor("explain", cut)
+    assert result.status == 2
+    assert "cut off" in result.stderr
+
+
+def test_missing_file_is_a_usage_error(vdoctor, tmp_path):
+    result = vdoctor("explain", tmp_path / "nope.log")
+    assert result.status == 2 and "no file" in result.stderr
+
+
+def test_unknown_lines_are_reported_not_fatal(vdoctor, tmp_path):
+    text = SEED_LOG.read_text().replace(
+        "24: (05) goto pc+4", "24: (05) goto pc+4\n25: (ee) frobnicate r9 with r3 ; R9=scalar()"
+    )
+    odd = tmp_path / "odd.log"
+    odd.write_text(text)
+    result = vdoctor("explain", odd, "--json")
+    assert result.status == 0
+    out = result.json()
+    assert out["error"]["class"] == "scalar-deref"
+    assert [u["text"] for u in out["log"]["unparsed_lines"]] == ["25: (ee) frobnicate r9 with r3 ; R9=scalar()"]

@@ -1,0 +1,68 @@
+"""Every recorded log of every reproducer is diagnosed as its expect file says.
+
+The logs come from real kernels (`make fixtures`); a new program in fixtures/programs/
+with its .expect.json is a new test, with no code. An expect file may override fields
+per kernel under "kernels": {"5.10": {...}} where an older kernel words things otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from verifier_doctor.analysis import diagnose
+from verifier_doctor.parsing import read_log
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS = ROOT / "fixtures" / "programs"
+LOGS = sorted((ROOT / "fixtures" / "logs").glob("*/*.log"))
+
+
+def expectation(log: Path) -> dict:
+    stem = log.name.rsplit(".", 2)[0]
+    expect = json.loads((PROGRAMS / f"{stem}.expect.json").read_text())
+    override = expect.get("kernels", {}).get(log.parent.name, {})
+    return {**expect, **override}
+
+
+def diagnosis_of(log: Path, program: str):
+    document = read_log(log.read_text())
+    traces = [t for t in document.programs if t.name == program] or list(document.programs)
+    assert len(traces) == 1, f"{log}: expected one program named {program}"
+    return diagnose(traces[0]), traces[0]
+
+
+def test_every_program_has_logs():
+    stems = {p.name.removesuffix(".bpf.c") for p in PROGRAMS.glob("*.bpf.c")}
+    recorded = {log.name.rsplit(".", 2)[0] for log in LOGS}
+    # Complexity-limit programs write logs too large to keep; they are benchmark inputs.
+    big = {s for s in stems if json.loads((PROGRAMS / f"{s}.expect.json").read_text()).get("log_too_large")}
+    assert stems - big <= recorded, f"no recorded log for {sorted(stems - big - recorded)}: run make fixtures"
+
+
+@pytest.mark.parametrize("log", LOGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fixture_log_is_diagnosed_as_expected(log: Path):
+    expect = expectation(log)
+    diagnosis, trace = diagnosis_of(log, expect["program"])
+    assert diagnosis.verdict == expect["verdict"]
+    if expect["verdict"] == "accepted":
+        assert diagnosis.error is None and diagnosis.culprit is None
+        assert diagnosis.stats is not None and diagnosis.stats.processed_insns > 0
+        return
+    error = diagnosis.error
+    assert error.error_class == expect["class"], error.message
+    said = "\n".join((*error.details, *trace.libbpf_lines))
+    assert expect["message"] in said
+    if expect.get("error_source"):
+        assert error.source is not None, "no source line for the rejected instruction"
+        assert expect["error_source"] in error.source.text
+    if expect.get("error_insn_text"):
+        assert error.insn_text == expect["error_insn_text"]
+    if expect.get("culprit_source"):
+        assert diagnosis.culprit is not None, f"no culprit found; history: {diagnosis.history}"
+        assert diagnosis.culprit.source is not None
+        assert expect["culprit_source"] in diagnosis.culprit.source.text
+    if expect.get("culprit_register") and diagnosis.culprit is not None:
+        assert diagnosis.culprit.location == expect["culprit_register"] or expect.get("culprit_register_varies")
