@@ -160,7 +160,11 @@ def _error(trace: ProgramTrace, messages: list[str], caveats: list[str]) -> tupl
         return ErrorInfo(message, "load-error", None, None, None, tuple(lines), None), None
     message, error_class = _primary(messages)
     failing = trace.steps[-1] if trace.steps else None
-    insn_index = failing.insn.index if failing else insn_in(message)
+    named = insn_in(message)
+    if named is not None and error_class == "infinite-loop":
+        # "infinite loop detected at insn 8": at level 2 the log goes on past that insn.
+        failing = _latest_step_at(trace, named) or failing
+    insn_index = failing.insn.index if failing else named
     register = register_in(message) or next((r for r in map(register_in, messages) if r), None)
     if error_class == "return-value" and register is None:
         register = "R0"

@@ -98,6 +98,9 @@ def value_before(trace: ProgramTrace, step: Step, register: int, limit: int = 40
     """What the verifier knew of a register just before `step`, from the nearest state."""
     if step.state_before is not None and step.state_before.reg(register) is not None:
         return step.state_before.reg(register)
+    if step.insn.dst != register and step.state_after is not None and step.state_after.reg(register) is not None:
+        # The instruction did not write the register: what it printed after holds before.
+        return step.state_after.reg(register)
     current, _ = previous_step(trace, step)
     while current is not None and limit > 0:
         limit -= 1

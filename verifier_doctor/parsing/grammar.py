@@ -11,7 +11,9 @@ from ..resources import grammar_dir
 from .transformer import LogLineTransformer
 
 # One start rule per kind of line; the reader picks the rule from the line's first characters.
-LINE_RULES = ("insn_line", "state_line", "branch_line", "source_line", "stats_line", "libbpf_line")
+LINE_RULES = (
+    "insn_line", "state_line", "bare_state_line", "branch_line", "source_line", "stats_line", "libbpf_line",
+)
 
 
 @cache

@@ -42,7 +42,9 @@ _PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't hav
 _STRUCTURE_PREFIXES = (
     "caller:", "callee:", "returning from callee:", "to caller at", "Func#", "func#", "Validating ",
     "verification time", "stack depth", "Global function", "Live regs before insn", "safe",
-    "(speculative execution)",
+    "(speculative execution)", "subprog ",  # v7.3: "subprog 0 (name) main insns_self 11 ..."
+    "insns processed ",  # v7.2
+    "cur state:", "old state:",  # after "infinite loop detected" (v6.x)
 )
 # v7.3 prints its own diagnosis after the error; these keys open its lines.
 _DIAGNOSTIC_KEYS = ("Verification failed", "Reason", "At", "Causal path", "Suggestion")
@@ -53,6 +55,7 @@ class LineKind(Enum):
     SOURCE = "source"
     INSN = "insn"
     STATE = "state"
+    BARE_STATE = "bare_state"
     PRUNED = "pruned"
     BRANCH = "branch"
     STATS = "stats"
@@ -86,6 +89,8 @@ def classify(line: str) -> LineKind:
             if marks and all(c in ".0123456789" for c in marks) and after.lstrip().startswith("("):
                 return LineKind.STRUCTURE
         return LineKind.MESSAGE
+    if line[:1].isspace() and (first == "R" and text[1:2].isdigit() or text.startswith("frame")):
+        return LineKind.BARE_STATE
     if text.startswith("from ") and " to " in text:
         return LineKind.BRANCH
     if text.startswith("processed ") and " insns" in text:
@@ -224,6 +229,7 @@ class _TraceBuilder:
         self.diagnostics: list[tuple[str, str]] = []
         self.pending_source: SourceLine | None = None
         self.last_source: SourceLine | None = None
+        self.previous_kind: LineKind | None = None
         self.pending_state: State | None = None
         self.frame = 0
         self.return_stack: list[int] = []  # where each bpf-to-bpf call returns to
@@ -295,6 +301,8 @@ class _TraceBuilder:
         text = line.strip()
         if kind is LineKind.BLANK:
             return
+        if kind is not LineKind.BARE_STATE and kind is not LineKind.PRECISION:
+            self.previous_kind = kind
         if kind is LineKind.SOURCE:
             parsed = parse_line("source_line", text)
             if parsed is None:
@@ -318,6 +326,21 @@ class _TraceBuilder:
                 self.saw["state_lines"] = True
             self._state_at(index, state)
             return
+        if kind is LineKind.BARE_STATE:
+            previous = self.previous_kind
+            self.previous_kind = kind
+            if previous is LineKind.PRECISION or not self.steps:
+                return  # a parent state printed by precision backtracking (v5.10)
+            parsed = parse_line("bare_state_line", text)
+            if parsed is None:
+                self.unparsed.append((line_no, line))
+                return
+            self._note_state(parsed, text)
+            last = self.steps[-1]
+            if last.state_after is None:
+                self.steps[-1] = dataclasses.replace(last, state_after=parsed)
+            return
+        self.previous_kind = kind
         if kind is LineKind.BRANCH:
             parsed = parse_line("branch_line", text)
             if parsed is None:
@@ -338,6 +361,7 @@ class _TraceBuilder:
                 self.stats = parsed
             return
         if kind is LineKind.PRECISION:
+            self.previous_kind = kind
             self.saw["level2"] = True
             return
         if kind in (LineKind.STRUCTURE, LineKind.PRUNED):

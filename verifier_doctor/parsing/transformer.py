@@ -250,6 +250,9 @@ class LogLineTransformer(Transformer):
     def state_line(self, index, state):
         return (_int(index), state)
 
+    def bare_state_line(self, state):
+        return state
+
     def state_items(self, *items):
         return _state(list(items))
 

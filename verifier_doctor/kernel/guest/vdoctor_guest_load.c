@@ -40,8 +40,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/bpf.h>
 
 #include <bpf/libbpf.h>
 #include <zlib.h>
@@ -171,6 +174,38 @@ static void block_end(int ok, int err)
 	fflush(stdout);
 }
 
+/*
+ * libbpf >= 1.5 mmap()s .bss/.data/.rodata right after creating them (skeletons of every
+ * version do); the kernel refuses that when the value holds a bpf_spin_lock or a timer
+ * (-ENOTSUPP, 524). The libbpf 1.4 linked here does not, so check it the same way as the
+ * host loader (kernel/loader.py), in the same words.
+ */
+static int check_global_data_mmap(struct bpf_object *obj)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		size_t size;
+		void *mem;
+
+		if (!bpf_map__is_internal(map) || !(bpf_map__map_flags(map) & BPF_F_MMAPABLE))
+			continue;
+		size = ((size_t)bpf_map__value_size(map) + page - 1) / page * page;
+		mem = mmap(NULL, size, PROT_READ, MAP_SHARED, bpf_map__fd(map), 0);
+		if (mem == MAP_FAILED) {
+			int err = errno;
+
+			fprintf(text_sink, "vdoctor: map '%s': failed to mmap() global data: error -%d; the kernel "
+				"refuses to memory-map global data that holds a bpf_spin_lock or a timer, so libbpf >= 1.5 "
+				"and skeletons fail the load here\n", bpf_map__name(map), err);
+			return -err;
+		}
+		munmap(mem, size);
+	}
+	return 0;
+}
+
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	/* libbpf prints an accepted program's verifier log at debug level; keep only that. */
@@ -248,6 +283,8 @@ static void load_object(const char *path, int log_level)
 		} else {
 			bpf_program__set_log_level(prog, (__u32)log_level | 4);
 			err = bpf_object__load(obj);
+			if (err == 0)
+				err = check_global_data_mmap(obj);
 		}
 		bpf_object__close(obj);
 		block_end(err == 0, err);
