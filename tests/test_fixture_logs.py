@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from verifier_doctor.analysis import diagnose
+from verifier_doctor.analysis.compare import relation_to_kernel
 from verifier_doctor.parsing import read_log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +69,20 @@ def test_fixture_log_is_diagnosed_as_expected(log: Path):
         assert expect["culprit_source"] in diagnosis.culprit.source.text
     if expect.get("culprit_register") and diagnosis.culprit is not None:
         assert diagnosis.culprit.location == expect["culprit_register"] or expect.get("culprit_register_varies")
+
+
+@pytest.mark.parametrize("log", [log for log in LOGS if log.parent.name == "7.3"],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_beside_the_kernels_own_diagnosis(log: Path):
+    """v7.3 prints its own diagnosis: we point at the same rejected instruction, and the
+    expect file records whether our culprit agrees with its causal path or says more."""
+    expect = expectation(log)
+    diagnosis, _ = diagnosis_of(log, expect["program"])
+    kernel = diagnosis.kernel_diagnosis
+    if kernel is None:
+        assert "relation_to_kernel" not in expect
+        return
+    assert kernel.verdict and kernel.reason
+    if kernel.at is not None and kernel.at.insn is not None:
+        assert diagnosis.error.insn == kernel.at.insn
+    assert relation_to_kernel(diagnosis) == expect["relation_to_kernel"]

@@ -214,16 +214,28 @@ class Stats:
 
 
 @dataclass(frozen=True)
-class Diagnostics73:
-    """The kernel's own verdict block, printed from v7.3 ("Verification failed:", "Reason:", ...)."""
+class KernelPlace:
+    """A place v7.3's diagnosis points at, with the note it prints under the source line."""
 
-    fields: tuple[tuple[str, str], ...]
+    function: str
+    file: str
+    line: int
+    column: int
+    source: str | None = None  # the marked source line
+    insn: int | None = None  # the marked instruction
+    insn_text: str | None = None
+    note: str | None = None  # "update: R2 changed from map value ... to integer scalar ..."
 
-    def get(self, name: str) -> str | None:
-        for key, value in self.fields:
-            if key == name:
-                return value
-        return None
+
+@dataclass(frozen=True)
+class KernelDiagnosis:
+    """The kernel's own verdict block, printed after the error from v7.3."""
+
+    verdict: str  # "Register Type Safety: Invalid dereference"
+    reason: str
+    at: KernelPlace | None
+    causal_path: tuple[KernelPlace, ...]
+    suggestion: str
 
 
 class LogFormat(Enum):
@@ -251,7 +263,7 @@ class ProgramTrace:
     load_failed: bool = False  # libbpf or bpftool said the load failed
     errno: int | None = None
     unparsed: tuple[tuple[int, str], ...] = ()  # (log line, text) of lines no rule fits
-    diagnostics: Diagnostics73 | None = None
+    kernel_diagnosis: KernelDiagnosis | None = None
     has_verifier_log: bool = True
     sources: tuple[tuple[int, SourceLine], ...] = field(default=())  # insn index -> line info
 

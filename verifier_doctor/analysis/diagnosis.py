@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import IncompleteLog
-from ..model import LogFormat, OpKind, ProgramTrace, SourceLine, Stats, Step
+from ..model import KernelDiagnosis, LogFormat, OpKind, ProgramTrace, SourceLine, Stats, Step
 from .advice import advise
 from .classify import LOAD_ERROR_PHRASES, classify_message, insn_in, register_in
 from .provenance import (
@@ -82,7 +82,7 @@ class Diagnosis:
     log_level: int
     caveats: tuple[str, ...]
     unparsed: tuple[tuple[int, str], ...]
-    kernel_diagnosis: tuple[tuple[str, str], ...] | None
+    kernel_diagnosis: KernelDiagnosis | None  # v7.3's own verdict, beside ours
 
 
 def _error_messages(trace: ProgramTrace) -> list[str]:
@@ -139,7 +139,7 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
         log_level=trace.log_level,
         caveats=tuple(caveats),
         unparsed=trace.unparsed,
-        kernel_diagnosis=trace.diagnostics.fields if trace.diagnostics else None,
+        kernel_diagnosis=trace.kernel_diagnosis,
     )
 
 

@@ -8,11 +8,12 @@ from lark import Lark
 from lark.exceptions import LarkError
 
 from ..resources import grammar_dir
-from .transformer import LogLineTransformer
+from .transformer import VerifierLogTransformer
 
 # One start rule per kind of line; the reader picks the rule from the line's first characters.
 LINE_RULES = (
     "insn_line", "state_line", "bare_state_line", "branch_line", "source_line", "stats_line", "libbpf_line",
+    "diag_location", "diag_marked", "diag_note",
 )
 
 
@@ -25,7 +26,7 @@ def _parser() -> Lark:
         parser="lalr",
         lexer="contextual",
         start=list(LINE_RULES),
-        transformer=LogLineTransformer(),
+        transformer=VerifierLogTransformer(),
         cache=True,
     )
 

@@ -13,7 +13,6 @@ from enum import Enum
 
 from ..errors import NotAVerifierLog
 from ..model import (
-    Diagnostics73,
     Instruction,
     LogDocument,
     LogFormat,
@@ -27,6 +26,7 @@ from ..model import (
     Stats,
     Step,
 )
+from .diagnostics import Block, kernel_diagnosis
 from .grammar import parse_line
 from .transformer import BranchLine, InsnLine
 
@@ -226,7 +226,7 @@ class _TraceBuilder:
         self.stats: Stats | None = None
         self.unparsed: list[tuple[int, str]] = []
         self.sources: dict[int, SourceLine] = {}
-        self.diagnostics: list[tuple[str, str]] = []
+        self.diagnostics: list[Block] = []
         self.pending_source: SourceLine | None = None
         self.last_source: SourceLine | None = None
         self.previous_kind: LineKind | None = None
@@ -297,6 +297,9 @@ class _TraceBuilder:
 
     # --- line handlers ----------------------------------------------------------------
     def add(self, line_no: int, line: str) -> None:
+        if self.diagnostics and (line[:1].isspace() or not line):
+            self.diagnostics[-1].lines.append(line)  # inside a v7.3 "Key:" section
+            return
         kind = classify(line)
         text = line.strip()
         if kind is LineKind.BLANK:
@@ -371,14 +374,9 @@ class _TraceBuilder:
             return
         if kind is LineKind.DIAGNOSTIC:
             key, _, value = text.partition(":")
-            self.diagnostics.append((key.strip(), value.strip()))
+            self.diagnostics.append(Block(key.strip(), value.strip()))
             return
         last = self._last_step()
-        if self.diagnostics and line[:1].isspace():
-            # Continuation lines of the v7.3 diagnostics block ("Causal path:" entries).
-            key, value = self.diagnostics[-1]
-            self.diagnostics[-1] = (key, (value + "\n" + text).strip())
-            return
         self.messages.append(Message(text, line_no, last.number if last else None))
 
     def _add_insn(self, line_no: int, line: str, text: str) -> None:
@@ -461,7 +459,7 @@ class _TraceBuilder:
             load_failed=_load_failed(section.libbpf),
             errno=_errno(section.libbpf),
             unparsed=tuple(self.unparsed),
-            diagnostics=Diagnostics73(tuple(self.diagnostics)) if self.diagnostics else None,
+            kernel_diagnosis=kernel_diagnosis(self.diagnostics),
             has_verifier_log=section.has_log,
             sources=tuple(sorted(self.sources.items())),
         )

@@ -346,3 +346,42 @@ class LogLineTransformer(Transformer):
 
     def libbpf_line(self, token):
         return str(token)
+
+
+@dataclass(frozen=True)
+class DiagLocation:
+    function: str
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class DiagMarked:
+    number: int  # a source line number, or an instruction index
+    text: str
+
+
+@dataclass(frozen=True)
+class DiagNote:
+    text: str
+
+
+@v_args(inline=True)
+class DiagnosticsTransformer(Transformer):
+    """The lines inside v7.3's diagnosis block (grammar rules diag_*); mixed into the
+    line transformer below so one parser serves every rule."""
+
+    def diag_location(self, function, place):
+        file, line, column = str(place).rsplit(":", 2)
+        return DiagLocation(str(function), file, int(line), int(column))
+
+    def diag_marked(self, number, rest=None):
+        return DiagMarked(int(number), str(rest or "").rstrip())
+
+    def diag_note(self, rest=None):
+        return DiagNote(str(rest or "").strip())
+
+
+class VerifierLogTransformer(DiagnosticsTransformer, LogLineTransformer):
+    """Every line rule of grammars/verifier_log.lark."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..analysis.diagnosis import Diagnosis
-from ..model import SourceLine, Stats
+from ..model import KernelDiagnosis, KernelPlace, SourceLine, Stats
 
 
 def _source(source: SourceLine | None) -> dict[str, Any] | None:
@@ -26,6 +26,26 @@ def _stats(stats: Stats | None) -> dict[str, Any] | None:
     for name, value in stats.counters:
         out.setdefault(name, value)
     return out
+
+
+def _place(place: KernelPlace | None) -> dict[str, Any] | None:
+    if place is None:
+        return None
+    return {"function": place.function, "file": place.file, "line": place.line, "column": place.column,
+            "source": place.source, "insn": place.insn, "insn_text": place.insn_text, "note": place.note}
+
+
+def _kernel_diagnosis(kernel: KernelDiagnosis | None) -> dict[str, Any] | None:
+    """v7.3's own diagnosis, as the kernel printed it."""
+    if kernel is None:
+        return None
+    return {
+        "verdict": kernel.verdict,
+        "reason": kernel.reason,
+        "at": _place(kernel.at),
+        "causal_path": [_place(p) for p in kernel.causal_path],
+        "suggestion": kernel.suggestion,
+    }
 
 
 def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
@@ -66,7 +86,7 @@ def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             "unparsed_lines": [{"line": n, "text": t} for n, t in diagnosis.unparsed],
         },
         "caveats": list(diagnosis.caveats),
-        "kernel_diagnosis": None if diagnosis.kernel_diagnosis is None else dict(diagnosis.kernel_diagnosis),
+        "kernel_diagnosis": _kernel_diagnosis(diagnosis.kernel_diagnosis),
     }
 
 

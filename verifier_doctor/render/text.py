@@ -92,10 +92,19 @@ def render_text(diagnosis: Diagnosis, console: Console, program_source: list[str
         prose.add_row("  note", caveat)
     console.print(prose)
     _stats(diagnosis, console)
-    if diagnosis.kernel_diagnosis:
-        console.print(Text("  the kernel's own diagnosis (v7.3+):", style="bold"))
-        for key, value in diagnosis.kernel_diagnosis:
-            console.print(f"           {key}: {value}", markup=False, highlight=False)
+    kernel = diagnosis.kernel_diagnosis
+    if kernel is not None:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(width=9, no_wrap=True)
+        table.add_column()
+        table.add_row(Text("  kernel", style="bold"), f"the kernel's own diagnosis (v7.3+): {kernel.verdict}")
+        table.add_row("", kernel.reason)
+        for place in kernel.causal_path:
+            if place.note:
+                table.add_row("", f"{place.file}:{place.line}: {place.note}")
+        if kernel.suggestion:
+            table.add_row("", f"suggests: {kernel.suggestion}")
+        console.print(table)
     _log_info(diagnosis, console)
 
 
