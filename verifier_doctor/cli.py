@@ -34,10 +34,30 @@ app = typer.Typer(
 KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
 
 
+class _TrimmedLines:
+    """Standard output without the blanks rich pads table cells with (for pipes and files)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
 def _console() -> Console:
     # Plain text when the output is not a terminal (rich decides), wide enough for a
     # history table in a pipe or a CI log.
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, width=120, file=_TrimmedLines(sys.stdout))
 
 
 def _fail(error: VdoctorError) -> typer.Exit:
