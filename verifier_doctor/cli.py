@@ -20,7 +20,7 @@ from . import pipeline
 from .analysis import Diagnosis, diagnose
 from .errors import EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE, VdoctorError
 from .parsing import read_log
-from .parsing.reader import read_text
+from .parsing.reader import read_log_file, read_text
 from .render.json_out import diagnosis_to_dict, run_to_dict
 from .render.text import read_program_source, render_matrix, render_run, render_text
 
@@ -65,15 +65,6 @@ def _fail(error: VdoctorError) -> typer.Exit:
     return typer.Exit(error.exit_status)
 
 
-def _read_input(log: str) -> bytes:
-    if log == "-":
-        return sys.stdin.buffer.read()
-    path = Path(log)
-    if not path.is_file():
-        raise VdoctorError(f"There is no file {log} to read.")
-    return path.read_bytes()
-
-
 def _combined_json(diagnoses: list[Diagnosis]) -> dict[str, Any]:
     """One object as CLI.md shows it: the first rejected program's diagnosis (or the
     first program's); every program's object also under "programs" when there are several."""
@@ -99,7 +90,12 @@ def explain(
     Example: vdoctor explain load.log --source prog.bpf.c
     """
     try:
-        document = read_log(read_text(_read_input(log)))
+        if log == "-":
+            document = read_log(read_text(sys.stdin.buffer.read()))
+        elif not Path(log).is_file():
+            raise VdoctorError(f"There is no file {log} to read.")
+        else:
+            document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
         diagnoses = [diagnose(program) for program in document.programs]
         program_source = read_program_source(source) if source else None
     except VdoctorError as error:

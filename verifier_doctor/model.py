@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,32 @@ class SegmentKind(Enum):
     SUBPROGRAM = "subprogram"  # a global function verified on its own
 
 
+class Deferred:
+    """A value parsed from its log text on first use.
+
+    A 50 MB log holds a million instructions and states and the analysis reads a few
+    hundred of them, so the reader keeps their text and the parsing function it chose;
+    the model never imports the parser.
+    """
+
+    __slots__ = ("_make", "_text", "_value")
+    _UNSET = object()
+
+    def __init__(self, make: Callable[[str], object], text: str) -> None:
+        self._make = make
+        self._text = text
+        self._value = Deferred._UNSET
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def get(self):
+        if self._value is Deferred._UNSET:
+            self._value = self._make(self._text)
+        return self._value
+
+
 @dataclass(frozen=True)
 class Segment:
     """A run of instructions the verifier walked without jumping back to another path."""
@@ -174,21 +201,58 @@ class Segment:
     start_insn: int | None
     from_insn: int | None = None
     parent_step: int | None = None  # the step whose path this one branched from, when known
-    state: State | None = None  # the full state printed at its start, when there is one
+    deferred_state: Deferred | None = None  # the full state printed at its start, if any
+
+    @property
+    def state(self) -> State | None:
+        return None if self.deferred_state is None else self.deferred_state.get()
 
 
-@dataclass(frozen=True)
 class Step:
-    """One visit of the verifier to an instruction, in log order."""
+    """One visit of the verifier to an instruction, in log order.
 
-    number: int  # position among the steps
-    insn: Instruction
-    segment: int
-    frame: int  # call depth: 0 in the main program, 1 inside a bpf-to-bpf callee, ...
-    log_line: int  # 1-based line in the program's log
-    state_before: State | None = None  # a full state printed before it (v5.10 style, pending)
-    state_after: State | None = None  # the registers it touched, printed inline (v5.17+)
-    source: SourceLine | None = None
+    The instruction and the states are parsed from the log on first use (see Deferred).
+    """
+
+    __slots__ = ("number", "segment", "frame", "log_line", "source", "_line", "_before", "_after")
+
+    def __init__(self, number: int, segment: int, frame: int, log_line: int, source: SourceLine | None,
+                 line: Deferred, before: Deferred | None = None, after: Deferred | None = None) -> None:
+        self.number = number  # position among the steps
+        self.segment = segment
+        self.frame = frame  # call depth: 0 in the main program, 1 inside a bpf-to-bpf callee, ...
+        self.log_line = log_line  # 1-based line in the program's log
+        self.source = source
+        self._line = line  # the instruction line: (Instruction, inline State | None)
+        self._before = before  # a full state printed before it (v5.10 style, pending)
+        self._after = after  # its touched registers printed on a line of their own
+
+    @property
+    def insn(self) -> Instruction:
+        return self._line.get()[0]
+
+    @property
+    def state_before(self) -> State | None:
+        return None if self._before is None else self._before.get()
+
+    @property
+    def state_after(self) -> State | None:
+        """The registers the instruction touched: inline after ';' (v5.17+), or on a line
+        of their own ("N: ..." after other lines, or v5.10's indented state)."""
+        inline = self._line.get()[1]
+        if inline is not None:
+            return inline
+        return None if self._after is None else self._after.get()
+
+    @property
+    def has_state_after(self) -> bool:
+        return self._after is not None or self._line.get()[1] is not None
+
+    def with_state_after(self, after: Deferred) -> None:
+        self._after = after
+
+    def __repr__(self) -> str:
+        return f"Step({self.number}, {self._line.text.strip()!r})"
 
 
 @dataclass(frozen=True)

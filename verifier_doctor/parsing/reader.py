@@ -1,18 +1,25 @@
-"""Reads a whole log: unwraps libbpf/bpftool output, classifies lines, builds the traces.
+"""Reads a log: unwraps libbpf/bpftool output, classifies lines, builds the traces.
 
-The flow is one pass over the lines. A cheap classifier looks at each line's first
-characters and hands it to the grammar rule that fits (grammars/verifier_log.lark);
-the builder turns what the grammar returns into steps, path segments and messages.
+The flow is one streaming pass over the lines. A cheap classifier looks at each line's
+first characters; the builder follows the verifier's paths from a quick look at each
+instruction (its index, opcode and jump offset) and keeps the line's text. The grammar
+(grammars/verifier_log.lark) parses an instruction or a state when the analysis first
+asks for it (model.Deferred): a 50 MB log is read at the speed of the classifier, and
+only the few hundred lines the analysis reads go through Lark. Logs up to
+EAGER_BYTES are parsed whole while reading, so every unrecognised line is reported.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 from ..errors import NotAVerifierLog
 from ..model import (
+    Deferred,
     Instruction,
     LogDocument,
     LogFormat,
@@ -28,7 +35,7 @@ from ..model import (
 )
 from .diagnostics import Block, kernel_diagnosis
 from .grammar import parse_line
-from .transformer import BranchLine, InsnLine
+from .transformer import InsnLine
 
 _LIBBPF_PREFIX = "libbpf: "
 # verifier-doctor's own loader reports what libbpf 1.4 does not check (see kernel/loader.py).
@@ -109,10 +116,10 @@ def classify(line: str) -> LineKind:
 
 @dataclass
 class _Section:
-    """The lines of one program's verifier log, and the libbpf lines about it."""
+    """One program's verifier log being read, and the libbpf lines about it."""
 
     name: str | None
-    lines: list[str] = field(default_factory=list)
+    builder: "_TraceBuilder"
     libbpf: list[str] = field(default_factory=list)
     has_log: bool = False
     ended: bool = True
@@ -125,58 +132,6 @@ def _prog_name(libbpf_text: str) -> str | None:
         if end > 6:
             return libbpf_text[6:end]
     return None
-
-
-def _split_sections(text: str) -> tuple[list[_Section], list[str]]:
-    """Program sections of a libbpf/bpftool output, or one section for a bare log."""
-    sections: list[_Section] = []
-    outside: list[str] = []
-    wrapper: list[str] = []
-    current: _Section | None = None
-    for line in text.splitlines():
-        if line.startswith(_LIBBPF_PREFIX):
-            body = line[len(_LIBBPF_PREFIX):]
-            name = _prog_name(body)
-            if any(marker in body for marker in _BEGIN_MARKERS):
-                current = _Section(name, has_log=True, ended=False)
-                sections.append(current)
-                continue
-            if any(marker in body for marker in _END_MARKERS) and current is not None:
-                current.ended = True
-                current = None
-                continue
-            wrapper.append(body)
-            continue
-        stripped = line.strip()
-        if current is not None and stripped in _END_MARKERS:
-            current.ended = True
-            current = None
-            continue
-        if current is not None:
-            current.lines.append(line)
-        else:
-            outside.append(line)
-    if not sections:
-        # A bare verifier log, as `bpftool prog load -d` without libbpf prefixes or a
-        # paste of the kernel's buffer.
-        wrapping = ("Error: ", _VDOCTOR_PREFIX)
-        log_lines = [line for line in outside if not line.startswith(wrapping)]
-        has_log = any(classify(line) is not LineKind.BLANK for line in log_lines)
-        sections.append(_Section(None, log_lines, has_log=has_log))
-        wrapper.extend(line.removeprefix(_VDOCTOR_PREFIX) for line in outside if line.startswith(wrapping))
-    else:
-        wrapper.extend(line.removeprefix(_VDOCTOR_PREFIX) for line in outside if line.strip())
-    # Give each program the libbpf lines that name it, and the lines that name no program.
-    for section in sections:
-        for body in wrapper:
-            owner = _prog_name(body)
-            if owner is None or owner == section.name:
-                section.libbpf.append(body)
-    if len(sections) == 1 and sections[0].name is None:
-        names = [n for n in (_prog_name(b) for b in wrapper) if n]
-        if names:
-            sections[0].name = names[0]
-    return sections, wrapper
 
 
 def _errno(libbpf_lines: list[str]) -> int | None:
@@ -194,33 +149,115 @@ def _load_failed(libbpf_lines: list[str]) -> bool:
     return any("failed" in body or body.startswith("Error") for body in libbpf_lines)
 
 
-def _successors(insn: Instruction) -> tuple[int, ...]:
-    if insn.kind is OpKind.EXIT:
-        return ()
-    width = 2 if insn.kind is OpKind.LD_IMM64 else 1  # ld_imm64 spans two slots
-    following = insn.index + width
-    if insn.kind is OpKind.JUMP and insn.target is not None:
-        return (insn.target,)
-    if insn.target is not None:
-        return (following, insn.target)
-    return (following,)
-
-
-def _disassembly(line: str) -> str:
+def _disassembly(text: str) -> str:
     """The instruction text between "(op) " and the inline state."""
-    text = line.strip()
     start = text.find(")") + 1
     end = text.find(";", start)
     body = text[start:] if end < 0 else text[start:end]
     return body.strip()
 
 
+# --- instructions, quickly and fully ------------------------------------------------------
+
+_EXIT, _CALL, _CALL_SUBPROG, _GOTO, _COND, _LD_IMM64, _OTHER = range(7)
+
+
+@dataclass(frozen=True)
+class _Quick:
+    """What following the verifier's paths needs of an instruction line, without Lark."""
+
+    index: int
+    flow: int  # one of _EXIT ... _OTHER
+    target: int | None  # jump or call destination
+    pending: tuple[int, str] | None  # "goto pc-8 25: R1=...": the next state, same line
+
+    @property
+    def successors(self) -> tuple[int, ...]:
+        if self.flow == _EXIT:
+            return ()
+        if self.flow == _GOTO:
+            return (self.target,) if self.target is not None else ()
+        following = self.index + (2 if self.flow == _LD_IMM64 else 1)  # ld_imm64 spans two slots
+        if self.flow in (_COND, _CALL_SUBPROG) and self.target is not None:
+            return (following, self.target)
+        return (following,)
+
+
+def _quick(text: str) -> _Quick | None:
+    """Index, control flow and jump target of "25: (79) r2 = ..." from the opcode (BPF ISA:
+    class JMP=5/JMP32=6, op JA=0x00, CALL=0x80, EXIT=0x90; LD_IMM64=0x18)."""
+    colon = text.find(":")
+    open_paren = text.find("(", colon)
+    try:
+        index = int(text[:colon])
+        opcode = int(text[open_paren + 1:open_paren + 3], 16)
+    except ValueError:
+        return None
+    if opcode == 0x18:
+        return _Quick(index, _LD_IMM64, None, None)
+    if opcode & 0x07 not in (5, 6):
+        return _Quick(index, _OTHER, None, None)
+    operation = opcode & 0xF0
+    if operation == 0x90:
+        return _Quick(index, _EXIT, None, None)
+    target, pending = None, None
+    # The jump offset comes before any state; a pending state may hold ';' in a tnum.
+    disasm = text[open_paren + 4:]
+    semicolon = disasm.find(";")
+    for sign in ("pc+", "pc-"):
+        at = disasm.find(sign)
+        if at >= 0 and (semicolon < 0 or at < semicolon):
+            digits_end = at + 3
+            while digits_end < len(disasm) and disasm[digits_end].isdigit():
+                digits_end += 1
+            target = index + int(disasm[at + 2:digits_end]) + 1
+            rest = disasm[digits_end:].strip()
+            head, colon_, state = rest.partition(":")
+            if colon_ and head.isdigit():
+                pending = (int(head), state.strip())
+            break
+    if operation == 0x80:
+        return _Quick(index, _CALL_SUBPROG if target is not None else _CALL, target, None)
+    if operation == 0x00 and opcode & 0x07 == 5 or operation == 0x00 and opcode == 0x06:
+        return _Quick(index, _GOTO, target, pending)  # goto (JA), gotol (JMP32|JA, v6.6)
+    return _Quick(index, _COND, target, pending)
+
+
+def _parse_insn_line(text: str) -> tuple[Instruction, State | None]:
+    """The whole instruction line through the grammar; an unknown instruction is kept
+    with its text and no data flow."""
+    parsed: InsnLine | None = parse_line("insn_line", text)
+    if parsed is None:
+        quick = _quick(text)
+        head = text[: text.find(":")]
+        opcode = text[text.find("(") + 1: text.find(")")]
+        insn = Instruction(quick.index if quick else int(head),
+                           int(opcode, 16) if _is_hex(opcode) else 0, _disassembly(text), OpKind.OTHER)
+        return insn, None
+    shown = text
+    if parsed.pending is not None:
+        # Cut the next path's state printed on the same line ("goto pc-8 25: R1=...").
+        shown = text[: text.rfind(f" {parsed.pending[0]}:")]
+    return dataclasses.replace(parsed.insn, text=_disassembly(shown)), parsed.inline_state
+
+
+def _parse_state_items(text: str) -> State:
+    state = parse_line("bare_state_line", text)
+    return state if state is not None else State()
+
+
+# --- the builder --------------------------------------------------------------------------
+
 class _TraceBuilder:
     """Accumulates one program's steps, segments and messages line by line."""
 
-    def __init__(self, name: str | None) -> None:
+    def __init__(self, name: str | None, eager: bool) -> None:
         self.name = name
+        self.eager = eager
         self.steps: list[Step] = []
+        self.quick: list[_Quick] = []  # beside each step: what path-following needs
+        self.latest_at: dict[int, int] = {}  # insn index -> its latest step
+        self.latest_reaching: dict[int, int] = {}  # insn index -> latest conditional jump to it
         self.segments: list[Segment] = [Segment(0, SegmentKind.ENTRY, 0)]
         self.messages: list[Message] = []
         self.stats: Stats | None = None
@@ -230,7 +267,7 @@ class _TraceBuilder:
         self.pending_source: SourceLine | None = None
         self.last_source: SourceLine | None = None
         self.previous_kind: LineKind | None = None
-        self.pending_state: State | None = None
+        self.pending_state: Deferred | None = None
         self.frame = 0
         self.return_stack: list[int] = []  # where each bpf-to-bpf call returns to
         self.expected_next: tuple[int, ...] = ()  # where the path goes after the last step
@@ -238,11 +275,17 @@ class _TraceBuilder:
                     "modern": False, "level2": False}
 
     # --- helpers ----------------------------------------------------------------------
-    def _last_step(self) -> Step | None:
-        return self.steps[-1] if self.steps else None
+    def _deferred_state(self, line_no: int, line: str, text: str) -> Deferred | None:
+        """The state text of a line, parsed now (eager) or when first read."""
+        self._note_state(text)
+        deferred = Deferred(_parse_state_items, text)
+        if self.eager and parse_line("bare_state_line", text) is None:
+            self.unparsed.append((line_no, line))
+            return None
+        return deferred
 
-    def _note_state(self, state: State, line: str) -> None:
-        if "inv" in line and ("=inv" in line):
+    def _note_state(self, line: str) -> None:
+        if "=inv" in line:
             self.saw["inv"] = True
         if "=scalar" in line or "=Pscalar" in line:
             self.saw["scalar"] = True
@@ -251,39 +294,27 @@ class _TraceBuilder:
             self.saw["modern"] = True
 
     def _start_segment(self, kind: SegmentKind, start: int | None, from_insn: int | None,
-                       parent: int | None, state: State | None) -> None:
+                       parent: int | None, state: Deferred | None) -> None:
         self.segments.append(Segment(len(self.segments), kind, start, from_insn, parent, state))
         self.expected_next = (start,) if start is not None else ()
         # A popped path resumes at the call depth its state names; its callers' return
         # addresses are not in the log, so they are forgotten (see Step.frame).
-        self.frame = state.frame if state is not None else (self.frame if parent is not None else 0)
+        frame = _frame_of(state.text) if state is not None else None
+        self.frame = frame if frame is not None else (self.frame if parent is not None else 0)
         self.return_stack = self.return_stack[: self.frame]
 
-    def _latest_step_at(self, index: int, predicate=None) -> int | None:
-        for step in reversed(self.steps):
-            if step.insn.index == index and (predicate is None or predicate(step)):
-                return step.number
-        return None
-
-    def _latest_step_reaching(self, index: int) -> int | None:
-        for step in reversed(self.steps):
-            if index in _successors(step.insn) and step.insn.kind is OpKind.COND_JUMP:
-                return step.number
-        return None
-
-    def _state_at(self, index: int, state: State) -> None:
+    def _state_at(self, index: int, state: Deferred) -> None:
         """A full state printed before instruction `index`: same path, or a popped one."""
-        last = self._last_step()
-        if last is None:
+        if not self.steps:
             # The program's entry state ("0: R1=ctx() R10=fp0").
-            seg = self.segments[0]
-            self.segments[0] = dataclasses.replace(seg, start_insn=index, state=state)
+            self.segments[0] = dataclasses.replace(self.segments[0], start_insn=index, deferred_state=state)
             self.pending_state = state
             return
-        if index == last.insn.index and last.state_after is None and self.pending_state is None:
+        last = self.steps[-1]
+        if index == self.quick[-1].index and not last.has_state_after and self.pending_state is None:
             # The registers an instruction touched, printed as "N: ..." rather than inline
             # because other lines (precision tracking) came between (v5.17+, print_insn_state).
-            self.steps[-1] = dataclasses.replace(last, state_after=state)
+            last.with_state_after(state)
             return
         if index in self.expected_next or (
             self.segments[-1].start_insn == index and last.segment < len(self.segments) - 1
@@ -292,69 +323,55 @@ class _TraceBuilder:
             return
         # The verifier left this path (exit or pruning) and took one from its stack; at
         # level 1 it does not say where that path branched (v5.17+ print "N:" only).
-        self._start_segment(SegmentKind.POPPED, index, None, self._latest_step_reaching(index), state)
+        self._start_segment(SegmentKind.POPPED, index, None, self.latest_reaching.get(index), state)
         self.pending_state = state
 
     # --- line handlers ----------------------------------------------------------------
     def add(self, line_no: int, line: str) -> None:
-        if self.diagnostics and (line[:1].isspace() or not line):
+        if self.diagnostics and (line[:1].isspace() or not line.strip()):
             self.diagnostics[-1].lines.append(line)  # inside a v7.3 "Key:" section
             return
         kind = classify(line)
-        text = line.strip()
         if kind is LineKind.BLANK:
             return
-        if kind is not LineKind.BARE_STATE and kind is not LineKind.PRECISION:
-            self.previous_kind = kind
-        if kind is LineKind.SOURCE:
-            parsed = parse_line("source_line", text)
-            if parsed is None:
-                self.unparsed.append((line_no, line))
-                return
-            if parsed.file is not None:
-                self.saw["modern"] = True
-            self.pending_source = parsed
-            return
+        text = line.strip()
         if kind is LineKind.INSN:
+            self.previous_kind = kind
             self._add_insn(line_no, line, text)
             return
-        if kind is LineKind.STATE:
-            parsed = parse_line("state_line", text)
+        if kind is LineKind.SOURCE:
+            self.previous_kind = kind
+            parsed = self.sources_by_text(text)
             if parsed is None:
                 self.unparsed.append((line_no, line))
                 return
-            index, state = parsed
-            self._note_state(state, text)
+            self.pending_source = parsed
+            return
+        if kind is LineKind.STATE:
+            self.previous_kind = kind
+            head, _, rest = text.partition(":")
+            state = self._deferred_state(line_no, line, rest.strip())
+            if state is None:
+                return
             if self.steps:
                 self.saw["state_lines"] = True
-            self._state_at(index, state)
+            self._state_at(int(head), state)
             return
         if kind is LineKind.BARE_STATE:
-            previous = self.previous_kind
-            self.previous_kind = kind
+            previous, self.previous_kind = self.previous_kind, kind
             if previous is LineKind.PRECISION or not self.steps:
                 return  # a parent state printed by precision backtracking (v5.10)
-            parsed = parse_line("bare_state_line", text)
-            if parsed is None:
-                self.unparsed.append((line_no, line))
-                return
-            self._note_state(parsed, text)
-            last = self.steps[-1]
-            if last.state_after is None:
-                self.steps[-1] = dataclasses.replace(last, state_after=parsed)
+            state = self._deferred_state(line_no, line, text)
+            if state is not None and not self.steps[-1].has_state_after:
+                self.steps[-1].with_state_after(state)
+            return
+        if kind is LineKind.PRECISION:
+            self.previous_kind = kind
+            self.saw["level2"] = True
             return
         self.previous_kind = kind
         if kind is LineKind.BRANCH:
-            parsed = parse_line("branch_line", text)
-            if parsed is None:
-                self.unparsed.append((line_no, line))
-                return
-            self.saw["level2"] = True
-            if parsed.state is not None:
-                self._note_state(parsed.state, text)
-                parent = self._latest_step_at(parsed.from_insn)
-                self._start_segment(SegmentKind.BRANCH, parsed.to_insn, parsed.from_insn, parent, parsed.state)
-                self.pending_state = parsed.state
+            self._add_branch(line_no, line, text)
             return
         if kind is LineKind.STATS:
             parsed = parse_line("stats_line", text)
@@ -362,10 +379,6 @@ class _TraceBuilder:
                 self.unparsed.append((line_no, line))
             else:
                 self.stats = parsed
-            return
-        if kind is LineKind.PRECISION:
-            self.previous_kind = kind
-            self.saw["level2"] = True
             return
         if kind in (LineKind.STRUCTURE, LineKind.PRUNED):
             if text.startswith(("Validating ", "Func#")):
@@ -376,66 +389,84 @@ class _TraceBuilder:
             key, _, value = text.partition(":")
             self.diagnostics.append(Block(key.strip(), value.strip()))
             return
-        last = self._last_step()
-        self.messages.append(Message(text, line_no, last.number if last else None))
+        last = self.steps[-1].number if self.steps else None
+        self.messages.append(Message(text, line_no, last))
+
+    def sources_by_text(self, text: str) -> SourceLine | None:
+        # A loop's lines come back thousands of times in a big log: parse each text once.
+        known = self._source_cache.get(text) if hasattr(self, "_source_cache") else None
+        if known is not None:
+            return known
+        parsed = parse_line("source_line", text)
+        if parsed is not None:
+            if parsed.file is not None:
+                self.saw["modern"] = True
+            self.__dict__.setdefault("_source_cache", {})[text] = parsed
+        return parsed
+
+    def _add_branch(self, line_no: int, line: str, text: str) -> None:
+        # "from 32 to 25: R1=..." or "from 27 to 29: safe" (level 2, and level 1 before v5.17).
+        self.saw["level2"] = True
+        words = text.split(maxsplit=4)
+        if len(words) < 4 or not words[1].isdigit() or not words[3].rstrip(":").isdigit():
+            self.unparsed.append((line_no, line))
+            return
+        from_insn, to_insn = int(words[1]), int(words[3].rstrip(":"))
+        rest = text.partition(":")[2].strip()
+        if rest.startswith("safe") or (rest.startswith("(speculative") and "safe" in rest):
+            return
+        state = self._deferred_state(line_no, line, rest)
+        parent = self.latest_at.get(from_insn)
+        self._start_segment(SegmentKind.BRANCH, to_insn, from_insn, parent, state)
+        self.pending_state = state
 
     def _add_insn(self, line_no: int, line: str, text: str) -> None:
-        parsed: InsnLine | None = parse_line("insn_line", text)
-        if parsed is None:
-            # An instruction the grammar does not know yet: keep it, with no data flow.
-            head, _, _ = text.partition(":")
-            opcode = text[text.find("(") + 1: text.find(")")]
-            insn = Instruction(int(head), int(opcode, 16) if _is_hex(opcode) else 0,
-                               _disassembly(text), OpKind.OTHER)
+        quick = _quick(text)
+        if quick is None:
             self.unparsed.append((line_no, line))
-            parsed = InsnLine(insn, None, None)
-        shown = text
-        if parsed.pending is not None:
-            # Cut the next path's state printed on the same line ("goto pc-8 25: R1=...").
-            shown = text[: text.rfind(f" {parsed.pending[0]}:")]
-        insn = dataclasses.replace(parsed.insn, text=_disassembly(shown))
+            return
+        deferred = Deferred(_parse_insn_line, text)
+        if self.eager and parse_line("insn_line", text) is None:
+            self.unparsed.append((line_no, line))
+        if ";" in text:
+            self.saw["inline"] = True
+            self._note_state(text)
         # The kernel prints an instruction's line info only when it differs from the last
         # one it printed (verbose_linfo), so an instruction without its own line has the
         # line printed last.
         source = self.pending_source
         if source is not None:
-            self.sources.setdefault(insn.index, source)
+            self.sources.setdefault(quick.index, source)
             self.pending_source = None
             self.last_source = source
         else:
             source = self.last_source
-        if parsed.inline_state is not None:
-            self.saw["inline"] = True
-            self._note_state(parsed.inline_state, text)
-        last = self._last_step()
-        if last is not None and self.pending_state is None and insn.index not in self.expected_next:
+        if self.steps and self.pending_state is None and quick.index not in self.expected_next:
             # A jump to a path whose state the log did not print (level 1 after a prune).
-            self._start_segment(SegmentKind.POPPED, insn.index, None,
-                                self._latest_step_reaching(insn.index), None)
-        step = Step(
-            number=len(self.steps),
-            insn=insn,
-            segment=len(self.segments) - 1,
-            frame=self.frame,
-            log_line=line_no,
-            state_before=self.pending_state,
-            state_after=parsed.inline_state,
-            source=source,
-        )
+            self._start_segment(SegmentKind.POPPED, quick.index, None,
+                                self.latest_reaching.get(quick.index), None)
+        number = len(self.steps)
+        step = Step(number, len(self.segments) - 1, self.frame, line_no, source, deferred, self.pending_state)
         self.steps.append(step)
+        self.quick.append(quick)
+        self.latest_at[quick.index] = number
+        if quick.flow == _COND:
+            for successor in quick.successors:
+                self.latest_reaching[successor] = number
         self.pending_state = None
-        self.expected_next = _successors(insn)
-        if insn.calls_subprogram:
+        self.expected_next = quick.successors
+        if quick.flow == _CALL_SUBPROG:
             self.frame += 1
-            self.return_stack.append(insn.index + 1)
-            self.expected_next = (insn.target,)
-        elif insn.kind is OpKind.EXIT and self.return_stack:
+            self.return_stack.append(quick.index + 1)
+            self.expected_next = (quick.target,)
+        elif quick.flow == _EXIT and self.return_stack:
             self.frame -= 1
             self.expected_next = (self.return_stack.pop(),)
-        if parsed.pending is not None:
-            index, state = parsed.pending
-            self._note_state(state, text)
-            self._state_at(index, state)
+        if quick.pending is not None:
+            index, state_text = quick.pending
+            state = self._deferred_state(line_no, line, state_text)
+            if state is not None:
+                self._state_at(index, state)
 
     def _format(self) -> LogFormat:
         if self.saw["inv"]:
@@ -465,38 +496,111 @@ class _TraceBuilder:
         )
 
 
+def _frame_of(state_text: str) -> int | None:
+    # "frame1: R1=..." names the call depth the state belongs to.
+    at = state_text.rfind("frame")
+    if at < 0:
+        return None
+    digits = state_text[at + 5: state_text.find(":", at)]
+    return int(digits) if digits.isdigit() else None
+
+
 def _is_hex(text: str) -> bool:
     return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
-def _looks_binary(text: str) -> bool:
-    if "\x00" in text:
+# --- the whole input ----------------------------------------------------------------------
+
+# Logs up to this size are parsed whole while reading, so every unknown line is reported;
+# larger ones are parsed where the analysis looks (see the module's docstring).
+EAGER_BYTES = 4 * 1024 * 1024
+
+
+def _looks_binary(sample: str) -> bool:
+    if "\x00" in sample:
         return True
-    sample = text[:4096]
     odd = sum(1 for c in sample if c == "\ufffd" or (ord(c) < 32 and c not in "\n\r\t"))
     return odd > len(sample) // 20
 
 
 def read_text(data: bytes) -> str:
-    """Decode a log file; raise NotAVerifierLog for empty or binary input."""
+    """Decode a log; raise NotAVerifierLog for empty or binary input."""
     if not data.strip():
         raise NotAVerifierLog("The input is empty: there is no verifier log to explain.")
     text = data.decode("utf-8", errors="replace")
-    if _looks_binary(text):
+    if _looks_binary(text[:4096]):
         raise NotAVerifierLog("The input is a binary file, not a verifier log (text as bpftool or libbpf prints it).")
     return text
 
 
+def read_log_file(path: Path) -> LogDocument:
+    """Stream a log file: the whole text is never held in memory."""
+    with open(path, "rb") as raw:
+        head = raw.read(4096)
+    read_text(head if head.strip() else b"")  # empty or binary: one sentence
+    size = path.stat().st_size
+    with open(path, encoding="utf-8", errors="replace", newline=None) as stream:
+        return _read_lines((line.rstrip("\n") for line in stream), eager=size <= EAGER_BYTES)
+
+
 def read_log(text: str) -> LogDocument:
     """Parse a verifier log (bare, or inside libbpf/bpftool output) into traces."""
-    sections, _ = _split_sections(text)
-    programs = []
+    return _read_lines(iter(text.splitlines()), eager=len(text) <= EAGER_BYTES)
+
+
+def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
+    sections: list[_Section] = []
+    bare = _Section(None, _TraceBuilder(None, eager))  # lines outside any BEGIN/END pair
+    bare_lines = 0
+    wrapper: list[str] = []
+    current: _Section | None = None
+    line_numbers: dict[int, int] = {}
+    for line in lines:
+        if line.startswith(_LIBBPF_PREFIX):
+            body = line[len(_LIBBPF_PREFIX):]
+            if any(marker in body for marker in _BEGIN_MARKERS):
+                current = _Section(_prog_name(body), _TraceBuilder(_prog_name(body), eager), has_log=True,
+                                   ended=False)
+                sections.append(current)
+                continue
+            if current is not None and any(marker in body for marker in _END_MARKERS):
+                current.ended, current = True, None
+                continue
+            wrapper.append(body)
+            continue
+        if current is not None:
+            if line.strip() in _END_MARKERS:
+                current.ended, current = True, None
+                continue
+            number = line_numbers.get(id(current), 0) + 1
+            line_numbers[id(current)] = number
+            current.builder.add(number, line)
+            continue
+        if line.startswith(("Error: ", _VDOCTOR_PREFIX)):
+            wrapper.append(line.removeprefix(_VDOCTOR_PREFIX))
+            continue
+        if not sections:
+            # A bare verifier log, as `bpftool prog load -d` without libbpf prefixes or a
+            # paste of the kernel's buffer.
+            bare_lines += 1
+            bare.builder.add(bare_lines, line)
+            if line.strip():
+                bare.has_log = True
+        elif line.strip():
+            wrapper.append(line)
+    if not sections:
+        sections.append(bare)
+    # Give each program the libbpf lines that name it, and the lines that name no program.
     for section in sections:
-        builder = _TraceBuilder(section.name)
-        for line_no, line in enumerate(section.lines, start=1):
-            builder.add(line_no, line)
-        programs.append(builder.build(section))
-    document = LogDocument(tuple(programs))
+        for body in wrapper:
+            owner = _prog_name(body)
+            if owner is None or owner == section.name:
+                section.libbpf.append(body)
+    if len(sections) == 1 and sections[0].name is None:
+        names = [n for n in (_prog_name(b) for b in wrapper) if n]
+        if names:
+            sections[0].name = sections[0].builder.name = names[0]
+    document = LogDocument(tuple(section.builder.build(section) for section in sections))
     if not any(_is_log(p) for p in document.programs):
         raise NotAVerifierLog(
             "This is not a verifier log: it has no instruction, state or statistics line "

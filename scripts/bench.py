@@ -1,0 +1,103 @@
+"""`make bench`: how fast `vdoctor explain` reads a 50 MB level-2 log, and in how much memory.
+
+The log is real: fixtures/programs/too_complex_nested_loops.bpf.c hits the verifier's
+one-million-instruction limit, and we load it at log level 2 with a 50 MB log buffer of
+our own. Since v6.4 the kernel keeps the END of the log when the buffer is too small (the
+"rotating" log), so the buffer ends up holding the last 50 MB, error included, exactly as
+a user with a 50 MB buffer would get it. The log is cached in build/bench/.
+
+Each measurement runs in its own process pinned to one core (taskset -c 0): wall time,
+MB/s, and peak resident memory (ru_maxrss), against a plain read of the same file line by
+line. Targets (issue 3): under 10 s and under 300 MB. Nothing here is a test: the numbers
+are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH = ROOT / "build" / "bench"
+LOG_BYTES = 50 * 1000 * 1000
+PROGRAM = ROOT / "fixtures" / "programs" / "too_complex_nested_loops.bpf.c"
+
+
+def record_log(target: Path) -> None:
+    from verifier_doctor.kernel import libbpf
+    from verifier_doctor.kernel.build import compile_program
+
+    with tempfile.TemporaryDirectory() as scratch:
+        obj = compile_program(PROGRAM, Path(scratch))
+        handle = libbpf.lib()
+        bpf_object = handle.bpf_object__open_file(os.fsencode(obj), None)
+        prog = handle.bpf_object__next_program(bpf_object, None)
+        buffer = ctypes.create_string_buffer(LOG_BYTES)
+        handle.bpf_program__set_log_buf(prog, buffer, LOG_BYTES)
+        handle.bpf_program__set_log_level(prog, 2 | 4)
+        started = time.monotonic()
+        err = handle.bpf_object__load(bpf_object)
+        handle.bpf_object__close(bpf_object)
+    text = buffer.value.decode("utf-8", errors="replace")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(f"recorded {len(text) / 1e6:.1f} MB of level-2 log in {time.monotonic() - started:.0f} s "
+          f"(load returned {err})")
+
+
+_MEASURE = """
+import resource, subprocess, sys, time
+started = time.monotonic()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+seconds = time.monotonic() - started
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+sys.stderr.write(done.stderr)
+print(done.returncode, seconds, peak_kb)
+sys.stdout.write(done.stdout)
+"""
+
+
+def measure(argv: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB, and standard output of a command on one core.
+
+    A fresh wrapper process runs the command, so its peak is that command's alone."""
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *pin, *argv], capture_output=True, text=True)
+    head, _, out = done.stdout.partition("\n")
+    status, seconds, peak_kb = head.split()
+    if int(status) not in (0, 1):
+        raise SystemExit(f"{argv} failed: {done.stderr}")
+    return float(seconds), int(peak_kb) / 1024, out
+
+
+def main() -> int:
+    log = BENCH / "too_complex_nested_loops.L2.50MB.log"
+    if not log.exists():
+        record_log(log)
+    size_mb = log.stat().st_size / 1e6
+    plain = [sys.executable, "-c",
+             "import sys\nn=0\nfor line in open(sys.argv[1], errors='replace'): n += 1\nprint(n)", str(log)]
+    explain = [sys.executable, "-m", "verifier_doctor", "explain", str(log), "--json"]
+    read_s, read_mb, lines = measure(plain)
+    explain_s, explain_mb, out = measure(explain)
+    result = json.loads(out)
+    print(f"log: {log.relative_to(ROOT)}, {size_mb:.1f} MB, {int(lines):,} lines, level 2")
+    print(f"{'':24}{'seconds':>9}{'MB/s':>9}{'peak MB':>9}")
+    print(f"{'plain read, line by line':24}{read_s:9.2f}{size_mb / read_s:9.1f}{read_mb:9.0f}")
+    print(f"{'vdoctor explain --json':24}{explain_s:9.2f}{size_mb / explain_s:9.1f}{explain_mb:9.0f}")
+    print(f"diagnosis: {result['error']['class']}: {result['error']['message']}")
+    print("targets: under 10 s and under 300 MB on one core")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
