@@ -76,3 +76,17 @@ def test_global_spin_lock_fails_as_current_libbpf_fails(vdoctor):
     out = result.json()
     assert out["error"]["class"] == "load-error"
     assert "-524" in out["error"]["message"]
+
+
+@pytest.mark.qemu
+def test_try_in_other_kernels_gives_one_object_per_kernel(vdoctor):
+    """Does my program load on 5.10? The same diagnosis in a kernel booted under QEMU."""
+    result = vdoctor("try", PROGRAMS / "linked_list_pool.bpf.c", "--kernel", "5.10", "--json")
+    assert result.status == 1
+    kernels = result.json()["kernels"]
+    assert list(kernels) == ["5.10"]
+    old = kernels["5.10"]
+    assert old["error"]["class"] == "scalar-deref"
+    assert old["error"]["message"].endswith("invalid mem access 'inv'")  # 5.10's word for scalar
+    assert "curr = curr->next" in old["culprit"]["source"]["text"]
+    assert old["log"]["format"].startswith("5.10")

@@ -12,7 +12,7 @@
 	p##i = static_malloc(n);				\
 	CHECK(100 + i, p##i != NULL);				\
 	for (j = 0; j < (n); j++)				\
-		p##i[j] = 0x40 + i;
+		*(volatile __u8 *)&p##i[j] = 0x40 + i;
 #define VERIFY(i, n)						\
 	for (j = 0; j < (n); j++)				\
 		CHECK(200 + i, p##i[j] == 0x40 + i);

@@ -1,0 +1,349 @@
+"""The catalogue: every error class, taught from the repository's own reproducers.
+
+For a class it gathers the reproducer programs of that class (fixtures/programs/
+*.expect.json), and for each the logs recorded from real kernels (fixtures/logs/
+<kernel>/<name>.L1.log): each log goes through the real parser and diagnosis, and
+the entry keeps the verdict, the kernel's error line, and the few log lines around
+the failing instruction, found by the log-line numbers the parser records (no text
+is re-parsed here). The explanation and fixes are the lesson of analysis/advice.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .analysis import diagnose
+from .analysis.advice import Lesson, lesson
+from .analysis.classify import CLASSES
+from .errors import VdoctorError
+from .model import ProgramTrace
+from .parsing import read_log
+from .parsing.reader import LineKind, classify
+
+_PACKAGE = Path(__file__).resolve().parent
+
+# Steps shown before the failing instruction, and the most lines an excerpt keeps.
+EXCERPT_STEPS = 3
+EXCERPT_MAX_LINES = 14
+# What an excerpt shows of the log; precision back-tracking, liveness and statistics are
+# the verifier's bookkeeping, left out (an elided run becomes one "...").
+_EXCERPT_KINDS = frozenset({
+    LineKind.SOURCE, LineKind.INSN, LineKind.STATE, LineKind.BARE_STATE, LineKind.BRANCH,
+    LineKind.PRUNED, LineKind.MESSAGE,
+})
+ELLIPSIS = "..."
+
+
+@cache
+def fixtures_dir() -> Path:
+    """The reproducers and their recorded logs: inside the package when installed from a
+    wheel, beside it in a checkout or an editable install (as resources.py does)."""
+    for candidate in (_PACKAGE / "_shipped" / "fixtures", _PACKAGE.parent / "fixtures"):
+        if (candidate / "programs").is_dir():
+            return candidate
+    raise VdoctorError(
+        "The catalogue needs the reproducers in fixtures/ (a checkout of verifier-doctor), "
+        "and this installation has none."
+    )
+
+
+@dataclass(frozen=True)
+class KernelRun:
+    """One reproducer's recorded log on one kernel, diagnosed."""
+
+    kernel: str
+    log: str  # the log file, relative to the repository
+    verdict: str  # "rejected", "accepted", or "unreadable" when the parser refused the log
+    error_class: str | None
+    message: str | None  # the kernel's error line
+    wording: str | None  # which of the expect file's wordings the error line carries
+    worded_differently: bool  # another wording than the newest kernel's
+    classified_differently: bool  # another class than the reproducer's
+    excerpt: tuple[str, ...]
+    error_source: str | None
+    culprit_source: str | None
+    culprit_note: str | None
+    register: str | None
+
+
+@dataclass(frozen=True)
+class Reproducer:
+    name: str
+    program: str  # the BPF program's name (its function)
+    path: str  # the .bpf.c file, relative to the repository
+    source: str
+    error_class: str
+    runs: tuple[KernelRun, ...]  # oldest kernel first
+    note: str | None  # why the expect file has no log, when it says
+
+    @property
+    def lines(self) -> int:
+        return len(self.source.splitlines())
+
+    def run(self, kernel: str) -> KernelRun | None:
+        return next((r for r in self.runs if r.kernel == kernel), None)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the catalogue teaches about one class."""
+
+    error_class: str
+    lesson: Lesson
+    reproducers: tuple[Reproducer, ...]  # the minimal one first
+
+    @property
+    def minimal(self) -> Reproducer | None:
+        return self.reproducers[0] if self.reproducers else None
+
+    @property
+    def explanation(self) -> str:
+        """The lesson's explanation, naming the register of the minimal reproducer."""
+        register = None
+        if self.minimal is not None and self.minimal.runs:
+            register = self.minimal.runs[-1].register
+        return self.lesson.explain(register)
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    error_class: str
+    title: str
+    reproducers: int
+    kernels: tuple[str, ...]  # kernels with a recorded log of one of its reproducers
+
+
+def _version_key(kernel: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in kernel.split("."))
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(fixtures_dir().parent))
+    except ValueError:
+        return str(path)
+
+
+@cache
+def _expectations() -> tuple[tuple[str, dict], ...]:
+    """(name, expect file) of every reproducer, by name."""
+    programs = fixtures_dir() / "programs"
+    found = []
+    for path in sorted(programs.glob("*.expect.json")):
+        name = path.name.removesuffix(".expect.json")
+        if (programs / f"{name}.bpf.c").is_file():
+            found.append((name, json.loads(path.read_text())))
+    return tuple(found)
+
+
+def _kernels() -> tuple[str, ...]:
+    logs = fixtures_dir() / "logs"
+    if not logs.is_dir():
+        return ()
+    return tuple(sorted((p.name for p in logs.iterdir() if p.is_dir()), key=_version_key))
+
+
+def _log_of(name: str, kernel: str) -> Path | None:
+    """The level-1 log (short), else the level-2 one."""
+    for level in ("L1", "L2"):
+        path = fixtures_dir() / "logs" / kernel / f"{name}.{level}.log"
+        if path.is_file():
+            return path
+    return None
+
+
+def _check_class(error_class: str) -> None:
+    if error_class not in CLASSES:
+        raise VdoctorError(f"There is no error class '{error_class}'; the classes are: {', '.join(CLASSES)}.")
+
+
+def class_names() -> tuple[str, ...]:
+    return CLASSES
+
+
+def summaries() -> list[ClassSummary]:
+    """Every class of CLI.md with its title, number of reproducers and kernels with logs
+    (from the file names only: nothing is parsed)."""
+    kernels = _kernels()
+    out = []
+    for error_class in CLASSES:
+        names = [name for name, expect in _expectations() if expect.get("class") == error_class]
+        with_logs = tuple(k for k in kernels if any(_log_of(name, k) for name in names))
+        out.append(ClassSummary(error_class, lesson(error_class).title, len(names), with_logs))
+    return out
+
+
+def entry(error_class: str) -> Entry:
+    """The full teaching entry of a class; VdoctorError for a class CLI.md does not have."""
+    _check_class(error_class)
+    reproducers = [
+        _reproducer(name, expect) for name, expect in _expectations() if expect.get("class") == error_class
+    ]
+    # The minimal reproducer: the shortest program that has recorded logs.
+    reproducers.sort(key=lambda r: (not r.runs, r.lines, r.name))
+    return Entry(error_class, lesson(error_class), tuple(reproducers))
+
+
+def _reproducer(name: str, expect: dict) -> Reproducer:
+    path = fixtures_dir() / "programs" / f"{name}.bpf.c"
+    runs = []
+    for kernel in _kernels():
+        log = _log_of(name, kernel)
+        if log is not None:
+            runs.append(_run(kernel, log, expect))
+    newest = next((r.wording for r in reversed(runs) if r.wording is not None), None)
+    runs = [
+        _with(run, worded_differently=run.wording is not None and newest is not None and run.wording != newest)
+        for run in runs
+    ]
+    note = None
+    if not runs:
+        note = ("Its logs are too large to keep in the repository (a benchmark input)."
+                if expect.get("log_too_large") else "No log of it was recorded.")
+    return Reproducer(name, expect.get("program", name), _relative(path), path.read_text(),
+                      expect["class"], tuple(runs), note)
+
+
+def _with(run: KernelRun, **changes) -> KernelRun:
+    from dataclasses import replace
+
+    return replace(run, **changes)
+
+
+def _wordings(expect: dict) -> list[str]:
+    message = expect.get("message")
+    if message is None:
+        return []
+    return list(message) if isinstance(message, list) else [message]
+
+
+def _run(kernel: str, log: Path, expect: dict) -> KernelRun:
+    expected = {**expect, **expect.get("kernels", {}).get(kernel, {})}
+    text = log.read_text(errors="replace")
+    try:
+        document = read_log(text)
+        traces = [t for t in document.programs if t.name == expect.get("program")] or list(document.programs)
+        trace = traces[0]
+        diagnosis = diagnose(trace)
+    except VdoctorError as error:
+        return KernelRun(kernel, _relative(log), "unreadable", None, str(error), None, False, False, (),
+                         None, None, None, None)
+    error = diagnosis.error
+    culprit = diagnosis.culprit
+    error_class = error.error_class if error else None
+    said = "\n".join((*error.details, *trace.libbpf_lines)) if error else ""
+    wording = next((w for w in _wordings(expected) if w in said), None)
+    return KernelRun(
+        kernel=kernel,
+        log=_relative(log),
+        verdict=diagnosis.verdict,
+        error_class=error_class,
+        message=error.message if error else None,
+        wording=wording,
+        worded_differently=False,
+        classified_differently=error_class is not None and error_class != expect.get("class"),
+        excerpt=excerpt(text, trace),
+        error_source=error.source.text if error and error.source else None,
+        culprit_source=culprit.source.text if culprit and culprit.source else None,
+        culprit_note=culprit.note if culprit else None,
+        register=error.register if error else None,
+    )
+
+
+def _program_lines(text: str, trace: ProgramTrace) -> list[str]:
+    """The lines of this program's own log, which the trace's `log_line` numbers count.
+
+    The reader's split of libbpf/bpftool output into programs is the one the parser used
+    to number the lines, so the numbers fit exactly.
+    """
+    from .parsing.reader import _split_sections  # the parser's own split; see the docstring
+
+    sections, _ = _split_sections(text)
+    named = [s for s in sections if s.name == trace.name]
+    return (named or sections)[0].lines
+
+
+def excerpt(text: str, trace: ProgramTrace) -> tuple[str, ...]:
+    """The few lines of the log around the failing instruction: the last steps before it,
+    the failing instruction, and the verifier's error line(s). A load that failed before
+    the verifier ran has no such lines; its excerpt is libbpf's message."""
+    if not trace.steps and not trace.messages:
+        return tuple(trace.libbpf_lines[:EXCERPT_MAX_LINES])
+    lines = _program_lines(text, trace)
+    last = trace.steps[-1] if trace.steps else None
+    errors = [m for m in trace.messages if last is None or m.after_step == last.number]
+    if not errors:
+        errors = list(trace.messages[-1:])
+    end = max(m.log_line for m in errors[:3]) if errors else last.log_line
+    if last is not None:
+        first = trace.steps[max(0, last.number - EXCERPT_STEPS)]
+        start = first.log_line
+        while start > 1 and classify(lines[start - 2]) is LineKind.SOURCE:
+            start -= 1  # the source line the kernel prints above the instruction
+    else:
+        start = min(m.log_line for m in errors)
+    kept: list[str] = []
+    for number in range(start, end + 1):
+        line = lines[number - 1]
+        if classify(line) in _EXCERPT_KINDS:
+            kept.append(line.rstrip())
+        elif kept and kept[-1] != ELLIPSIS:
+            kept.append(ELLIPSIS)
+    if len(kept) > EXCERPT_MAX_LINES:
+        kept = [ELLIPSIS, *kept[-(EXCERPT_MAX_LINES - 1):]]
+    return tuple(kept)
+
+
+def entry_to_dict(item: Entry) -> dict:
+    """The JSON object of `vdoctor catalog CLASS --json`."""
+    taught = item.lesson
+    return {
+        "class": item.error_class,
+        "title": taught.title,
+        "explanation": item.explanation,
+        "fixes": [{"text": f.text, "before": f.before, "after": f.after} for f in taught.fixes],
+        "before": taught.before,
+        "after": taught.after,
+        "versions": list(taught.versions),
+        "minimal": item.minimal.name if item.minimal else None,
+        "reproducers": [
+            {
+                "name": r.name,
+                "program": r.program,
+                "path": r.path,
+                "lines": r.lines,
+                "source": r.source,
+                "note": r.note,
+                "kernels": {
+                    run.kernel: {
+                        "log": run.log,
+                        "verdict": run.verdict,
+                        "class": run.error_class,
+                        "message": run.message,
+                        "wording": run.wording,
+                        "worded_differently": run.worded_differently,
+                        "classified_differently": run.classified_differently,
+                        "excerpt": list(run.excerpt),
+                        "error_source": run.error_source,
+                        "culprit_source": run.culprit_source,
+                        "culprit_note": run.culprit_note,
+                    }
+                    for run in r.runs
+                },
+            }
+            for r in item.reproducers
+        ],
+    }
+
+
+def summaries_to_dict(items: list[ClassSummary]) -> dict:
+    """The JSON object of `vdoctor catalog --json`."""
+    return {
+        "classes": [
+            {"class": s.error_class, "title": s.title, "reproducers": s.reproducers, "kernels": list(s.kernels)}
+            for s in items
+        ]
+    }
