@@ -11,7 +11,7 @@ is re-parsed here). The explanation and fixes are the lesson of analysis/advice.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -196,7 +196,7 @@ def _reproducer(name: str, expect: dict) -> Reproducer:
             runs.append(_run(kernel, log, expect))
     newest = next((r.wording for r in reversed(runs) if r.wording is not None), None)
     runs = [
-        _with(run, worded_differently=run.wording is not None and newest is not None and run.wording != newest)
+        replace(run, worded_differently=run.wording is not None and newest is not None and run.wording != newest)
         for run in runs
     ]
     note = None
@@ -205,12 +205,6 @@ def _reproducer(name: str, expect: dict) -> Reproducer:
                 if expect.get("log_too_large") else "No log of it was recorded.")
     return Reproducer(name, expect.get("program", name), _relative(path), path.read_text(),
                       expect["class"], tuple(runs), note)
-
-
-def _with(run: KernelRun, **changes) -> KernelRun:
-    from dataclasses import replace
-
-    return replace(run, **changes)
 
 
 def _wordings(expect: dict) -> list[str]:
@@ -245,7 +239,7 @@ def _run(kernel: str, log: Path, expect: dict) -> KernelRun:
         wording=wording,
         worded_differently=False,
         classified_differently=error_class is not None and error_class != expect.get("class"),
-        excerpt=excerpt(text, trace),
+        excerpt=excerpt(text, trace, error.message if error else None),
         error_source=error.source.text if error and error.source else None,
         culprit_source=culprit.source.text if culprit and culprit.source else None,
         culprit_note=culprit.note if culprit else None,
@@ -253,45 +247,72 @@ def _run(kernel: str, log: Path, expect: dict) -> KernelRun:
     )
 
 
-def _program_lines(text: str, trace: ProgramTrace) -> list[str]:
-    """The lines of this program's own log, which the trace's `log_line` numbers count.
+def _offset(lines: list[str], trace: ProgramTrace) -> int | None:
+    """Where this program's log starts in the file: the parser numbers each program's own
+    lines from 1 (`log_line`), without the libbpf wrapper around them. The offset is the
+    one at which the error lines and the failing instruction the parser recorded sit in
+    the file, exactly."""
+    anchors = [(m.log_line, m.text.strip()) for m in trace.messages[-3:]]
+    if not anchors:
+        return None
+    last = trace.steps[-1] if trace.steps else None
+    first_line, first_text = anchors[0]
+    for number, line in enumerate(lines, start=1):
+        if line.strip() != first_text:
+            continue
+        offset = number - first_line
+        fits = all(0 < n + offset <= len(lines) and lines[n + offset - 1].strip() == t for n, t in anchors)
+        if fits and last is not None:
+            at = last.log_line + offset
+            fits = 0 < at <= len(lines) and lines[at - 1].lstrip().startswith(f"{last.insn.index}:")
+        if fits:
+            return offset
+    return None
 
-    The reader's split of libbpf/bpftool output into programs is the one the parser used
-    to number the lines, so the numbers fit exactly.
-    """
-    from .parsing.reader import _split_sections  # the parser's own split; see the docstring
 
-    sections, _ = _split_sections(text)
-    named = [s for s in sections if s.name == trace.name]
-    return (named or sections)[0].lines
-
-
-def excerpt(text: str, trace: ProgramTrace) -> tuple[str, ...]:
+def excerpt(text: str, trace: ProgramTrace, message: str | None = None) -> tuple[str, ...]:
     """The few lines of the log around the failing instruction: the last steps before it,
-    the failing instruction, and the verifier's error line(s). A load that failed before
-    the verifier ran has no such lines; its excerpt is libbpf's message."""
+    the failing instruction, and the block of error lines right after it (`message`, the
+    diagnosis's error, among them). A load that failed before the verifier ran has no
+    such lines; its excerpt is libbpf's message."""
     if not trace.steps and not trace.messages:
         return tuple(trace.libbpf_lines[:EXCERPT_MAX_LINES])
-    lines = _program_lines(text, trace)
     last = trace.steps[-1] if trace.steps else None
     errors = [m for m in trace.messages if last is None or m.after_step == last.number]
     if not errors:
         errors = list(trace.messages[-1:])
-    end = max(m.log_line for m in errors[:3]) if errors else last.log_line
+    lines = text.splitlines()
+    offset = _offset(lines, trace)
+    if offset is None or not errors:
+        # Not found in the file as the parser numbered it: the error lines alone.
+        return tuple(m.text for m in errors[:3]) or tuple(trace.libbpf_lines[:EXCERPT_MAX_LINES])
+    # The error block: the first error line and the ones that follow it directly (v7.3
+    # then prints its own diagnosis after a blank line: left out).
+    numbered = {m.log_line for m in errors}
+    first_error = min(numbered)
+    wanted = next((m.log_line for m in errors if m.text == message), first_error)
+    end = first_error
+    while end + 1 in numbered and end - first_error < 2:
+        end += 1
+    end = max(end, wanted) + offset
     if last is not None:
-        first = trace.steps[max(0, last.number - EXCERPT_STEPS)]
-        start = first.log_line
+        start = trace.steps[max(0, last.number - EXCERPT_STEPS)].log_line + offset
         while start > 1 and classify(lines[start - 2]) is LineKind.SOURCE:
             start -= 1  # the source line the kernel prints above the instruction
     else:
-        start = min(m.log_line for m in errors)
+        start = first_error + offset
     kept: list[str] = []
+    previous: LineKind | None = None
     for number in range(start, end + 1):
         line = lines[number - 1]
-        if classify(line) in _EXCERPT_KINDS:
+        kind = classify(line)
+        # A bare state line belongs to the instruction above it (5.10); inside precision
+        # back-tracking it is bookkeeping.
+        if kind in _EXCERPT_KINDS and (kind is not LineKind.BARE_STATE or previous is LineKind.INSN):
             kept.append(line.rstrip())
         elif kept and kept[-1] != ELLIPSIS:
             kept.append(ELLIPSIS)
+        previous = kind
     if len(kept) > EXCERPT_MAX_LINES:
         kept = [ELLIPSIS, *kept[-(EXCERPT_MAX_LINES - 1):]]
     return tuple(kept)

@@ -196,7 +196,7 @@ def _move_note(step: Step, location: Location) -> str:
     if kind is OpKind.LOAD:
         return f"filled from stack slot {location}"
     if kind is OpKind.STORE:
-        return f"spilled from {location}"
+        return f"spilled to the stack from {location}"
     if kind is OpKind.ALU:
         return f"changed by arithmetic ({step.insn.text})"
     return f"copied from {location}"
