@@ -14,6 +14,7 @@ import pytest
 
 from verifier_doctor.analysis import diagnose
 from verifier_doctor.analysis.compare import relation_to_kernel
+from verifier_doctor.model import LogFormat
 from verifier_doctor.parsing import read_log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,3 +87,17 @@ def test_beside_the_kernels_own_diagnosis(log: Path):
     if kernel.at is not None and kernel.at.insn is not None:
         assert diagnosis.error.insn == kernel.at.insn
     assert relation_to_kernel(diagnosis) == expect["relation_to_kernel"]
+
+
+@pytest.mark.parametrize("log", LOGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_log_level_and_format_are_recognised(log: Path):
+    expect = expectation(log)
+    _, trace = diagnosis_of(log, expect["program"])
+    if trace.steps or trace.stats is not None and expect["verdict"] == "rejected":
+        assert trace.log_level == int(log.name.rsplit(".", 2)[1][1])
+    formats = {"5.10": "5.10", "6.1": "5.18", "6.12": "6.2", "6.18": "6.2", "7.2": "6.2", "7.3": "6.2"}
+    states = sum(1 for step in trace.steps if step.state_before or step.state_after)
+    if trace.format is LogFormat.UNKNOWN:
+        assert states <= 1, "states were printed, but no kernel format was recognised"
+    else:
+        assert trace.format.value.startswith(formats[log.parent.name])

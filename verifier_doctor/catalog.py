@@ -160,10 +160,6 @@ def _check_class(error_class: str) -> None:
         raise VdoctorError(f"There is no error class '{error_class}'; the classes are: {', '.join(CLASSES)}.")
 
 
-def class_names() -> tuple[str, ...]:
-    return CLASSES
-
-
 def summaries() -> list[ClassSummary]:
     """Every class of CLI.md with its title, number of reproducers and kernels with logs
     (from the file names only: nothing is parsed)."""

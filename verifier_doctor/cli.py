@@ -137,7 +137,7 @@ def try_program(
             if kernel == "host":
                 status = _try_host(obj, as_json, run, attach, log_level, attach_seconds, program)
             else:
-                status = _try_kernels(obj, kernel, as_json, log_level, program)
+                status = _try_kernels(obj, kernel, as_json, log_level, program, run)
     except VdoctorError as error:
         raise _fail(error) from None
     raise typer.Exit(status)
@@ -173,11 +173,22 @@ def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level:
     return status
 
 
-def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program: Path) -> int:
-    results = pipeline.load_on_kernels(obj, kernel, log_level)
+def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program: Path,
+                 run: int = 0) -> int:
+    # With --run, each kernel's runs map a program to its RunResult or to why it was not run.
+    results, ran = pipeline.run_on_kernels(obj, kernel, log_level, run)
     rejected = any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
     if as_json:
-        _print_json({"kernels": {version: _combined_json(diagnoses) for version, diagnoses in results.items()}})
+        kernels: dict[str, Any] = {}
+        for version, diagnoses in results.items():
+            out = kernels[version] = _combined_json(diagnoses)
+            done = {n: r for n, r in ran.get(version, {}).items() if not isinstance(r, str)}
+            failed = {n: r for n, r in ran.get(version, {}).items() if isinstance(r, str)}
+            if done:
+                out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
+            if failed:
+                out["run_errors"] = failed
+        _print_json({"kernels": kernels})
     else:
         console = _console()
         source = read_program_source(program)
@@ -185,6 +196,11 @@ def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program:
             console.print(f"== kernel {version} ==", style="bold")
             for diagnosis in diagnoses:
                 render_text(diagnosis, console, source)
+                result = ran.get(version, {}).get(diagnosis.program or "")
+                if isinstance(result, str):
+                    console.print(f"  run      not run: {result}", markup=False, highlight=False)
+                elif result is not None:
+                    render_run(result, console)
         render_matrix(results, console)
     return EXIT_REJECTED if rejected else EXIT_ACCEPTED
 

@@ -63,21 +63,46 @@ def run_program(obj: Path, name: str, repeat: int):
 
 def load_on_kernels(obj: Path, kernel: str, log_level: int) -> dict[str, list[Diagnosis]]:
     """Each kernel's diagnoses; `kernel` is one label, "host", or "all"."""
+    return run_on_kernels(obj, kernel, log_level, 0)[0]
+
+
+def run_on_kernels(obj: Path, kernel: str, log_level: int, runs: int):
+    """Each kernel's diagnoses and, with `runs` > 0, the test runs of its accepted programs.
+
+    Returns (diagnoses per kernel, runs per kernel); the runs of a kernel map a program's name
+    to its kernel.runner.RunResult, or to a sentence saying why it could not be run (a type
+    BPF_PROG_TEST_RUN does not run, or a run the kernel refused). Runs under QEMU print
+    nothing (`printed` is empty); on the host ("all" includes it) they are as `--run` gives.
+    """
     from .kernel.kernels import SUPPORTED
     from .kernel.qemu import load_in_guests
 
     versions = list(SUPPORTED) if kernel == "all" else [kernel]
     results: dict[str, list[Diagnosis]] = {}
+    ran: dict[str, dict] = {}
     if kernel == "all":
         results["host"] = [o.diagnosis for o in load_on_host(obj, log_level)]
-    guests = load_in_guests(versions, [obj], log_level)
+        ran["host"] = {}
+        for diagnosis in results["host"] if runs > 0 else []:
+            if diagnosis.verdict == "accepted" and diagnosis.program:
+                try:
+                    ran["host"][diagnosis.program] = run_program(obj, diagnosis.program, runs)
+                except VdoctorError as error:
+                    ran["host"][diagnosis.program] = str(error)
+    guests = load_in_guests(versions, [obj], log_level, runs=max(0, runs))
     for version in versions:
         run = guests[version]
         if isinstance(run, VdoctorError):
             raise run
         loads = run.results.get(obj, [])
         results[version] = [diagnose_load(load.name, load.log, load.accepted) for load in loads]
-    return results
+        ran[version] = {}
+        for load in loads:
+            if (obj, load.name) in run.runs:
+                ran[version][load.name] = run.runs[(obj, load.name)]
+            elif (obj, load.name) in run.run_errors:
+                ran[version][load.name] = run.run_errors[(obj, load.name)]
+    return results, ran
 
 
 def attach_until_interrupted(obj: Path, diagnoses: list[Diagnosis], ifname: str,

@@ -121,6 +121,7 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
     culprit = _culprit(trace, error, provenance)
     history = _history(trace, error, provenance)
     explanation, suggestions = advise(error, provenance, trace)
+    caveats.extend(_what_the_log_cannot_show(trace, error, provenance))
     if provenance is not None and provenance.crossed_unknown_branch:
         caveats.append(
             "The value's history crosses a path the level-1 log starts without saying where it "
@@ -141,6 +142,31 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
         unparsed=trace.unparsed,
         kernel_diagnosis=trace.kernel_diagnosis,
     )
+
+
+def _what_the_log_cannot_show(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> list[str]:
+    """Say so when the log stops short of the cause, and which log would show it."""
+    if provenance is None:
+        return []
+    notes = []
+    if provenance.origin is Origin.UNKNOWN and trace.steps and trace.steps[0].insn.index != 0:
+        notes.append(
+            f"The log starts at instruction {trace.steps[0].insn.index}, not at the program's start: its "
+            f"beginning was cut (since v6.4 the kernel keeps the end of a log that overflows its buffer), and "
+            f"{provenance.location} got its value before that. Load again with a larger log buffer."
+        )
+    elif provenance.origin is Origin.UNKNOWN:
+        notes.append(
+            f"The log does not show where {provenance.location} got its value: the path starts without its "
+            "branch point. Rerun with log level 2, which prints 'from X to Y' for every path."
+        )
+    if provenance.origin is Origin.LOADED and provenance.base_value is None and trace.log_level == 1:
+        step = provenance.origin_step
+        notes.append(
+            f"At log level 1 this kernel prints few register states, so the log does not say what instruction "
+            f"{step.insn.index if step else '?'} loaded from; log level 2 prints the state after every instruction."
+        )
+    return notes
 
 
 def _accepted(trace: ProgramTrace, caveats: list[str]) -> Diagnosis:

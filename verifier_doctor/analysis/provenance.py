@@ -266,7 +266,9 @@ def _at_entry(trace: ProgramTrace, earliest: Step, location: Location, hops: lis
               guessed: bool) -> Provenance:
     """The walk ran out of steps: the program's entry, or a path whose start is not logged."""
     segment = trace.segments[earliest.segment]
-    if segment.kind is not SegmentKind.ENTRY:
+    if segment.kind is not SegmentKind.ENTRY or earliest.insn.index != 0:
+        # A path whose branch point the log does not show, or a log whose beginning was
+        # cut (since v6.4 the kernel keeps the end of a log that overflows its buffer).
         origin = Origin.UNKNOWN
     elif location.frame == 0 and location.register in (1, FRAME_POINTER):
         origin = Origin.PROGRAM_ENTRY  # R1 holds the context, R10 the frame pointer

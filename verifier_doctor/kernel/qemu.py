@@ -11,6 +11,16 @@ host load prints them) comes back zlib-compressed and base64-encoded, checked by
     run.release                      # "6.1.0-40-amd64"
     run.results[Path("prog.bpf.o")]  # [ProgramLoad(name, section, accepted, log, error), ...]
 
+With `runs=N` every accepted program is also run with BPF_PROG_TEST_RUN inside the guest, as
+kernel/runner.py runs it on the host (the same 64-byte packet for packet types, `repeat` = N;
+raw_tracepoint and syscall programs N times with no data; other types are not run):
+
+    run = load_in_guest("6.1", [obj], runs=3)
+    run.runs[(obj, "prog")]          # RunResult(retval, duration_ns, repeat=3, printed=[])
+    run.run_errors[(obj, "other")]   # "Programs of type kprobe cannot be test-run; ..."
+
+The guest does not collect bpf_printk output: `printed` is always empty there.
+
 QEMU runs with TCG (no KVM); a Debian kernel boots and loads in a few seconds.
 """
 
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import os
 import re
 import shlex
@@ -37,11 +48,13 @@ from verifier_doctor.errors import KernelUnavailable, VdoctorError
 from verifier_doctor.kernel.guest import guest_loader
 from verifier_doctor.kernel.kernels import kernel_image
 from verifier_doctor.kernel.loader import ProgramLoad
+from verifier_doctor.kernel.runner import RunResult
 
 QEMU = "qemu-system-x86_64"
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 MARK = "@@VDOCTOR"
 DONE = "@@VDOCTOR DONE"
+MAX_RUNS = 1_000_000_000  # the guest loader's bound (BPF_PROG_TEST_RUN's repeat is an int)
 
 
 @dataclass(frozen=True)
@@ -53,14 +66,24 @@ class GuestRun:
     results: dict[Path, list[ProgramLoad]]
     seconds: float = 0.0  # wall time of the boot, from QEMU's start to its exit
     console: str = field(default="", repr=False)  # the guest's serial console, for diagnosis
+    # With runs=N: each accepted program's test run, keyed by (object, program name). `printed`
+    # is always [] (the guest does not collect bpf_printk output).
+    runs: dict[tuple[Path, str], RunResult] = field(default_factory=dict)
+    # ... and, for an accepted program whose run failed or whose type cannot be test-run, why,
+    # in the host runner's words.
+    run_errors: dict[tuple[Path, str], str] = field(default_factory=dict)
 
 
 def load_in_guest(
-    version: str, objects: Sequence[Path], log_level: int = 1, timeout: float = 300
+    version: str, objects: Sequence[Path], log_level: int = 1, timeout: float = 300,
+    runs: int = 0,
 ) -> GuestRun:
-    """Boot kernel `version` (a label of kernels.SUPPORTED) and load every program of `objects`."""
+    """Boot kernel `version` (a label of kernels.SUPPORTED) and load every program of `objects`;
+    with `runs` > 0, test-run each accepted program `runs` times."""
     if not 0 <= log_level <= 7:
         raise VdoctorError(f"The verifier log level must be 0 to 7, not {log_level}.")
+    if not 0 <= runs <= MAX_RUNS:
+        raise VdoctorError(f"The number of test runs must be 0 to {MAX_RUNS}, not {runs}.")
     objects = [Path(o) for o in objects]
     for obj in objects:
         if not obj.is_file():
@@ -72,25 +95,26 @@ def load_in_guest(
     with tempfile.TemporaryDirectory(prefix="vdoctor-qemu-") as scratch:
         work = Path(scratch)
         initrd = work / "initrd.cpio"
-        initrd.write_bytes(_initramfs(loader, objects, log_level))
+        initrd.write_bytes(_initramfs(loader, objects, log_level, runs))
         data = work / "results.txt"
         started = time.monotonic()
         console = _boot(image.vmlinuz, initrd, data, timeout, version)
         seconds = time.monotonic() - started
         output = data.read_text(errors="replace") if data.exists() else ""
-    release, results = _parse(output, objects, console, version)
-    return GuestRun(version, release, results, seconds, console)
+    parsed = _parse_output(output, objects, console, version)
+    return GuestRun(version, parsed.release, parsed.results, seconds, console, parsed.runs,
+                    parsed.run_errors)
 
 
 def load_in_guests(
     versions: Sequence[str], objects: Sequence[Path], log_level: int = 1,
-    timeout: float = 300, jobs: int = 2,
+    timeout: float = 300, jobs: int = 2, runs: int = 0,
 ) -> dict[str, GuestRun | VdoctorError]:
     """`load_in_guest` for several kernels, `jobs` boots at a time; a failed kernel maps to its error."""
 
     def one(version: str) -> GuestRun | VdoctorError:
         try:
-            return load_in_guest(version, objects, log_level, timeout)
+            return load_in_guest(version, objects, log_level, timeout, runs)
         except VdoctorError as error:
             return error
 
@@ -108,7 +132,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 dmesg -n 1
 echo "@@VDOCTOR BOOTED $(uname -r)"
-/bin/vdoctor_guest_load {level} {objects} >/dev/ttyS1 2>/dev/console
+/bin/vdoctor_guest_load {level} --runs {runs} {objects} >/dev/ttyS1 2>/dev/console
 echo "@@VDOCTOR LOADER-EXIT $?"
 poweroff -f
 """
@@ -132,7 +156,7 @@ def _is_static(executable: bytes) -> bool:
     )
 
 
-def _initramfs(loader: Path, objects: Sequence[Path], log_level: int) -> bytes:
+def _initramfs(loader: Path, objects: Sequence[Path], log_level: int, runs: int = 0) -> bytes:
     busybox = next(
         (data for p in BUSYBOX_CANDIDATES if Path(p).is_file()
          and _is_static(data := Path(p).read_bytes())),
@@ -142,6 +166,7 @@ def _initramfs(loader: Path, objects: Sequence[Path], log_level: int) -> bytes:
         raise KernelUnavailable("No static busybox is installed (Debian's busybox-static package).")
     init = _INIT.format(
         level=log_level,
+        runs=runs,
         objects=" ".join(shlex.quote(_guest_object(i, obj)) for i, obj in enumerate(objects)),
     )
     archive = _Cpio()
@@ -244,6 +269,17 @@ def _last_line(console: str) -> str:
 
 _BLOCK = re.compile(r"^@@VDOCTOR (OPEN|PROGRAM) (\S+(?: \S+)*)$")
 _END = re.compile(r"^@@VDOCTOR END ([01]) (\d+) (\d+) ([0-9a-f]{8})$")
+# <retval> <duration_ns> <repeat> <errno> <type>; extra fields a newer loader may add are ignored.
+_RUN = re.compile(r"^@@VDOCTOR RUN (\d+) (\d+) (\d+) (\d+) (\S+)(?: \S+)*$")
+ENOTSUPP = 524  # the kernel-internal "not supported" some test_run paths return
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    release: str
+    results: dict[Path, list[ProgramLoad]]
+    runs: dict[tuple[Path, str], RunResult]
+    run_errors: dict[tuple[Path, str], str]
 
 
 def _unescape(field_text: str) -> str:
@@ -265,6 +301,23 @@ def _decode(body: list[str], length: int, crc: int) -> str | None:
 def _parse(
     output: str, objects: Sequence[Path], console: str, version: str
 ) -> tuple[str, dict[Path, list[ProgramLoad]]]:
+    """The guest loader's output as (release, results per host object)."""
+    parsed = _parse_output(output, objects, console, version)
+    return parsed.release, parsed.results
+
+
+def _run_error(err: int, repeat: int, type_name: str) -> str:
+    """Why a guest test run failed, in the words of kernel/runner.py on the host."""
+    if repeat == 0:
+        return (f"Programs of type {type_name} cannot be test-run; only packet, raw_tracepoint"
+                " and syscall programs can.")
+    reason = "Operation not supported" if err == ENOTSUPP else os.strerror(err)
+    if err in (errno.EOPNOTSUPP, ENOTSUPP, errno.EINVAL):
+        return f"The kernel cannot test-run this {type_name} program ({reason})."
+    return f"BPF_PROG_TEST_RUN of the {type_name} program failed: {reason}."
+
+
+def _parse_output(output: str, objects: Sequence[Path], console: str, version: str) -> _Parsed:
     """The guest loader's output (see vdoctor_guest_load.c) as results per host object."""
     lines = output.replace("\r", "").splitlines()
     if DONE not in lines:
@@ -275,6 +328,9 @@ def _parse(
         )
     by_guest = {_guest_object(i, obj): obj for i, obj in enumerate(objects)}
     results: dict[Path, list[ProgramLoad]] = {obj: [] for obj in objects}
+    runs: dict[tuple[Path, str], RunResult] = {}
+    run_errors: dict[tuple[Path, str], str] = {}
+    accepted: tuple[Path, str] | None = None  # the accepted program a RUN line would be about
     release = ""
     index = 0
     while index < len(lines):
@@ -282,6 +338,20 @@ def _parse(
         index += 1
         if line.startswith(f"{MARK} UNAME "):
             release = _unescape(line.split(" ", 2)[2])
+            continue
+        if line.startswith(f"{MARK} RUN"):
+            record = _RUN.match(line)
+            if record is None:
+                raise KernelUnavailable(
+                    f"The results from Linux {version} under QEMU came back damaged."
+                )
+            if accepted is not None:
+                retval, duration, repeat, err = (int(record.group(i)) for i in range(1, 5))
+                if err == 0 and repeat > 0:
+                    runs[accepted] = RunResult(retval, duration, repeat, [])
+                else:
+                    run_errors[accepted] = _run_error(err, repeat, _unescape(record.group(5)))
+            accepted = None
             continue
         block = _BLOCK.match(line)
         if block is None:
@@ -299,6 +369,7 @@ def _parse(
         fields = [_unescape(f) for f in block.group(2).split(" ")]
         obj = by_guest.get(fields[0])
         ok, err = end.group(1) == "1", int(end.group(2))
+        accepted = None
         if obj is None:
             continue
         if block.group(1) == "OPEN":
@@ -306,6 +377,8 @@ def _parse(
                 results[obj] = [ProgramLoad(obj.name, "", False, text, -err)]
         elif len(fields) == 3:
             results[obj].append(ProgramLoad(fields[1], fields[2], ok, text, None if ok else -err))
+            if ok:
+                accepted = (obj, fields[1])
     if not release:
         raise KernelUnavailable(f"Linux {version} under QEMU did not report its release.")
-    return release, results
+    return _Parsed(release, results, runs, run_errors)

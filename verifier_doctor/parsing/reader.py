@@ -285,8 +285,12 @@ class _TraceBuilder:
         return deferred
 
     def _note_state(self, line: str) -> None:
-        if "=inv" in line:
+        # What each kernel prints tells the format apart (see LogFormat): "inv" until
+        # v5.17, "id=0" in every pointer until v5.17, "off=0,imm=0" until v6.1.
+        if "=inv" in line or "(id=0," in line:
             self.saw["inv"] = True
+        if "imm=0)" in line:
+            self.saw["scalar"] = True
         if "=scalar" in line or "=Pscalar" in line:
             self.saw["scalar"] = True
         # v6.2+ omit default fields ("ctx()" for "ctx(id=0,off=0,imm=0)") and name maps.
@@ -367,7 +371,10 @@ class _TraceBuilder:
             return
         if kind is LineKind.PRECISION:
             self.previous_kind = kind
-            self.saw["level2"] = True
+            # v5.10 backtracks precision at level 1 too ("last_idx", "regs="); the
+            # "mark_precise:" lines of v6.2+ appear at level 2 only.
+            if text.startswith("mark_precise:"):
+                self.saw["level2"] = True
             return
         self.previous_kind = kind
         if kind is LineKind.BRANCH:
@@ -381,6 +388,8 @@ class _TraceBuilder:
                 self.stats = parsed
             return
         if kind in (LineKind.STRUCTURE, LineKind.PRUNED):
+            if text.startswith("func#"):
+                self.saw["level2"] = True  # "func#0 @0": the subprogram list, level 2 only
             if text.startswith(("Validating ", "Func#")):
                 # A global function is verified on its own, after the main program.
                 self._start_segment(SegmentKind.SUBPROGRAM, None, None, None, None)
@@ -406,7 +415,6 @@ class _TraceBuilder:
 
     def _add_branch(self, line_no: int, line: str, text: str) -> None:
         # "from 32 to 25: R1=..." or "from 27 to 29: safe" (level 2, and level 1 before v5.17).
-        self.saw["level2"] = True
         words = text.split(maxsplit=4)
         if len(words) < 4 or not words[1].isdigit() or not words[3].rstrip(":").isdigit():
             self.unparsed.append((line_no, line))
@@ -485,7 +493,7 @@ class _TraceBuilder:
             messages=tuple(self.messages),
             stats=self.stats,
             format=self._format(),
-            log_level=2 if self.saw["level2"] or self.saw["state_lines"] and not self.saw["inline"] else 1,
+            log_level=2 if self.saw["level2"] else 1,
             libbpf_lines=tuple(section.libbpf),
             load_failed=_load_failed(section.libbpf),
             errno=_errno(section.libbpf),

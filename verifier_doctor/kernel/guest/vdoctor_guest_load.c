@@ -6,7 +6,7 @@
  * It runs as /init's child inside a QEMU guest (verifier_doctor/kernel/qemu.py), linked
  * statically against libbpf so that one binary runs on every guest kernel.
  *
- *     vdoctor_guest_load LOG_LEVEL OBJECT...
+ *     vdoctor_guest_load LOG_LEVEL [--runs N] OBJECT...
  *
  * For each object and each of its programs, the object is opened anew with only that program
  * autoloaded (a rejected program must not hide the verdict on its neighbours), its verifier log
@@ -16,6 +16,13 @@
  * load prints (verifier_doctor/kernel/loader.py) and goes through the same parser: libbpf's
  * warnings and notices, each ending a line, and of its debug lines only that log (an accepted
  * program's log is printed at debug level).
+ *
+ * With --runs N (N >= 1), each accepted program is then run with BPF_PROG_TEST_RUN as the host
+ * runner does it (verifier_doctor/kernel/runner.py): packet types (socket filter, sched_cls,
+ * sched_act, XDP, cgroup_skb, lwt_*, flow dissector) once with repeat = N on the runner's
+ * 64-byte Ethernet+IPv4+UDP frame, the kernel timing each run; raw_tracepoint (12 zero u64
+ * arguments) and syscall (a zeroed 4 KiB context) programs N times with no data, timed here by
+ * the wall clock. Other types are not run.
  *
  * Output, on stdout; fields are separated by one space, with '%', whitespace and control
  * characters inside a field written as %XX (an empty field as %00):
@@ -27,7 +34,13 @@
  *     @@VDOCTOR PROGRAM <object> <name> <section>     (one per program, if it opened)
  *     <text>
  *     @@VDOCTOR END <accepted 0|1> <errno> <length> <crc32>
+ *     @@VDOCTOR RUN <retval> <duration_ns> <repeat> <errno> <type>   (--runs, accepted programs)
  *     @@VDOCTOR DONE
+ *
+ * A RUN line belongs to the PROGRAM block just before it. <retval> is the program's return
+ * value (of the last run, unsigned), <duration_ns> the time of one run, <repeat> the number of
+ * runs, <errno> 0 or the positive errno of the failed run, <type> libbpf's name of the program
+ * type. A type that cannot be test-run gives <repeat> 0 and <errno> EOPNOTSUPP.
  *
  * <text> is libbpf's output, zlib-compressed and base64-encoded (76 characters a line) as it is
  * printed, so a log of hundreds of MiB is never held twice in the guest's memory, and a serial
@@ -43,9 +56,11 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <zlib.h>
 
@@ -221,6 +236,108 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 	return 0;
 }
 
+/* --- test runs (as verifier_doctor/kernel/runner.py) ------------------------------------------- */
+
+/* runner.default_packet(): Ethernet + IPv4 + UDP, 192.0.2.1:4242 -> 192.0.2.2:9 (TEST-NET-1),
+ * 64 bytes; tests/test_qemu_matrix.py checks that the two stay the same. */
+static const unsigned char default_packet[64] = {
+	0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00,
+	0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x45, 0x00,
+	0x00, 0x32, 0x00, 0x01, 0x40, 0x00, 0x40, 0x11,
+	0xb6, 0xb6, 0xc0, 0x00, 0x02, 0x01, 0xc0, 0x00,
+	0x02, 0x02, 0x10, 0x92, 0x00, 0x09, 0x00, 0x1e,
+	0x00, 0x00, 0x76, 0x64, 0x6f, 0x63, 0x74, 0x6f,
+	0x72, 0x2d, 0x74, 0x65, 0x73, 0x74, 0x2d, 0x70,
+	0x61, 0x63, 0x6b, 0x65, 0x74, 0x21, 0x21, 0x21,
+};
+
+/* Numbers, not enum names, so that types newer than the build's headers compile too. */
+static int is_packet_type(int type)
+{
+	switch (type) {
+	case 1:  /* socket_filter */
+	case 3:  /* sched_cls */
+	case 4:  /* sched_act */
+	case 6:  /* xdp */
+	case 8:  /* cgroup_skb */
+	case 10: /* lwt_in */
+	case 11: /* lwt_out */
+	case 12: /* lwt_xmit */
+	case 19: /* lwt_seg6local */
+	case 22: /* flow_dissector */
+		return 1;
+	}
+	return 0;
+}
+
+#define RAW_TRACEPOINT_TYPE 17
+#define SYSCALL_TYPE 31
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+static void run_program(struct bpf_program *prog, int runs)
+{
+	static unsigned char raw_tp_ctx[12 * 8]; /* MAX_BPF_FUNC_ARGS zero arguments */
+	static unsigned char syscall_ctx[4096];
+	unsigned char packet[sizeof(default_packet)];
+	int type = (int)bpf_program__type(prog);
+	const char *type_name = libbpf_bpf_prog_type_str((enum bpf_prog_type)type);
+	unsigned long long duration = 0;
+	unsigned int retval = 0;
+	int err = 0, repeat = runs, fd = bpf_program__fd(prog), i;
+	char unknown[32];
+
+	if (!type_name) {
+		snprintf(unknown, sizeof(unknown), "type %d", type);
+		type_name = unknown;
+	}
+	if (is_packet_type(type)) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+		memcpy(packet, default_packet, sizeof(packet));
+		opts.data_in = packet;
+		opts.data_size_in = sizeof(packet);
+		opts.repeat = runs;
+		err = bpf_prog_test_run_opts(fd, &opts);
+		retval = opts.retval;
+		duration = opts.duration;
+	} else if (type == RAW_TRACEPOINT_TYPE || type == SYSCALL_TYPE) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+		unsigned long long start;
+
+		if (type == RAW_TRACEPOINT_TYPE) {
+			opts.ctx_in = raw_tp_ctx;
+			opts.ctx_size_in = sizeof(raw_tp_ctx);
+		} else {
+			opts.ctx_in = syscall_ctx;
+			opts.ctx_size_in = sizeof(syscall_ctx);
+		}
+		start = now_ns();
+		for (i = 0; i < runs && !err; i++) {
+			err = bpf_prog_test_run_opts(fd, &opts);
+			retval = opts.retval;
+		}
+		duration = (now_ns() - start) / (unsigned long long)runs;
+	} else {
+		err = -EOPNOTSUPP;
+		repeat = 0;
+	}
+	if (err) {
+		retval = 0;
+		duration = 0;
+	}
+	printf("@@VDOCTOR RUN %u %llu %d %d", retval, duration, repeat, err < 0 ? -err : err);
+	put_field(type_name);
+	putchar('\n');
+	fflush(stdout);
+}
+
 /* --- loading -------------------------------------------------------------------------------- */
 
 /* Opens `path` with only program number `index` autoloaded; returns it in *target. */
@@ -241,7 +358,7 @@ static struct bpf_object *open_with_only(const char *path, int index, struct bpf
 	return obj;
 }
 
-static void load_object(const char *path, int log_level)
+static void load_object(const char *path, int log_level, int runs)
 {
 	struct bpf_object *obj;
 	struct bpf_program *prog;
@@ -286,8 +403,10 @@ static void load_object(const char *path, int log_level)
 			if (err == 0)
 				err = check_global_data_mmap(obj);
 		}
-		bpf_object__close(obj);
 		block_end(err == 0, err);
+		if (err == 0 && runs > 0)
+			run_program(prog, runs);
+		bpf_object__close(obj);
 		free(names[i]);
 		free(sections[i]);
 	}
@@ -301,17 +420,25 @@ int main(int argc, char **argv)
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct utsname uts;
 	char *end;
-	long log_level;
-	int i;
+	long log_level, runs = 0;
+	int i, first = 2;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s LOG_LEVEL OBJECT...\n", argv[0]);
+		fprintf(stderr, "usage: %s LOG_LEVEL [--runs N] OBJECT...\n", argv[0]);
 		return 2;
 	}
 	log_level = strtol(argv[1], &end, 10);
 	if (*end || log_level < 0 || log_level > 7) {
 		fprintf(stderr, "%s: log level must be 0..7, not '%s'\n", argv[0], argv[1]);
 		return 2;
+	}
+	if (argc > 3 && strcmp(argv[2], "--runs") == 0) {
+		runs = strtol(argv[3], &end, 10);
+		if (*end || runs < 0 || runs > 1000000000L) {
+			fprintf(stderr, "%s: --runs takes 0..1000000000, not '%s'\n", argv[0], argv[3]);
+			return 2;
+		}
+		first = 4;
 	}
 	text_sink = fopencookie(NULL, "w", sink_io);
 	if (!text_sink) {
@@ -328,8 +455,8 @@ int main(int argc, char **argv)
 	putchar('\n');
 	fflush(stdout);
 
-	for (i = 2; i < argc; i++)
-		load_object(argv[i], (int)log_level);
+	for (i = first; i < argc; i++)
+		load_object(argv[i], (int)log_level, (int)runs);
 	puts("@@VDOCTOR DONE");
 	fflush(stdout);
 	return 0;

@@ -1,0 +1,242 @@
+"""The catalogue: every error class has a lesson and reproducers whose real logs teach it.
+
+Everything here is read from the repository (fixtures/programs/*.expect.json and the logs
+recorded from real kernels); a new reproducer shows up in the catalogue with no code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from verifier_doctor import catalog
+from verifier_doctor.analysis import diagnose
+from verifier_doctor.analysis.advice import LESSONS, lesson
+from verifier_doctor.analysis.classify import CLASSES
+from verifier_doctor.errors import EXIT_USAGE, VdoctorError
+from verifier_doctor.parsing import read_log
+from verifier_doctor.render.catalog_text import render_catalog_entry, render_catalog_list
+
+ROOT = Path(__file__).resolve().parent.parent
+TAUGHT = [c for c in CLASSES if c != "other"]
+
+
+def text_of(render, *args) -> str:
+    out = io.StringIO()
+    render(*args, Console(file=out, width=120, highlight=False, soft_wrap=False))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def entries() -> dict[str, catalog.Entry]:
+    return {c: catalog.entry(c) for c in CLASSES}
+
+
+# --- the lessons (analysis/advice.py) -----------------------------------------------
+
+def test_every_class_of_the_contract_has_a_lesson():
+    assert set(LESSONS) == set(CLASSES)
+    assert lesson("no-such-class") is LESSONS["other"]
+
+
+@pytest.mark.parametrize("error_class", CLASSES)
+def test_lesson_teaches_and_shows_code(error_class):
+    taught = lesson(error_class)
+    assert taught.title and "\n" not in taught.title
+    explanation = taught.explain("R7")
+    assert len(explanation) > 120 and "{reg}" not in explanation
+    assert taught.fixes and all(fix.text for fix in taught.fixes)
+    assert taught.before.strip() and taught.after.strip() and taught.before != taught.after
+    for fix in taught.fixes:
+        assert (fix.before is None) == (fix.after is None), "a snippet pair is before AND after"
+
+
+def test_map_load_advice_still_names_the_allocator():
+    log = ROOT / "fixtures" / "logs" / "6.18" / "linked_list_pool.L1.log"
+    diagnosis = diagnose(read_log(log.read_text()).programs[0])
+    said = " ".join(diagnosis.suggestions)
+    assert "static_malloc.h" in said and "static_ptr" in said
+    assert "map memory" in diagnosis.explanation
+    assert len(set(diagnosis.suggestions)) == len(diagnosis.suggestions), "a fix is suggested twice"
+
+
+# --- the entries (catalog.py) -------------------------------------------------------
+
+@pytest.mark.parametrize("error_class", TAUGHT)
+def test_every_class_has_two_reproducers_with_logs(error_class, entries):
+    reproducers = entries[error_class].reproducers
+    assert len(reproducers) >= 2, f"{error_class}: add a reproducer in fixtures/programs"
+    assert reproducers[0].runs, f"{error_class}: the minimal reproducer has no recorded log"
+
+
+def test_list_counts_reproducers_and_kernels(entries):
+    summaries = {s.error_class: s for s in catalog.summaries()}
+    assert list(summaries) == list(CLASSES)
+    for error_class, entry in entries.items():
+        assert summaries[error_class].reproducers == len(entry.reproducers)
+        kernels = {run.kernel for r in entry.reproducers for run in r.runs}
+        assert set(summaries[error_class].kernels) == kernels
+
+
+@pytest.mark.parametrize("error_class", CLASSES)
+def test_minimal_reproducer_is_the_shortest_with_logs(error_class, entries):
+    entry = entries[error_class]
+    with_logs = [r for r in entry.reproducers if r.runs]
+    assert entry.minimal is not None
+    assert entry.minimal.lines == min(r.lines for r in with_logs)
+    assert entry.minimal.source == (ROOT / entry.minimal.path).read_text()
+
+
+@pytest.mark.parametrize("error_class", CLASSES)
+def test_excerpts_are_lines_of_the_real_log_around_the_error(error_class, entries):
+    for reproducer in entries[error_class].reproducers:
+        for run in reproducer.runs:
+            assert run.verdict == "rejected", f"{run.log}: {run.message}"
+            assert 0 < len(run.excerpt) <= catalog.EXCERPT_MAX_LINES, run.log
+            log_lines = {line.rstrip() for line in (ROOT / run.log).read_text().splitlines()}
+            for line in run.excerpt:
+                # Verbatim from the log (libbpf's and our loader's lines lose their prefix).
+                assert line == catalog.ELLIPSIS or {line, f"libbpf: {line}", f"vdoctor: {line}"} & log_lines, line
+            assert any(run.message in line for line in run.excerpt), (run.log, run.message, run.excerpt)
+
+
+def test_scalar_deref_excerpts_show_each_kernels_wording(entries):
+    minimal = entries["scalar-deref"].minimal
+    old, new = minimal.run("5.10"), minimal.run("6.18")
+    assert any("'inv'" in line for line in old.excerpt)
+    assert any("'scalar'" in line for line in new.excerpt)
+    assert old.worded_differently and not new.worded_differently
+    # An instruction before the failing one is in the excerpt, not only the error line.
+    assert sum(1 for line in new.excerpt if line.split(":")[0].isdigit()) >= 2
+
+
+def test_reproducers_carry_their_diagnosed_culprit(entries):
+    pool = next(r for r in entries["scalar-deref"].reproducers if r.name == "linked_list_pool")
+    for run in pool.runs:
+        assert run.culprit_source and "curr = curr->next" in run.culprit_source, run.log
+        assert "map_value" in run.culprit_note
+
+
+def test_a_kernel_that_classifies_otherwise_is_marked(entries):
+    spin = next(r for r in entries["load-error"].reproducers if r.name == "global_spin_lock")
+    assert spin.run("5.10").classified_differently and spin.run("5.10").error_class == "lock-misuse"
+    assert not spin.run("6.18").classified_differently
+
+
+@pytest.mark.parametrize("error_class", CLASSES)
+def test_json_entry_has_explanation_fix_and_snippets(error_class, entries):
+    out = catalog.entry_to_dict(entries[error_class])
+    assert out["class"] == error_class and out["title"]
+    assert out["explanation"] and out["fixes"] and out["fixes"][0]["text"]
+    assert out["before"] and out["after"]
+    assert out["minimal"] == out["reproducers"][0]["name"]
+    for kernel, run in out["reproducers"][0]["kernels"].items():
+        assert run["excerpt"] and run["message"], kernel
+
+
+def test_unknown_class_is_one_sentence_naming_the_classes():
+    with pytest.raises(VdoctorError) as raised:
+        catalog.entry("scalar-derefs")
+    message = str(raised.value)
+    assert "\n" not in message and raised.value.exit_status == EXIT_USAGE
+    assert all(c in message for c in CLASSES)
+
+
+def test_missing_fixtures_say_so(monkeypatch, tmp_path):
+    monkeypatch.setattr(catalog, "_PACKAGE", tmp_path / "verifier_doctor")
+    catalog.fixtures_dir.cache_clear()
+    try:
+        with pytest.raises(VdoctorError, match="fixtures"):
+            catalog.fixtures_dir()
+    finally:
+        catalog.fixtures_dir.cache_clear()
+
+
+# --- the text (render/catalog_text.py) ----------------------------------------------
+
+def test_text_of_scalar_deref(entries):
+    text = text_of(render_catalog_entry, entries["scalar-deref"])
+    assert "curr = curr->next" in text
+    assert "static_malloc.h" in text
+    assert "invalid mem access 'inv'" in text and "invalid mem access 'scalar'" in text
+    assert "worded differently" in text
+    assert "before:" in text and "after:" in text
+    for kernel in ("5.10", "6.1", "6.12", "6.18", "7.2", "7.3"):
+        assert f"    {kernel} " in text
+
+
+def test_text_list_names_every_class():
+    text = text_of(render_catalog_list, catalog.summaries())
+    for error_class in CLASSES:
+        assert f"{error_class} " in text
+
+
+# --- the command (cli.py) -----------------------------------------------------------
+
+def _has_catalog_command() -> bool:
+    done = subprocess.run([sys.executable, "-m", "verifier_doctor", "--help"], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, timeout=120)
+    return "catalog" in done.stdout
+
+
+needs_command = pytest.mark.skipif(not _has_catalog_command(), reason="`vdoctor catalog` is not a command yet")
+
+
+@needs_command
+def test_cli_lists_classes(vdoctor):
+    result = vdoctor("catalog")
+    assert result.status == 0
+    for error_class in CLASSES:
+        assert error_class in result.stdout
+
+
+@needs_command
+def test_cli_list_json(vdoctor):
+    result = vdoctor("catalog", "--json")
+    assert result.status == 0
+    classes = result.json()["classes"]
+    assert [c["class"] for c in classes] == list(CLASSES)
+    assert all(c["reproducers"] >= 2 for c in classes if c["class"] != "other")
+
+
+@needs_command
+def test_cli_scalar_deref_text(vdoctor):
+    result = vdoctor("catalog", "scalar-deref")
+    assert result.status == 0
+    assert "curr = curr->next" in result.stdout
+    assert "static_malloc.h" in result.stdout
+    assert "'inv'" in result.stdout and "'scalar'" in result.stdout
+
+
+@needs_command
+def test_cli_scalar_deref_json(vdoctor):
+    result = vdoctor("catalog", "scalar-deref", "--json")
+    assert result.status == 0
+    out = result.json()
+    kernels = out["reproducers"][0]["kernels"]
+    assert any("'inv'" in line for line in kernels["5.10"]["excerpt"])
+    assert any("'scalar'" in line for line in kernels["6.18"]["excerpt"])
+    assert any("curr = curr->next" in r["source"] for r in out["reproducers"])
+    assert "static_malloc.h" in " ".join(f["text"] + (f["after"] or "") for f in out["fixes"])
+
+
+@needs_command
+@pytest.mark.parametrize("error_class", CLASSES)
+def test_cli_json_every_class(vdoctor, error_class):
+    out = vdoctor("catalog", error_class, "--json").json()
+    assert out["explanation"] and out["fixes"] and out["before"] and out["after"]
+
+
+@needs_command
+def test_cli_unknown_class_exits_2_with_one_line(vdoctor):
+    result = vdoctor("catalog", "scalar-derefs")
+    assert result.status == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "scalar-deref" in lines[0] and "load-error" in lines[0]
