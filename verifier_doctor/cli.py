@@ -237,6 +237,37 @@ def fix(
         err.print(f"vdoctor: wrote {output} ({result.replacements} call(s) renamed, static_malloc.h included).")
 
 
+@app.command()
+def catalog(
+    error_class: Annotated[Optional[str], typer.Argument(
+        metavar="CLASS", show_default=False,
+        help="An error class of CLI.md (scalar-deref, null-deref, ...); without it, the list of classes.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Teach an error class: its minimal reproducer, its log on each kernel, why, and the fix.
+
+    Example: vdoctor catalog scalar-deref
+    """
+    from . import catalog as teaching
+    from .render.catalog_text import render_catalog_entry, render_catalog_list
+
+    try:
+        if error_class is None:
+            summaries = teaching.summaries()
+            if as_json:
+                _print_json(teaching.summaries_to_dict(summaries))
+            else:
+                render_catalog_list(summaries, _console())
+            return
+        entry = teaching.entry(error_class)
+    except VdoctorError as error:
+        raise _fail(error) from None
+    if as_json:
+        _print_json(teaching.entry_to_dict(entry))
+    else:
+        render_catalog_entry(entry, _console())
+
+
 def main() -> None:  # pragma: no cover - the console script calls app()
     app()
 
