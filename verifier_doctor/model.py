@@ -202,6 +202,7 @@ class Segment:
     from_insn: int | None = None
     parent_step: int | None = None  # the step whose path this one branched from, when known
     deferred_state: Deferred | None = None  # the full state printed at its start, if any
+    function: str | None = None  # for SUBPROGRAM: the global function verified on its own
 
     @property
     def state(self) -> State | None:

@@ -576,6 +576,13 @@ def _specific(error: "ErrorInfo", provenance: Provenance | None) -> tuple[str, l
                     ["Read kernel memory with bpf_probe_read_kernel() or use BTF-typed access (tp_btf, fentry)."])
         return (f"It was loaded from memory{where}; the verifier does not keep pointer types for values "
                 "loaded from memory it does not track.", [_MAP_POINTER_FIX])
+    if origin is Origin.GLOBAL_ARGUMENT:
+        function = provenance.detail or "the function"
+        return (f"{provenance.location} is an argument of the global function {function}(). Since v5.6 the "
+                "verifier checks a global (non-static) function once, on its own, for any caller: a pointer "
+                "argument may be NULL there, whatever this program passes.",
+                [f"Check the argument inside {function}() before using it (`if (!arg) return 0;`), or make "
+                 f"{function}() static so it is verified with each call."])
     if cls == "scalar-deref" and origin is Origin.HELPER_RESULT:
         return (f"It is the result of {provenance.detail}{where}, which returns a number, not a pointer.",
                 ["Read through such addresses with bpf_probe_read_kernel(), or use the BTF-typed variant of "

@@ -49,6 +49,7 @@ class Origin(Enum):
     CLOBBERED = "destroyed by a call"
     NEVER_WRITTEN = "never written"
     ARITHMETIC = "computed"
+    GLOBAL_ARGUMENT = "an argument of a global function, verified for any caller"
     LOCK_TAKEN = "the lock was taken here"
     REFERENCE_ACQUIRED = "the reference was acquired here"
     RANGE_CHECKED = "the last bounds check before the access"
@@ -266,7 +267,14 @@ def _at_entry(trace: ProgramTrace, earliest: Step, location: Location, hops: lis
               guessed: bool) -> Provenance:
     """The walk ran out of steps: the program's entry, or a path whose start is not logged."""
     segment = trace.segments[earliest.segment]
-    if segment.kind is not SegmentKind.ENTRY or earliest.insn.index != 0:
+    if segment.kind is SegmentKind.SUBPROGRAM and location.register in CALLER_SAVED:
+        # A global function is verified once, for any caller: its arguments are what its
+        # BTF types allow (a pointer argument may be NULL), not what this program passes.
+        return Provenance(Origin.GLOBAL_ARGUMENT, None, location, tuple(hops), guessed,
+                          detail=segment.function)
+    if segment.kind is SegmentKind.SUBPROGRAM and location.register == FRAME_POINTER:
+        origin = Origin.PROGRAM_ENTRY
+    elif segment.kind is not SegmentKind.ENTRY or earliest.insn.index != 0:
         # A path whose branch point the log does not show, or a log whose beginning was
         # cut (since v6.4 the kernel keeps the end of a log that overflows its buffer).
         origin = Origin.UNKNOWN

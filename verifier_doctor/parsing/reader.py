@@ -309,6 +309,13 @@ class _TraceBuilder:
 
     def _state_at(self, index: int, state: Deferred) -> None:
         """A full state printed before instruction `index`: same path, or a popped one."""
+        segment = self.segments[-1]
+        if segment.kind is SegmentKind.SUBPROGRAM and segment.start_insn is None:
+            # The entry state of a global function verified on its own.
+            self.segments[-1] = dataclasses.replace(segment, start_insn=index, deferred_state=state)
+            self.expected_next = (index,)
+            self.pending_state = state
+            return
         if not self.steps:
             # The program's entry state ("0: R1=ctx() R10=fp0").
             self.segments[0] = dataclasses.replace(self.segments[0], start_insn=index, deferred_state=state)
@@ -390,9 +397,16 @@ class _TraceBuilder:
         if kind in (LineKind.STRUCTURE, LineKind.PRUNED):
             if text.startswith("func#"):
                 self.saw["level2"] = True  # "func#0 @0": the subprogram list, level 2 only
-            if text.startswith(("Validating ", "Func#")):
-                # A global function is verified on its own, after the main program.
+            elif text.startswith("Validating "):
+                # "Validating bump() func#1...": a global function is verified on its own,
+                # once for every caller, after the main program (v5.6+).
+                name = text[len("Validating "):].partition("(")[0]
                 self._start_segment(SegmentKind.SUBPROGRAM, None, None, None, None)
+                self.segments[-1] = dataclasses.replace(self.segments[-1], function=name)
+            elif text.startswith("Func#") and "is global" in text and self.return_stack:
+                # "Func#1 ('bump') is global and assumed valid.": the call returns at once.
+                self.frame -= 1
+                self.expected_next = (self.return_stack.pop(),)
             return
         if kind is LineKind.DIAGNOSTIC:
             key, _, value = text.partition(":")
