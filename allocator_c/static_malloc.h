@@ -815,7 +815,8 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 {
 	struct __sm_heap *h = __sm_get_heap();
 	struct static_malloc_stats *st = __sm_get_stats();
-	__u64 o = 8, prev = 0, prev_free = 0, live = 0, ret = 10, i;
+	__u64 o = 8, c = 0, prev = 0, prev_free = 0, live = 0, ret = 10, i;
+	__u64 szf = 0, sz = 0, l, used, isfree, bits, bad;
 
 	if (!h || !st)
 		return 1;
@@ -825,9 +826,14 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		ret = 0;
 		goto out;
 	}
+	/*
+	 * Branch-free body (each rule is arithmetic on 0/1 values): the
+	 * verifier walks every iteration, and every conditional jump it cannot
+	 * decide leaves a pending state (at most 8192 of them). On a broken
+	 * rule the loop stops and the rule is named after the loop.
+	 */
 	for (i = 0; i < STATIC_MALLOC_CHECK_MAX; i++) {
-		__u64 c = o, szf, sz, l, used;
-
+		c = o;
 		__sm_clamp(c, 8, __SM_HEAP - 8);
 		if (!c) {
 			ret = 8;
@@ -835,49 +841,45 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		}
 		szf = __SM_SZF(h, c);
 		sz = szf & ~7ULL;
-		if (sz < __SM_MIN_BLOCK || c - 8 + sz > __SM_HEAP) {
-			ret = 3;
-			goto out;
-		}
-		if (__SM_PREV(h, c) != prev) {
-			ret = 4;
-			goto out;
-		}
-		used = !!(__SM_USED_WORD(h, c) & __SM_USED_BIT(c));
-		if (szf & __SM_FREE) {
-			if (prev_free) {
-				ret = 5;
-				goto out;
-			}
-			if (used) {
-				ret = 6;
-				goto out;
-			}
-			l = __sm_list(sz);
-			if (!(h->sl_map[(l >> 4) & 31] & (1U << (l & 15))) ||
-			    !(h->fl_map & (1U << ((l >> 4) & 31)))) {
-				ret = 7;
-				goto out;
-			}
-		} else {
-			if (!used) {
-				ret = 6;
-				goto out;
-			}
-			live += sz - __SM_HDR;
-		}
-		prev_free = szf & __SM_FREE;
+		isfree = szf & __SM_FREE;
+		used = (__SM_USED_WORD(h, c) >> ((c >> 3) & 63)) & 1;
+		l = __sm_list(sz);
+		bits = (h->sl_map[(l >> 4) & 31] >> (l & 15)) & (h->fl_map >> ((l >> 4) & 31)) & 1;
+		__sm_barrier_var(sz);
+		bad = ((sz - __SM_MIN_BLOCK) >> 63) |			/* 3 */
+		      ((__SM_HEAP - (c - 8 + sz)) >> 63) |		/* 3 */
+		      ((((__u64)__SM_PREV(h, c) ^ prev) + 0xffffffffULL) >> 32) | /* 4 */
+		      (isfree & prev_free) |				/* 5 */
+		      (isfree ^ used ^ 1) |				/* 6 */
+		      (isfree & (bits ^ 1));				/* 7 */
+		if (bad)
+			break;
+		live += (sz - __SM_HDR) * (isfree ^ 1);
+		prev_free = isfree;
 		prev = c;
 		o = c + sz;
 		if (o - 8 == __SM_HEAP) {
-#ifndef STATIC_MALLOC_PERCPU
-			ret = live == st->bytes_in_use ? 0 : 9;
-#else
 			ret = 0;
-#endif
-			goto out;
+			break;
 		}
 	}
+	if (ret == 10 && i < STATIC_MALLOC_CHECK_MAX) {
+		/* name the broken rule of block c */
+		if (sz < __SM_MIN_BLOCK || c - 8 + sz > __SM_HEAP)
+			ret = 3;
+		else if (__SM_PREV(h, c) != prev)
+			ret = 4;
+		else if (isfree && prev_free)
+			ret = 5;
+		else if (isfree == used)
+			ret = 6;
+		else
+			ret = 7;
+	}
+#ifndef STATIC_MALLOC_PERCPU
+	if (ret == 0 && live != st->bytes_in_use)
+		ret = 9;
+#endif
 out:
 	__sm_unlock(h);
 	return ret;

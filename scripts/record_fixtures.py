@@ -82,6 +82,37 @@ def record_host(objects: dict[Path, Path]) -> int:
     return count
 
 
+BPFTOOL = ROOT / "fixtures" / "bpftool"
+# Objects whose whole bpftool output (several programs, libbpf's debug lines) is kept too.
+BPFTOOL_OBJECTS = ("two_programs", "linked_list_pool", "global_spin_lock")
+
+
+def record_bpftool(objects: dict[Path, Path]) -> int:
+    """`bpftool -d prog loadall` on the running kernel: the output users paste."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bpftool") is None:
+        print("skip bpftool outputs: no bpftool", file=sys.stderr)
+        return 0
+    count = 0
+    for source, obj in objects.items():
+        stem = source.name.removesuffix(".bpf.c")
+        if stem not in BPFTOOL_OBJECTS:
+            continue
+        pin = Path("/sys/fs/bpf") / f"vdoctor-fixture-{stem}"
+        done = subprocess.run(["bpftool", "-d", "prog", "loadall", str(obj), str(pin)],
+                              capture_output=True, text=True)
+        subprocess.run(["rm", "-rf", str(pin)], check=False)
+        BPFTOOL.mkdir(parents=True, exist_ok=True)
+        # The object's temporary path is the only line that changes from run to run.
+        text = (done.stdout + done.stderr).replace(str(obj.parent) + "/", "")
+        (BPFTOOL / f"{stem}.log").write_text(text)
+        count += 1
+    print(f"bpftool: {count} outputs")
+    return count
+
+
 def record_guests(objects: dict[Path, Path], versions: list[str]) -> int:
     from verifier_doctor.kernel.qemu import load_in_guests
 
@@ -113,6 +144,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vdoctor-fixtures-") as scratch:
         objects = build_all(sources, Path(scratch), args.cc)
         record_host(objects)
+        record_bpftool(objects)
         if args.kernels != "host":
             from verifier_doctor.kernel.kernels import SUPPORTED
 

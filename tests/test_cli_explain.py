@@ -95,3 +95,30 @@ def test_unknown_lines_are_reported_not_fatal(vdoctor, tmp_path):
     out = result.json()
     assert out["error"]["class"] == "scalar-deref"
     assert [u["text"] for u in out["log"]["unparsed_lines"]] == ["25: (ee) frobnicate r9 with r3 ; R9=scalar()"]
+
+
+BPFTOOL = ROOT / "fixtures" / "bpftool"
+
+
+def test_bpftool_output_with_two_programs_keeps_verdicts_apart(vdoctor):
+    result = vdoctor("explain", BPFTOOL / "two_programs.log", "--json")
+    assert result.status == 0
+    out = result.json()
+    assert out["program"] == "bad" and out["error"]["class"] == "null-deref"
+    assert "bpf_map_lookup_elem(&seen" in out["culprit"]["source"]["text"]
+    verdicts = {p["program"]: p["verdict"] for p in out["programs"]}
+    assert verdicts == {"good": "accepted", "bad": "rejected"}
+
+
+def test_bpftool_debug_output_of_the_allocator(vdoctor):
+    out = vdoctor("explain", BPFTOOL / "linked_list_pool.log", "--json").json()
+    assert out["error"]["class"] == "scalar-deref"
+    assert "curr = curr->next" in out["culprit"]["source"]["text"]
+
+
+def test_bpftool_output_of_a_load_error(vdoctor):
+    """bpftool 7.5 carries libbpf 1.5, which mmaps global data: -524 before any verifier log."""
+    out = vdoctor("explain", BPFTOOL / "global_spin_lock.log", "--json").json()
+    assert out["error"]["class"] == "load-error"
+    assert "-524" in out["error"]["message"]
+    assert out["error"]["insn"] is None and out["culprit"] is None

@@ -96,22 +96,21 @@ RULES: tuple[Rule, ...] = (
     )),
 )
 
-# libbpf's words for failures before or outside the verifier (map creation, BTF,
-# relocations, a missing kfunc, the license).
+# libbpf's words for a failure before or outside the verifier (map creation, BTF,
+# relocations, a missing kfunc, the license); its other lines are progress reports.
 LOAD_ERROR_PHRASES = (
-    "failed to create",
-    "failed to find",
-    "failed to resolve",
-    "relo",
-    "BTF",
-    "license",
-    "GPL",
-    "kfunc",
-    "Unknown error",
+    "fail",
+    "error",
+    "Error",
+    "not found",
+    "invalid",
+    "cannot",
+    "unsupported",
     "not supported",
-    "failed to open",
-    "mmap",
+    "refuse",
 )
+# Lines with those words that are no error: optional steps libbpf skips.
+LOAD_NOISE_PHRASES = ("skipping optional step", "BPF token")
 
 
 def classify_message(text: str) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..errors import IncompleteLog
 from ..model import KernelDiagnosis, LogFormat, OpKind, ProgramTrace, SourceLine, Stats, Step
 from .advice import advise
-from .classify import LOAD_ERROR_PHRASES, classify_message, insn_in, register_in
+from .classify import LOAD_ERROR_PHRASES, LOAD_NOISE_PHRASES, classify_message, insn_in, register_in
 from .provenance import (
     Follow,
     Location,
@@ -93,7 +93,7 @@ def _error_messages(trace: ProgramTrace) -> list[str]:
 
 def _load_error_lines(trace: ProgramTrace) -> list[str]:
     return [line for line in trace.libbpf_lines
-            if any(p in line for p in LOAD_ERROR_PHRASES) or "failed" in line or line.startswith("Error")]
+            if any(p in line for p in LOAD_ERROR_PHRASES) and not any(p in line for p in LOAD_NOISE_PHRASES)]
 
 
 def _primary(messages: list[str]) -> tuple[str, str]:

@@ -612,11 +612,15 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             wrapper.append(line)
     if not sections:
         sections.append(bare)
-    # Give each program the libbpf lines that name it, and the lines that name no program.
+    # Give each program the libbpf lines that name it, and the lines that name no program
+    # ("failed to load object"). When several programs share one output (bpftool loads a
+    # whole object), a program whose own log ends accepted keeps only its own lines.
     for section in sections:
+        accepted_alone = (len(sections) > 1 and section.builder.stats is not None
+                          and not section.builder.messages)
         for body in wrapper:
             owner = _prog_name(body)
-            if owner is None or owner == section.name:
+            if owner == section.name or (owner is None and not accepted_alone):
                 section.libbpf.append(body)
     if len(sections) == 1 and sections[0].name is None:
         names = [n for n in (_prog_name(b) for b in wrapper) if n]
