@@ -31,6 +31,7 @@ fixtures: deps venv
 
 bench: deps venv
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_allocator.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,306 @@
+"""`make bench`: static_malloc against a bump pointer and the kernel's bpf_obj_new, in the kernel.
+
+Four XDP programs (tests/allocator/bench/loop_*.bpf.c) run the same loop of K = 64
+iterations per run: nothing (bench_empty), a 64-byte bump-pointer allocation from a map
+value plus one write (bench_bump), static_malloc(64) + write + static_free (bench_static),
+and bpf_obj_new(64-byte struct) + write + bpf_obj_drop (bench_obj_new). Each is run with
+BPF_PROG_TEST_RUN and `repeat` R, so the kernel times R runs and reports the mean time of
+one; we take the median of several trials, interleaved across the programs, with this
+process pinned to one CPU. The cost of one operation (pair) is
+
+    (ns per run of the program - ns per run of bench_empty) / K
+
+Then the verifier's price of a call site: tests/allocator/bench/sites.bpf.c has programs
+with 0, 1 and 2 call sites of static_malloc + static_free, of static_malloc alone, and of
+static_free alone; the differences of their "processed N insns" lines are printed for
+clang-19 and clang-14. The first site of a function also pays for verifying the global
+function behind it (once per program), so 0 -> 1 and 1 -> 2 are shown apart.
+
+Targets (the issue): a 64-byte malloc+free pair at most 2x the bump pointer, and 100x
+faster than bpf_obj_new. They are printed as met / not met, never asserted: this is a
+benchmark, not a test. `--json` prints the same numbers as one JSON object instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SOURCES = ROOT / "tests" / "allocator" / "bench"
+BUILD = ROOT / "build" / "bench" / "allocator"
+K = 64  # iterations per run, BENCH_K in every loop_*.bpf.c
+BLOCK = 64  # bytes per allocation
+XDP_PASS = 2
+TIMING_CC = "clang-19"
+SITE_CCS = ("clang-19", "clang-14")
+
+# (program, object source, label)
+LOOPS = [
+    ("bench_empty", "loop_baseline.bpf.c", "empty loop"),
+    ("bench_bump", "loop_baseline.bpf.c", "bump pointer"),
+    ("bench_static", "loop_static.bpf.c", "static_malloc + static_free"),
+    ("bench_obj_new", "loop_obj_new.bpf.c", "bpf_obj_new + bpf_obj_drop"),
+    # For comparison only (the targets are about the default heap): the lock-free modes.
+    ("bench_static_nolock", "loop_static_nolock.bpf.c", "  same, STATIC_MALLOC_NO_LOCK"),
+    ("bench_static_percpu", "loop_static_percpu.bpf.c", "  same, STATIC_MALLOC_PERCPU"),
+]
+
+# What each call-site row subtracts: (label, [programs with 0, 1, 2 sites]).
+SITES = [
+    ("static_malloc + static_free", ["sites_none", "sites_pair1", "sites_pair2"]),
+    ("static_malloc alone", ["sites_none", "sites_malloc1", "sites_malloc2"]),
+    ("static_free alone", ["sites_malloc1", "sites_free1", "sites_free2"]),
+]
+
+TARGET_BUMP_RATIO = 2.0  # pair <= 2x bump
+TARGET_OBJ_NEW_SPEEDUP = 100.0  # pair >= 100x faster than bpf_obj_new
+
+_PROCESSED = re.compile(r"processed (\d+) insns")
+STATS_FIELDS = ("bytes_in_use", "peak_bytes", "allocations", "frees", "failed_allocations", "rejected_frees", "contended")
+
+
+def processed(log: str) -> int | None:
+    found = _PROCESSED.findall(log)
+    return int(found[-1]) if found else None
+
+
+def verifier_reason(log: str, lines: int = 3) -> str:
+    """The last lines of the verifier's log before its statistics: why it said no."""
+    body = log.split("-- BEGIN PROG LOAD LOG --")[-1].split("-- END PROG LOAD LOG --")[0]
+    kept = [l for l in body.splitlines() if l.strip() and not l.startswith(("processed ", "verification time", "stack depth"))]
+    tail = kept[-lines:] if kept else [l for l in log.splitlines() if l.strip()][-lines:]
+    return " | ".join(l.strip() for l in tail)
+
+
+def pin_to_one_cpu() -> int | None:
+    """Pin this process (BPF_PROG_TEST_RUN runs the program on the caller's CPU) to one CPU."""
+    try:
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return cpu
+    except (AttributeError, OSError):
+        return None
+
+
+def prog_sizes(fd: int) -> dict:
+    """Translated and JIT-ed size of a loaded program, from bpftool (empty if it is missing)."""
+    if shutil.which("bpftool") is None:
+        return {}
+    try:
+        prog_id = int(re.search(r"^prog_id:\s*(\d+)", Path(f"/proc/self/fdinfo/{fd}").read_text(), re.M).group(1))
+        out = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(prog_id)], capture_output=True, text=True, timeout=30)
+        info = json.loads(out.stdout)
+    except (AttributeError, OSError, ValueError, subprocess.SubprocessError):
+        return {}
+    return {"prog_id": prog_id, "xlated_insns": info.get("bytes_xlated", 0) // 8, "jited_bytes": info.get("bytes_jited")}
+
+
+def build(source: str, cc: str) -> Path:
+    from verifier_doctor.kernel.build import compile_program
+
+    return compile_program(SOURCES / source, BUILD / cc, cc=cc)
+
+
+def bench_speed(repeat: int, trials: int) -> dict:
+    from verifier_doctor.errors import VdoctorError
+    from verifier_doctor.kernel.loader import load_each_program, open_program
+
+    cpu = pin_to_one_cpu()
+    loaded, skipped = {}, {}
+    try:
+        for name, source, _label in LOOPS:
+            try:
+                obj = build(source, TIMING_CC)
+            except VdoctorError as error:
+                skipped[name] = f"does not compile: {str(error).splitlines()[-1].strip()}"
+                continue
+            try:
+                loaded[name] = open_program(obj, name)
+            except VdoctorError as error:
+                load = next((l for l in load_each_program(obj) if l.name == name), None)
+                skipped[name] = f"{error} Verifier: {verifier_reason(load.log) if load else '(no log)'}"
+        if "bench_empty" not in loaded:
+            raise SystemExit(f"the empty loop does not load, nothing to compare with: {skipped.get('bench_empty')}")
+
+        samples: dict[str, list[int]] = {name: [] for name in loaded}
+        for prog in loaded.values():
+            prog.test_run(repeat=max(1, repeat // 10))  # warm up caches, the heap and bpf_mem_alloc
+        for _ in range(trials):  # interleaved, so that a slow moment hits every program alike
+            for name, prog in loaded.items():
+                run = prog.test_run(repeat=repeat)
+                if run.retval != XDP_PASS:
+                    skipped.setdefault(name, f"returned {run.retval}, not XDP_PASS")
+                samples[name].append(run.duration_ns)
+
+        results = {}
+        for name, prog in loaded.items():
+            failures = prog.read_global("failures")
+            entry = {
+                "ns_per_run": statistics.median(samples[name]),
+                "ns_per_run_trials": samples[name],
+                "failed_allocations": struct.unpack("<Q", failures)[0] if failures else None,
+                "verifier_insns": processed(prog.load.log),
+                **prog_sizes(prog.fd),
+            }
+            if name.startswith("bench_static"):
+                raw = prog.read_global("static_stats")  # per-CPU values come one after the other: sum them
+                if raw:
+                    width = 8 * len(STATS_FIELDS)
+                    cpus = [struct.unpack(f"<{len(STATS_FIELDS)}Q", raw[i : i + width]) for i in range(0, len(raw) - width + 1, width)]
+                    entry["static_stats"] = {f: sum(c[j] for c in cpus) for j, f in enumerate(STATS_FIELDS)}
+            results[name] = entry
+    finally:
+        for prog in loaded.values():
+            prog.close()
+
+    loop = results["bench_empty"]["ns_per_run"] / K
+    for name, entry in results.items():
+        entry["ns_per_iteration"] = entry["ns_per_run"] / K
+        entry["ns_per_op"] = None if name == "bench_empty" else (entry["ns_per_run"] - results["bench_empty"]["ns_per_run"]) / K
+    return {"cpu": cpu, "repeat": repeat, "trials": trials, "k": K, "block_bytes": BLOCK,
+            "loop_ns_per_iteration": loop, "programs": results, "skipped": skipped}
+
+
+def bench_sites(cc: str) -> dict:
+    from verifier_doctor.errors import VdoctorError
+    from verifier_doctor.kernel.loader import load_each_program
+
+    try:
+        obj = build("sites.bpf.c", cc)
+    except VdoctorError as error:
+        return {"error": str(error).splitlines()[0]}
+    counts, errors = {}, {}
+    for load in load_each_program(obj):
+        counts[load.name] = processed(load.log) if load.accepted else None
+        if not load.accepted:
+            errors[load.name] = verifier_reason(load.log)
+    rows = {}
+    for label, (p0, p1, p2) in SITES:
+        c0, c1, c2 = counts.get(p0), counts.get(p1), counts.get(p2)
+        rows[label] = {
+            "programs": [p0, p1, p2],
+            "processed": [c0, c1, c2],
+            "first_site": None if None in (c0, c1) else c1 - c0,
+            "next_site": None if None in (c1, c2) else c2 - c1,
+        }
+    return {"rows": rows, "processed": counts, "errors": errors}
+
+
+def summarize(speed: dict) -> dict:
+    progs = speed["programs"]
+    op = {name: progs[name]["ns_per_op"] for name in progs if name != "bench_empty"}
+    pair, bump, obj_new = op.get("bench_static"), op.get("bench_bump"), op.get("bench_obj_new")
+    out = {"static_pair_ns": pair, "bump_ns": bump, "obj_new_pair_ns": obj_new,
+           "static_over_bump": None, "obj_new_over_static": None}
+    if pair is not None and bump is not None and bump > 0:
+        out["static_over_bump"] = pair / bump
+    if pair is not None and obj_new is not None and pair > 0:
+        out["obj_new_over_static"] = obj_new / pair
+    out["target_bump"] = {
+        "target": f"static pair <= {TARGET_BUMP_RATIO:g}x bump pointer",
+        "met": None if pair is None or bump is None else pair <= TARGET_BUMP_RATIO * bump,
+    }
+    out["target_obj_new"] = {
+        "target": f"static pair >= {TARGET_OBJ_NEW_SPEEDUP:g}x faster than bpf_obj_new",
+        "met": None if pair is None or obj_new is None else obj_new >= TARGET_OBJ_NEW_SPEEDUP * pair,
+    }
+    return out
+
+
+def _verdict(met: bool | None) -> str:
+    return "n/a" if met is None else ("met" if met else "NOT met")
+
+
+def _num(value, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def print_table(speed: dict, summary: dict, sites: dict[str, dict]) -> None:
+    progs = speed["programs"]
+    bump = summary["bump_ns"]
+    print(f"BPF_PROG_TEST_RUN, XDP, K={speed['k']} iterations per run, repeat={speed['repeat']}, "
+          f"median of {speed['trials']} trials, CPU {speed['cpu']}, {TIMING_CC}, {speed['block_bytes']}-byte blocks")
+    print(f"empty loop: {speed['loop_ns_per_iteration']:.2f} ns per iteration (subtracted below)")
+    print()
+    header = f"{'program':30}{'ns/run':>9}{'ns/op':>9}{'x bump':>9}{'verifier':>10}{'xlated':>8}{'jited B':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, _source, label in LOOPS:
+        if name not in progs:
+            print(f"{label:30}  skipped: {speed['skipped'].get(name, 'not loaded')}")
+            continue
+        e = progs[name]
+        ratio = None if e["ns_per_op"] is None or not bump or bump <= 0 else e["ns_per_op"] / bump
+        print(f"{label:30}{e['ns_per_run']:9.0f}{_num(e['ns_per_op'], '9.2f'):>9}{_num(ratio, '9.1f'):>9}"
+              f"{_num(e['verifier_insns'], 'd'):>10}{_num(e.get('xlated_insns'), 'd'):>8}{_num(e.get('jited_bytes'), 'd'):>9}")
+    print("  ns/op: (ns/run - empty loop's ns/run) / K; an op is one allocation (+ write, + free)")
+    print("  verifier: processed insns of the whole 64-iteration program; xlated: insns after the verifier")
+    print("  targets are about the default heap (bpf_spin_lock); the two indented rows are for comparison")
+    for name, why in speed["skipped"].items():
+        if name in progs:
+            print(f"  note: {name} {why}")
+    for name, e in progs.items():
+        if e.get("failed_allocations"):
+            print(f"  note: {name} failed {e['failed_allocations']} allocations")
+    for name, e in progs.items():
+        stats = e.get("static_stats")
+        if stats and (stats["allocations"] != stats["frees"] or stats["bytes_in_use"] or stats["failed_allocations"]
+                      or stats["rejected_frees"] or stats["contended"]):
+            print(f"  note: {name} static_stats after the runs: {stats}")
+    print()
+    print(f"static_malloc+free pair: {_num(summary['static_pair_ns'], '.2f')} ns = "
+          f"{_num(summary['static_over_bump'], '.1f')}x the bump pointer; "
+          f"bpf_obj_new+drop / static pair = {_num(summary['obj_new_over_static'], '.1f')}x")
+    for key in ("target_bump", "target_obj_new"):
+        print(f"target: {summary[key]['target']:50} {_verdict(summary[key]['met'])}")
+    print()
+    print("verifier cost of a call site (difference of 'processed N insns'):")
+    header = f"{'call site':30}{'compiler':>10}{'0 sites':>9}{'1 site':>9}{'2 sites':>9}{'1st site':>10}{'next site':>11}"
+    print(header)
+    print("-" * len(header))
+    for label, _programs in SITES:
+        for cc, result in sites.items():
+            if "error" in result:
+                print(f"{label:30}{cc:>10}  {result['error']}")
+                continue
+            row = result["rows"][label]
+            c = row["processed"]
+            print(f"{label:30}{cc:>10}{_num(c[0], 'd'):>9}{_num(c[1], 'd'):>9}{_num(c[2], 'd'):>9}"
+                  f"{_num(row['first_site'], '+d'):>10}{_num(row['next_site'], '+d'):>11}")
+    for cc, result in sites.items():
+        for name, why in result.get("errors", {}).items():
+            print(f"  {cc}: {name} rejected: {why}")
+    print("  1st site includes verifying the global function(s) behind it, once per program;")
+    print("  next site is what every further call site adds. static_free alone is counted on top of one static_malloc.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20000, help="runs per BPF_PROG_TEST_RUN (default 20000)")
+    parser.add_argument("--trials", type=int, default=7, help="test runs per program; the median is kept (default 7)")
+    parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object instead of tables")
+    args = parser.parse_args()
+
+    speed = bench_speed(max(1, args.repeat), max(1, args.trials))
+    summary = summarize(speed)
+    sites = {cc: bench_sites(cc) if shutil.which(cc) else {"error": f"{cc} is not on PATH"} for cc in SITE_CCS}
+    if args.json:
+        print(json.dumps({"speed": speed, "summary": summary, "call_sites": sites}, indent=2))
+    else:
+        print_table(speed, summary, sites)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
