@@ -18,7 +18,7 @@ from rich.console import Console
 
 from . import pipeline
 from .analysis import Diagnosis, diagnose
-from .errors import EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE, VdoctorError
+from .errors import EXIT_ACCEPTED, EXIT_REJECTED, VdoctorError
 from .parsing import read_log
 from .parsing.reader import read_log_file, read_text
 from .render.json_out import diagnosis_to_dict, run_to_dict

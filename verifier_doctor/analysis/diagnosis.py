@@ -34,6 +34,7 @@ _FOLLOW = {
     "return-value": Follow.LAST_WRITE,
 }
 _LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock")
+_RANGE_CLASSES = {"unbounded-math", "map-value-bounds", "packet-bounds", "stack-access"}
 
 
 @dataclass(frozen=True)
@@ -237,10 +238,40 @@ def _culprit(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | Non
                                Origin.RANGE_CHECKED, None, "the only bounds check, which proves too few bytes")
     if provenance is None or provenance.origin_step is None:
         return None
+    if error.error_class in _RANGE_CLASSES and provenance.origin is Origin.CONSTANT:
+        lost = _where_the_bound_was_lost(provenance)
+        if lost is not None:
+            return lost
     step = provenance.origin_step
     note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
     return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
                    provenance.origin, provenance.detail, note)
+
+
+def _where_the_bound_was_lost(provenance: Provenance) -> Culprit | None:
+    """A constant is never unbounded: the range was lost in the arithmetic after it.
+
+    The first arithmetic step after which the log shows the value without bounds is the
+    culprit; when the log prints no state there (level 1 on old kernels), the last
+    arithmetic before the failure, which gave the value its final range."""
+    arithmetic = [hop for hop in provenance.hops if hop.step.insn.kind is OpKind.ALU]
+    if not arithmetic:
+        return None
+    chosen, note = arithmetic[0], "the last arithmetic before the failure; the log prints no state to say which lost the bound"
+    for hop in reversed(arithmetic):  # oldest first (hops run newest first)
+        value = value_after(hop.step, hop.location)
+        if value is not None and value.is_scalar and value.const is None and not _bounded(value):
+            chosen, note = hop, "its range was lost in this arithmetic"
+            break
+    step = chosen.step
+    return Culprit(str(chosen.location), step.insn.index, step.insn.text, step.source, Origin.ARITHMETIC,
+                   None, note)
+
+
+def _bounded(value) -> bool:
+    # umax below 2^63 and a known lower bound is what pointer arithmetic needs (v5.10+).
+    umax, smin = value.attr("umax"), value.attr("smin")
+    return isinstance(umax, int) and umax < 1 << 63 and (smin is None or smin >= 0)
 
 
 def _compares_with_packet_end(trace: ProgramTrace, step: Step) -> bool:

@@ -242,7 +242,7 @@ def _step_back(trace: ProgramTrace, step: Step, location: Location, follow: Foll
                 return replace(location, register=added)
         if follow is Follow.LAST_WRITE:
             return (Origin.ARITHMETIC, insn.text, None)
-        return None  # arithmetic keeps the value's origin: follow the same register
+        return location  # the same register, changed: a step of its history
     return None
 
 

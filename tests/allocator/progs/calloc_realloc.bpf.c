@@ -119,3 +119,29 @@ int realloc_cases(struct xdp_md *ctx)
 	CHECK(25, s1.rejected_frees == s0.rejected_frees);
 	return 0;
 }
+
+/* vdoctor-test: expect 0 */
+SEC("xdp")
+int realloc_big_move(struct xdp_md *ctx)
+{
+	__u64 *p, *q, *blocker;
+	int i;
+
+	/* 600 bytes: two whole 256-byte copy steps and an 88-byte tail */
+	p = static_malloc(600);
+	CHECK(1, p != NULL);
+	for (i = 0; i < 75; i++)
+		p[i] = 0x5000 + i;
+	blocker = static_malloc(8);
+	CHECK(2, blocker != NULL);
+	q = static_realloc(p, 1200);
+	CHECK(3, q != NULL);
+	CHECK(4, heap_off(q) != heap_off(p));
+	for (i = 0; i < 75; i++)
+		CHECK(5, q[i] == 0x5000 + i);
+	q[149] = 1;				/* the new end is usable */
+	static_free(q);
+	static_free(blocker);
+	CHECK_HEAP(6);
+	return 0;
+}

@@ -80,3 +80,27 @@ int frees_scribbled_header(struct xdp_md *ctx)
 	CHECK(7, s1.bytes_in_use == s0.bytes_in_use);
 	return 0;
 }
+
+/* vdoctor-test: expect 0 */
+SEC("xdp")
+int check_detects_corruption(struct xdp_md *ctx)
+{
+	__u64 *a, *b;
+	__u32 saved;
+
+	/* the invariant walker must notice a broken header, and the heap
+	 * must work again once it is repaired */
+	a = static_malloc(64);
+	b = static_malloc(64);
+	CHECK(1, a && b);
+	CHECK_HEAP(2);
+	saved = ((__u32 *)b)[-1];		/* b's size | flags */
+	((__u32 *)b)[-1] = 24;
+	CHECK(3, static_malloc_check() != 0);
+	((__u32 *)b)[-1] = saved;
+	CHECK_HEAP(4);
+	static_free(a);
+	static_free(b);
+	CHECK_HEAP(5);
+	return 0;
+}

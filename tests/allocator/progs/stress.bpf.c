@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0-only) */
+/*
+ * Multi-CPU stress of the shared (bpf_spin_lock) heap.
+ *
+ * Workload, per run: ROUNDS rounds; each round allocates four blocks of
+ * 16, 40, 200 and 1000 bytes, fills every block entirely with a tag unique
+ * to this CPU, run, round and block, checks all four tags after all four
+ * allocations, then frees them in one of two orders picked at random. Two runners (threads or processes calling
+ * BPF_PROG_TEST_RUN with repeat N) on different CPUs share the heap; a
+ * block handed out twice shows up as a foreign tag. Returns 0, or the
+ * number of the failed check (10 + slot: allocation failed; 20 + slot:
+ * tag mismatch). Afterwards `static_stats` must show allocations == frees,
+ * bytes_in_use == 0, failed_allocations == 0 and rejected_frees == 0, and
+ * stress_check must return 0.
+ */
+#define STATIC_MALLOC_HEAP_SIZE 65536
+#include "static_malloc.h"
+
+#define ROUNDS 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} stress_runs SEC(".maps");
+
+#define FILL(p, n, tag)							\
+	do {								\
+		p = static_malloc(n);					\
+		if (p)							\
+			for (i = 0; i < (n) / 8; i++)			\
+				*(volatile __u64 *)&p[i] = (tag);	\
+	} while (0)
+
+#define BAD_TAG(p, n, tag)						\
+	({								\
+		int ___bad = 0;						\
+		for (i = 0; i < (n) / 8; i++)				\
+			if (p[i] != (tag))				\
+				___bad = 1;				\
+		___bad;							\
+	})
+
+/* vdoctor-test: expect 0 */
+SEC("xdp")
+int stress_shared(struct xdp_md *ctx)
+{
+	__u64 *a, *b, *c, *d, *runs, base;
+	__u32 k = 0;
+	int round, i;
+
+	runs = bpf_map_lookup_elem(&stress_runs, &k);
+	if (!runs)
+		return 1;
+	*runs += 1;
+	base = ((__u64)bpf_get_smp_processor_id() << 48) | (*runs << 16);
+	for (round = 0; round < ROUNDS; round++) {
+		__u64 t = base | (round << 8);
+
+		FILL(a, 16, t | 1);
+		if (!a)
+			return 10;
+		FILL(b, 40, t | 2);
+		if (!b)
+			return 11;
+		FILL(c, 200, t | 3);
+		if (!c)
+			return 12;
+		FILL(d, 1000, t | 4);
+		if (!d)
+			return 13;
+		if (BAD_TAG(a, 16, t | 1))
+			return 20;
+		if (BAD_TAG(b, 40, t | 2))
+			return 21;
+		if (BAD_TAG(c, 200, t | 3))
+			return 22;
+		if (BAD_TAG(d, 1000, t | 4))
+			return 23;
+		if (bpf_get_prandom_u32() & 1) {
+			static_free(d);
+			static_free(b);
+			static_free(a);
+			static_free(c);
+		} else {
+			static_free(a);
+			static_free(c);
+			static_free(d);
+			static_free(b);
+		}
+	}
+	return 0;
+}
+
+/* vdoctor-test: expect 0 (after the runners stop: invariants and counters) */
+SEC("xdp")
+int stress_check(struct xdp_md *ctx)
+{
+	struct static_malloc_stats *s;
+	__u32 k = 0;
+
+	if (static_malloc_check() != 0)
+		return 1;
+	s = bpf_map_lookup_elem(&static_stats, &k);
+	if (!s)
+		return 2;
+	if (s->allocations != s->frees)
+		return 3;
+	if (s->bytes_in_use != 0)
+		return 4;
+	if (s->failed_allocations || s->rejected_frees)
+		return 5;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
