@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: deps venv test demo fixtures bench clean
+.PHONY: deps venv test test-allocator-matrix demo fixtures bench clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -22,6 +22,11 @@ venv: $(STAMP)
 
 test: deps venv
 	$(BIN)/pytest -q
+
+# The allocator suite in every kernel of the QEMU matrix: known to fail on 5.10 and 6.1
+# (see the issue notes), so it is not part of `make test` yet.
+test-allocator-matrix: deps venv
+	$(BIN)/pytest -q -m allocator_matrix tests/test_allocator.py
 
 demo: deps venv
 	bash scripts/demo.sh

