@@ -263,6 +263,7 @@ class _TraceBuilder:
         self.stats: Stats | None = None
         self.unparsed: list[tuple[int, str]] = []
         self.sources: dict[int, SourceLine] = {}
+        self.source_cache: dict[str, SourceLine] = {}  # source line text -> its parse
         self.diagnostics: list[Block] = []
         self.pending_source: SourceLine | None = None
         self.last_source: SourceLine | None = None
@@ -417,14 +418,14 @@ class _TraceBuilder:
 
     def sources_by_text(self, text: str) -> SourceLine | None:
         # A loop's lines come back thousands of times in a big log: parse each text once.
-        known = self._source_cache.get(text) if hasattr(self, "_source_cache") else None
+        known = self.source_cache.get(text)
         if known is not None:
             return known
         parsed = parse_line("source_line", text)
         if parsed is not None:
             if parsed.file is not None:
                 self.saw["modern"] = True
-            self.__dict__.setdefault("_source_cache", {})[text] = parsed
+            self.source_cache[text] = parsed
         return parsed
 
     def _add_branch(self, line_no: int, line: str, text: str) -> None:
