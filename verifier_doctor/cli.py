@@ -160,14 +160,7 @@ def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level:
         _print_json(out)
     else:
         console = _console()
-        source = read_program_source(program)
-        for number, diagnosis in enumerate(diagnoses):
-            if number:
-                console.print()
-            render_text(diagnosis, console, source)
-            result = runs.get(diagnosis.program or "")
-            if result is not None:
-                render_run(result, console)
+        _render_diagnoses(diagnoses, runs, console, read_program_source(program), blank_between=True)
     if attach:
         pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _console())
     return status
@@ -194,15 +187,23 @@ def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program:
         source = read_program_source(program)
         for version, diagnoses in results.items():
             console.print(f"== kernel {version} ==", style="bold")
-            for diagnosis in diagnoses:
-                render_text(diagnosis, console, source)
-                result = ran.get(version, {}).get(diagnosis.program or "")
-                if isinstance(result, str):
-                    console.print(f"  run      not run: {result}", markup=False, highlight=False)
-                elif result is not None:
-                    render_run(result, console)
+            _render_diagnoses(diagnoses, ran.get(version, {}), console, source, blank_between=False)
         render_matrix(results, console)
     return EXIT_REJECTED if rejected else EXIT_ACCEPTED
+
+
+def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console: Console,
+                      source: list[str] | None, blank_between: bool) -> None:
+    """Each diagnosis as text, then its program's run: a RunResult, or why it was not run."""
+    for number, diagnosis in enumerate(diagnoses):
+        if number and blank_between:
+            console.print()
+        render_text(diagnosis, console, source)
+        result = runs.get(diagnosis.program or "")
+        if isinstance(result, str):
+            console.print(f"  run      not run: {result}", markup=False, highlight=False)
+        elif result is not None:
+            render_run(result, console)
 
 
 @app.command()

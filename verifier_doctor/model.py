@@ -331,6 +331,13 @@ class ProgramTrace:
     kernel_diagnosis: KernelDiagnosis | None = None
     has_verifier_log: bool = True
     sources: tuple[tuple[int, SourceLine], ...] = field(default=())  # insn index -> line info
+    # insn index -> number of its latest step, as the reader kept it while reading.
+    latest_at: dict[int, int] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def latest_step_at(self, insn_index: int) -> Step | None:
+        """The latest step at an instruction (its last visit in log order), or None."""
+        number = self.latest_at.get(insn_index)
+        return None if number is None else self.steps[number]
 
     def source_of(self, insn_index: int) -> SourceLine | None:
         """The source line of an instruction: the line-info entry covering it."""

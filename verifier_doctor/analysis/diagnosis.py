@@ -285,10 +285,7 @@ def _compares_with_packet_end(trace: ProgramTrace, step: Step) -> bool:
 
 
 def _latest_step_at(trace: ProgramTrace, index: int) -> Step | None:
-    for step in reversed(trace.steps):
-        if step.insn.index == index:
-            return step
-    return None
+    return trace.latest_step_at(index)
 
 
 def _history(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> tuple[HistoryItem, ...]:

@@ -516,6 +516,7 @@ class _TraceBuilder:
             kernel_diagnosis=kernel_diagnosis(self.diagnostics),
             has_verifier_log=section.has_log,
             sources=tuple(sorted(self.sources.items())),
+            latest_at=dict(self.latest_at),
         )
 
 
