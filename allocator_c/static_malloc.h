@@ -56,8 +56,9 @@
  * CONFIGURATION (define before the include; every macro is optional)
  *
  *   STATIC_MALLOC_HEAP_SIZE  default 65536. Bytes of heap, a multiple of 512,
- *       at least 1024, at most 4 MiB (the array map value limit). Cost: the
- *       map value is HEAP_SIZE * 65/64 + ~2.3 KiB; the verifier walks the
+ *       at least 1024, at most 3 MiB (with its state bytes, the 4 MiB array
+ *       map value limit). Cost: the map value is HEAP_SIZE * 9/8 + ~2.2 KiB;
+ *       the verifier walks the
  *       calloc zeroing and realloc copy loops HEAP_SIZE/256 times, once per
  *       program that uses them (~45 insns per zeroing step, ~110 per copy
  *       step: ~11K and ~28K insns for the default heap).
@@ -68,7 +69,7 @@
  *       CPU is rejected or, worse, frees that CPU's block at the same offset:
  *       do not hand pointers across CPUs). A re-entrant call on the same CPU
  *       (a perf_event program interrupting an allocation) fails cleanly and
- *       counts in `contended`. Limit: HEAP_SIZE <= 28 KiB (per-CPU values are
+ *       counts in `contended`. Limit: HEAP_SIZE <= 24 KiB (per-CPU values are
  *       limited to 32 KiB by the kernel).
  *   STATIC_MALLOC_NO_LOCK    default off. One shared heap serialized by an
  *       atomic compare-and-swap word instead of bpf_spin_lock, so any program
@@ -80,6 +81,16 @@
  *       fail, and a dropped free leaks its block (also counted in
  *       rejected_frees). For low contention; prefer PERCPU for tracing.
  *   STATIC_MALLOC_SPIN_TRIES default 256. Retries of the NO_LOCK word.
+ *   STATIC_MALLOC_CACHE_BYTES default min(HEAP_SIZE/16, 2048). Bytes of freed
+ *       small blocks each CPU keeps for its next mallocs (see PER-CPU CACHE);
+ *       0 turns the cache off. Cost: up to this many bytes per CPU are not
+ *       available to the other CPUs until this CPU mallocs again.
+ *   STATIC_MALLOC_INLINE     default off. Put the cache's fast paths inline
+ *       at every call site of static_malloc and static_free: a 64-byte pair
+ *       costs ~12 ns instead of ~33 ns, but every call site adds ~125
+ *       verifier insns and a dozen branches instead of ~20 insns, and a
+ *       program with dozens of call sites in a row can hit the verifier's
+ *       limit of 8192 pending branches. For hot loops with few call sites.
  *   STATIC_MALLOC_CHECK_MAX  default min(HEAP_SIZE/16, 1024). Blocks that
  *       static_malloc_check() walks; a heap with more blocks reports 10.
  *       Cost: ~300 verifier insns per block, only in programs that call it.
@@ -100,15 +111,20 @@
  *   CAP_PERFMON (root has it), like any program storing pointers in maps.
  *
  * STATISTICS
- *   Map `static_stats` (an ARRAY, a PERCPU_ARRAY with STATIC_MALLOC_PERCPU),
- *   one entry, key 0, value struct static_malloc_stats:
+ *   Map `static_stats`, a PERCPU_ARRAY with one entry (key 0) whose value
+ *   per CPU starts with a struct static_malloc_stats (the rest of the value
+ *   is that CPU's cache, internal). Each CPU counts its own calls, without an
+ *   atomic instruction; sum the CPUs:
  *     bytes_in_use, peak_bytes   usable bytes of live blocks (multiple of 8)
  *     allocations, frees         successful malloc/calloc/realloc-moves, frees
  *     failed_allocations         requests that returned NULL
  *     rejected_frees             double, interior or foreign frees ignored
  *     contended                  operations refused because the heap was busy
  *   Read it with `bpftool map dump name static_stats` or from a skeleton.
- *   With PERCPU, sum the CPUs (peak_bytes is per CPU).
+ *   bytes_in_use is a CPU's net count: a block freed on another CPU than
+ *   the one that allocated it makes one CPU's count wrap below zero (two's
+ *   complement) and the sum right; peak_bytes is per CPU. Blocks parked in
+ *   a CPU's cache count as freed.
  *
  * DESIGN AND INVARIANTS
  *   TLSF (two-level segregated fit): first level = power of two, second
@@ -116,8 +132,9 @@
  *   O(1) with no loop (find-first-set is branch-free arithmetic). malloc and
  *   free are loop-free: O(1), a few hundred instructions at most.
  *   The heap operations are global BPF functions, verified once per program
- *   (malloc ~2.7K, free ~1.5K processed insns); each call site adds only
- *   ~40-80 processed insns (the call and the pointer bound).
+ *   (~14K processed insns for malloc and free together, make bench); each
+ *   further call site adds only ~40 processed insns (the call and the
+ *   pointer bound).
  *   - Heap metadata holds OFFSETS into the heap, never pointers: the
  *     verifier turns any pointer loaded from map memory into a scalar
  *     ("R2 invalid mem access 'scalar'"). Offset 0 means "none".
@@ -129,9 +146,28 @@
  *     Blocks tile the heap exactly; no two free blocks are adjacent; a free
  *     block is in exactly the list its size maps to, and its list's bits are
  *     set. static_malloc_check() walks the heap and verifies all of this.
- *   - A side bitmap holds one bit per 8 bytes: set iff a live block's payload
- *     starts there. free() trusts only this bitmap, so double, interior and
- *     foreign frees are recognized even if the user scribbled on a header.
+ *   - A state byte per 8 bytes of heap: non-zero only where a live or
+ *     parked block's payload starts (its size class, or "big", or "parked").
+ *     free() trusts the state byte and checks the header agrees, so double,
+ *     interior and foreign frees are recognized even if the user scribbled
+ *     on a header.
+ *
+ * PER-CPU CACHE
+ *   A freed block of 16..128 bytes is parked in its CPU's cache (LIFO, at
+ *   most 4 of one size, STATIC_MALLOC_CACHE_BYTES in all) instead of going
+ *   back to the heap, and the next malloc of exactly that block size on that
+ *   CPU takes it without the lock: the fast path of a malloc+free pair. The
+ *   heap still counts a parked block as used (its state byte says parked,
+ *   so a second free of it is rejected). A malloc that finds no block first
+ *   gives this CPU's parked blocks back to the heap and tries again; blocks
+ *   parked on other CPUs stay there, so a request for nearly the whole heap
+ *   can fail while another CPU holds freed small blocks (set
+ *   STATIC_MALLOC_CACHE_BYTES 0 where that matters). Each CPU's calls are
+ *   serialized by a per-CPU guard word: a program that interrupts an
+ *   allocator call on the same CPU (perf_event, kprobe) finds the guard
+ *   taken and fails cleanly (NULL, or a dropped free), counted in
+ *   `contended`. Non-RT kernels do not preempt BPF programs of the listed
+ *   types, so the guard is never held across a preemption.
  *   - Writing outside [p, p + size) is undefined behaviour as in C: the
  *     verifier cannot stop writes inside the map value, but the heap code
  *     never leaves the map whatever is written.
@@ -170,7 +206,7 @@
 
 /* ---- configuration ---------------------------------------------------- */
 
-/* Bytes of heap (multiple of 512, 1 KiB .. 4 MiB; PERCPU: .. 28 KiB). */
+/* Bytes of heap (multiple of 512, 1 KiB .. 3 MiB; PERCPU: .. 24 KiB). */
 #ifndef STATIC_MALLOC_HEAP_SIZE
 #define STATIC_MALLOC_HEAP_SIZE 65536
 #endif
@@ -189,15 +225,22 @@ _Static_assert(STATIC_MALLOC_HEAP_SIZE % 512 == 0,
 	       "STATIC_MALLOC_HEAP_SIZE must be a multiple of 512");
 _Static_assert(STATIC_MALLOC_HEAP_SIZE >= 1024,
 	       "STATIC_MALLOC_HEAP_SIZE must be at least 1024 bytes");
-_Static_assert(STATIC_MALLOC_HEAP_SIZE <= 4 * 1024 * 1024,
-	       "STATIC_MALLOC_HEAP_SIZE must be at most 4 MiB (array map value limit)");
+_Static_assert(STATIC_MALLOC_HEAP_SIZE <= 3 * 1024 * 1024,
+	       "STATIC_MALLOC_HEAP_SIZE must be at most 3 MiB (with its metadata, the 4 MiB array map value limit)");
 #if defined(STATIC_MALLOC_PERCPU) && defined(STATIC_MALLOC_NO_LOCK)
 #error "static_malloc.h: choose STATIC_MALLOC_PERCPU or STATIC_MALLOC_NO_LOCK, not both"
 #endif
 #ifdef STATIC_MALLOC_PERCPU
-_Static_assert(STATIC_MALLOC_HEAP_SIZE <= 28 * 1024,
-	       "STATIC_MALLOC_PERCPU: the heap must be at most 28 KiB (per-CPU map values are limited to 32 KiB)");
+_Static_assert(STATIC_MALLOC_HEAP_SIZE <= 24 * 1024,
+	       "STATIC_MALLOC_PERCPU: the heap must be at most 24 KiB (per-CPU map values are limited to 32 KiB)");
 #endif
+
+/* Bytes of freed small blocks each CPU keeps for its next mallocs (0: none). */
+#ifndef STATIC_MALLOC_CACHE_BYTES
+#define STATIC_MALLOC_CACHE_BYTES (STATIC_MALLOC_HEAP_SIZE / 16 < 2048 ? STATIC_MALLOC_HEAP_SIZE / 16 : 2048)
+#endif
+_Static_assert(STATIC_MALLOC_CACHE_BYTES >= 0 && STATIC_MALLOC_CACHE_BYTES <= STATIC_MALLOC_HEAP_SIZE / 2,
+	       "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap");
 _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096,
 	       "STATIC_MALLOC_SPIN_TRIES must be between 1 and 4096");
 
@@ -217,6 +260,20 @@ _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096
 #define __SM_NLISTS	512		/* 32 first levels x 16 second levels */
 #define __SM_MOVE	(1ULL << 63)	/* __sm_resize_off: "must move" flag */
 #define __SM_CHUNK	256ULL		/* bytes per step of the zero/copy loops */
+
+/*
+ * Block states, one byte per 8 bytes of heap (state[o / 8] for the payload
+ * at o). Only the byte of a block's payload start is ever non-zero. The
+ * byte is the allocator's word on a block: free, realloc and the per-CPU
+ * cache trust it, never the header in front of the payload, which a stray
+ * write of the program can change.
+ */
+#define __SM_ST_NONE	0	/* free block, or not the start of a block */
+				/* 2..16: live block of exactly k * 8 bytes */
+#define __SM_ST_BIG	32	/* live block of more than 128 bytes */
+#define __SM_ST_PARKED	64	/* | k: a k * 8-byte block in a CPU's cache */
+#define __SM_CACHED	128ULL	/* largest block the per-CPU cache keeps */
+#define __SM_DEPTH	4	/* blocks of one size a CPU keeps at most */
 
 #ifndef __sm_weak
 #define __sm_weak __attribute__((weak))
@@ -239,6 +296,17 @@ _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096
 		     "if %[v] >= %[l] goto +1\n\t"			\
 		     "%[v] = 0"						\
 		     : [v] "+r"(x) : [h] "i"(hi), [l] "i"(lo))
+
+/*
+ * Mask: x &= m, in inline asm. Bitmap scans and list numbers are bounded by
+ * construction, so clang drops a C mask it can prove redundant; and before
+ * 6.12 the verifier forgets every bound of a register that an OR, XOR,
+ * shift or multiply by another register touched (adjust_scalar_min_max_vals
+ * keeps bounds only for ADD, SUB and AND with a non-constant source). An AND
+ * with a constant is tracked by every verifier, so each index that comes
+ * from a bitmap goes through this just before it is used.
+ */
+#define __sm_mask(x, m) asm volatile("%[v] &= %[k]" : [v] "+r"(x) : [k] "i"(m))
 
 /* ---- maps --------------------------------------------------------------- */
 
@@ -270,7 +338,8 @@ struct __sm_heap {
 	__u32 fl_map;			/* bit fl: sl_map[fl] != 0 */
 	__u32 sl_map[32];		/* bit sl: heads[fl * 16 + sl] != 0 */
 	__u32 heads[__SM_NLISTS];	/* payload offset of the first free block, 0: none */
-	__u64 used[STATIC_MALLOC_HEAP_SIZE / 512]; /* bit o/8: live block payload at o */
+	__u64 live_bytes;		/* bytes of blocks not free (parked ones too) */
+	__u8 state[STATIC_MALLOC_HEAP_SIZE / 8]; /* __SM_ST_* of the payload at 8 * i */
 	__u8 mem[STATIC_MALLOC_HEAP_SIZE] __attribute__((aligned(8)));
 };
 
@@ -285,15 +354,27 @@ struct {
 	__type(value, struct __sm_heap);
 } __sm_heap __sm_weak SEC(".maps");
 
+/*
+ * What each CPU keeps to itself, in one per-CPU map value so that a fast
+ * path needs one lookup: the counters (first, so that the value starts with
+ * a struct static_malloc_stats), the guard of this CPU's allocator calls and
+ * the cache of freed small blocks (payload offsets, LIFO per block size).
+ * Parked blocks stay allocated for the heap; their state byte says parked.
+ */
+struct __sm_cpu {
+	struct static_malloc_stats stats; /* written only under this CPU's guard */
+	__u32 guard;			/* 1 while an allocator call of this CPU runs */
+	__u32 bytes;			/* bytes of the blocks parked here */
+	__u8 count[32];			/* count[k]: parked blocks of k * 8 bytes */
+	__u32 slot[32][__SM_DEPTH];	/* 32, not 17: any k & 31 is in bounds */
+};
+
+/* The counters and the per-CPU cache. User space sums the CPUs' stats. */
 struct {
-#ifdef STATIC_MALLOC_PERCPU
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-#else
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-#endif
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct static_malloc_stats);
+	__type(value, struct __sm_cpu);
 } static_stats __sm_weak SEC(".maps");
 
 static __sm_inline struct __sm_heap *__sm_get_heap(void)
@@ -303,11 +384,41 @@ static __sm_inline struct __sm_heap *__sm_get_heap(void)
 	return bpf_map_lookup_elem(&__sm_heap, &___k);
 }
 
-static __sm_inline struct static_malloc_stats *__sm_get_stats(void)
+static __sm_inline struct __sm_cpu *__sm_get_cpu(void)
 {
 	__u32 ___k = 0;
 
 	return bpf_map_lookup_elem(&static_stats, &___k);
+}
+
+static __sm_inline struct static_malloc_stats *__sm_get_stats(void)
+{
+	return (struct static_malloc_stats *)__sm_get_cpu();
+}
+
+/*
+ * The per-CPU guard. A program that interrupts an allocator call on the same
+ * CPU (a perf_event or kprobe program in an interrupt) finds it taken and
+ * backs off: its call fails cleanly and counts in `contended`. Plain loads
+ * and stores suffice because only this CPU touches the word and an
+ * interrupting program runs to completion before the interrupted one goes
+ * on. They do not suffice against preemption between two programs of one
+ * CPU, which non-RT kernels do not do inside XDP, TC, socket and tracing
+ * programs; see the manual (PREEMPTION).
+ */
+static __sm_inline bool __sm_enter(struct __sm_cpu *c)
+{
+	if (*(volatile __u32 *)&c->guard)
+		return false;
+	*(volatile __u32 *)&c->guard = 1;
+	asm volatile("" ::: "memory");
+	return true;
+}
+
+static __sm_inline void __sm_leave(struct __sm_cpu *c)
+{
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)&c->guard = 0;
 }
 
 /* ---- locking -------------------------------------------------------------- */
@@ -316,11 +427,7 @@ static __sm_inline struct static_malloc_stats *__sm_get_stats(void)
 static __sm_inline bool __sm_lock(struct __sm_heap *h)
 {
 #if defined(STATIC_MALLOC_PERCPU)
-	/* Same CPU only: an interrupting program sees busy and backs off. */
-	if (*(volatile __u64 *)&h->busy)
-		return false;
-	*(volatile __u64 *)&h->busy = 1;
-	asm volatile("" ::: "memory");
+	/* This CPU's own heap: the per-CPU guard, already taken, serializes. */
 	return true;
 #elif defined(STATIC_MALLOC_NO_LOCK)
 	for (int ___i = 0; ___i < STATIC_MALLOC_SPIN_TRIES; ___i++)
@@ -336,8 +443,6 @@ static __sm_inline bool __sm_lock(struct __sm_heap *h)
 static __sm_inline void __sm_unlock(struct __sm_heap *h)
 {
 #if defined(STATIC_MALLOC_PERCPU)
-	asm volatile("" ::: "memory");
-	*(volatile __u64 *)&h->busy = 0;
 #elif defined(STATIC_MALLOC_NO_LOCK)
 	/* An atomic RMW is a full barrier in every BPF JIT; 5.12 has no store-release. */
 	__sync_lock_test_and_set(&h->busy, 0);
@@ -394,8 +499,11 @@ static __sm_inline __u64 __sm_list(__u64 size)
 
 static __sm_inline void __sm_insert(struct __sm_heap *h, __u64 o, __u64 size)
 {
-	__u64 ___l = __sm_list(size) & (__SM_NLISTS - 1);
-	__u64 ___head = h->heads[___l];
+	__u64 ___l = __sm_list(size), ___fl;
+	__u64 ___head;
+
+	__sm_mask(___l, __SM_NLISTS - 1);
+	___head = h->heads[___l];
 
 	__SM_NEXTF(h, o) = ___head;
 	__SM_PREVF(h, o) = 0;
@@ -403,15 +511,19 @@ static __sm_inline void __sm_insert(struct __sm_heap *h, __u64 o, __u64 size)
 	if (___head)
 		__SM_PREVF(h, ___head) = o;
 	h->heads[___l] = o;
-	h->sl_map[(___l >> 4) & 31] |= 1U << (___l & 15);
-	h->fl_map |= 1U << ((___l >> 4) & 31);
+	___fl = ___l >> 4;
+	__sm_mask(___fl, 31);
+	h->sl_map[___fl] |= 1U << (___l & 15);
+	h->fl_map |= 1U << ___fl;
 }
 
 static __sm_inline void __sm_unlink(struct __sm_heap *h, __u64 o, __u64 size)
 {
-	__u64 ___l = __sm_list(size) & (__SM_NLISTS - 1);
+	__u64 ___l = __sm_list(size);
 	__u64 ___n = __SM_NEXTF(h, o), ___p = __SM_PREVF(h, o);
 	__u64 ___nc = ___n, ___pc = ___p;
+
+	__sm_mask(___l, __SM_NLISTS - 1);
 
 	__sm_clamp(___nc, 8, __SM_HEAP - 8);
 	if (___nc)
@@ -422,7 +534,9 @@ static __sm_inline void __sm_unlink(struct __sm_heap *h, __u64 o, __u64 size)
 	} else {
 		h->heads[___l] = ___n;
 		if (!___n) {
-			__u64 ___fl = (___l >> 4) & 31;
+			__u64 ___fl = ___l >> 4;
+
+			__sm_mask(___fl, 31);
 
 			h->sl_map[___fl] &= ~(1U << (___l & 15));
 			if (!h->sl_map[___fl])
@@ -509,18 +623,28 @@ static __sm_inline __u64 __sm_need(__u64 n)
 	return n < 8 ? __SM_MIN_BLOCK : n + __SM_HDR;
 }
 
+/* The state byte of a live block of bs bytes. */
+static __sm_inline __u64 __sm_live_state(__u64 bs)
+{
+	return bs <= __SM_CACHED ? bs >> 3 : __SM_ST_BIG;
+}
+
+/* State byte of the payload at o; o must have been clamped to [8, HEAP - 8]. */
+#define __SM_STATE(h, o) ((h)->state[(o) >> 3])
+
 /* Validate a payload offset handed to free/realloc: returns the block size
- * or 0. Trusts only the side bitmap, then sanity-checks the header. */
+ * or 0. Trusts the state byte, then checks that the header agrees. */
 static __sm_inline __u64 __sm_live_size(struct __sm_heap *h, __u64 off)
 {
-	__u64 ___o = off, ___s;
+	__u64 ___o = off, ___s, ___st;
 
 	if (off & 7)
 		return 0;
 	__sm_clamp(___o, 8, __SM_HEAP - 8);
 	if (!___o || !h->inited)
 		return 0;
-	if (!(h->used[___o >> 9] & (1ULL << ((___o >> 3) & 63))))
+	___st = __SM_STATE(h, ___o);
+	if (___st == __SM_ST_NONE || (___st & __SM_ST_PARKED))
 		return 0;
 	___s = __SM_SZF(h, ___o);
 	if (___s & __SM_FREE)
@@ -528,53 +652,161 @@ static __sm_inline __u64 __sm_live_size(struct __sm_heap *h, __u64 off)
 	___s &= ~7ULL;
 	if (___s < __SM_MIN_BLOCK || ___o - 8 + ___s > __SM_HEAP)
 		return 0;
+	/* A header that disagrees was overwritten: refuse rather than guess. */
+	if (___st != __sm_live_state(___s))
+		return 0;
 	return ___s;
 }
 
-/* o is clamped to [8, HEAP - 8], so o >> 9 indexes used[] within bounds. */
-#define __SM_USED_WORD(h, o) (h)->used[(o) >> 9]
-#define __SM_USED_BIT(o)     (1ULL << (((o) >> 3) & 63))
-
-/* Counters that are also bumped outside the lock are always atomic (XADD,
- * kernel 5.10): a plain increment under the lock could lose them. */
-#define __SM_COUNT(st, field) __sync_fetch_and_add(&(st)->field, 1)
-
+/* Counters: only the holder of this CPU's guard writes them. bytes_in_use
+ * is this CPU's net count (a free on another CPU takes it below zero, in
+ * two's complement), so the peak compares signed values. */
 static __sm_inline void __sm_stat_alloc(struct static_malloc_stats *st, __u64 bytes)
 {
 	st->allocations++;
 	st->bytes_in_use += bytes;
-	if (st->bytes_in_use > st->peak_bytes)
+	if ((__s64)st->bytes_in_use > (__s64)st->peak_bytes)
 		st->peak_bytes = st->bytes_in_use;
 }
+
+static __sm_inline void __sm_stat_free(struct static_malloc_stats *st, __u64 bytes)
+{
+	st->frees++;
+	st->bytes_in_use -= bytes;
+}
+
+/* Payload offset of heap pointer p (pointer - pointer: needs CAP_PERFMON). */
+static __sm_inline __u64 __sm_offset(struct __sm_heap *h, const void *p)
+{
+	__u64 ___x = (__u64)p;
+
+	asm volatile("%[x] -= %[b]" : [x] "+r"(___x) : [b] "r"(h->mem));
+	return ___x;
+}
+
+/*
+ * The fast paths: this CPU's cache of freed small blocks, inline at each
+ * call site, no lock, no call, no atomic instruction. A block of k * 8
+ * bytes (k = 2..16) that is freed is parked in slot[k] while the CPU keeps
+ * less than STATIC_MALLOC_CACHE_BYTES; a malloc that needs exactly k * 8
+ * bytes takes the last one parked. Anything else goes down the locked path.
+ */
+
+/*
+ * Malloc's fast path: a parked block of exactly `need` bytes, as a pointer
+ * bounded for [p, p + need - 8) when need is a constant (else [p, p + 8)),
+ * or NULL.
+ */
+static __sm_inline void *__sm_cache_take(struct __sm_heap *h, __u64 need)
+{
+#if STATIC_MALLOC_CACHE_BYTES > 0
+	struct __sm_cpu *___c;
+	__u64 ___k = need >> 3, ___n, ___o = 0, ___hi;
+
+	if (need < __SM_MIN_BLOCK || need > __SM_CACHED)
+		return NULL;
+	___c = __sm_get_cpu();
+	if (!___c || !__sm_enter(___c))
+		return NULL;
+	__sm_mask(___k, 31);
+	___n = ___c->count[___k];
+	if (___n) {
+		___n = (___n - 1) & (__SM_DEPTH - 1);
+		___o = ___c->slot[___k][___n];
+		___c->count[___k] = ___n;
+		___c->bytes -= ___k * 8;
+		/* A block of need bytes at o ends by the heap's end: o <= hi. */
+		if (__builtin_constant_p(need)) {
+			__sm_clamp(___o, 8, __SM_HEAP + __SM_HDR - need);
+		} else {
+			___hi = __SM_HEAP + __SM_HDR - need;
+			asm volatile("if %[v] > %[h8] goto +2\n\t"
+				     "if %[v] > %[hi] goto +1\n\t"
+				     "if %[v] >= 8 goto +1\n\t"
+				     "%[v] = 0"
+				     : [v] "+r"(___o) : [h8] "i"(__SM_HEAP - 8), [hi] "r"(___hi));
+		}
+		if (___o && __SM_STATE(h, ___o) == (__SM_ST_PARKED | ___k)) {
+			__SM_STATE(h, ___o) = ___k;
+			__sm_stat_alloc(&___c->stats, need - __SM_HDR);
+		} else {
+			___o = 0;
+		}
+	}
+	__sm_leave(___c);
+	if (!___o)
+		return NULL;
+	return h->mem + ___o;
+#else
+	return NULL;
+#endif
+}
+
+/* Free's fast path: park the live small block at off; false when it is
+ * not one (or the cache is full), and the locked path must judge it. */
+static __sm_inline bool __sm_cache_put(struct __sm_heap *h, __u64 off)
+{
+#if STATIC_MALLOC_CACHE_BYTES > 0
+	struct __sm_cpu *___c;
+	__u64 ___o = off, ___k, ___n;
+	bool ___done = false;
+
+	if (off & 7)
+		return false;
+	__sm_clamp(___o, 8, __SM_HEAP - 8);
+	if (!___o)
+		return false;
+	___c = __sm_get_cpu();
+	if (!___c || !__sm_enter(___c))
+		return false;
+	___k = __SM_STATE(h, ___o);
+	__sm_clamp(___k, 2, __SM_CACHED / 8);	/* 0 unless a live small block */
+	if (___k) {
+		___n = ___c->count[___k];
+		if (___n < __SM_DEPTH && ___c->bytes + ___k * 8 <= STATIC_MALLOC_CACHE_BYTES) {
+			__sm_mask(___n, __SM_DEPTH - 1);
+			___c->slot[___k][___n] = ___o;
+			___c->count[___k] = ___n + 1;
+			___c->bytes += ___k * 8;
+			__SM_STATE(h, ___o) = __SM_ST_PARKED | ___k;
+			__sm_stat_free(&___c->stats, ___k * 8 - __SM_HDR);
+			___done = true;
+		}
+	}
+	__sm_leave(___c);
+	return ___done;
+#else
+	return false;
+#endif
+}
+
+/* Returned by __sm_take_off/__sm_give_off when the NO_LOCK word stayed
+ * taken (never a valid offset or size: both are multiples of 8). */
+#define __SM_BUSY 1ULL
 
 /*
  * The heap operations. Global (not static) functions: the verifier checks
  * each one once per program, whatever the number of call sites, and they
- * return plain offsets, which is all a global function may return. Weak, so
+ * return plain numbers, which is all a global function may return. Weak, so
  * that several objects including this header link. Helpers are called only
  * before the lock is taken (no calls are allowed while holding it).
  */
 
-/* Allocate a block for n bytes; returns its payload offset, 0 on failure. */
-__sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
+/*
+ * Take a block for `need` bytes (a __sm_need() result) from the TLSF lists,
+ * under the heap's lock. Returns payload offset | block size << 32, 0 when
+ * no free block fits, __SM_BUSY when the heap stayed busy.
+ */
+__sm_weak __sm_noinline __u64 __sm_take_off(__u64 need)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	struct static_malloc_stats *st = __sm_get_stats();
-	__u64 need, s, l, fl, sl, o, bs;
+	__u64 s, l, fl, sl, o, bs;
 	__u32 slm, flm;
 
-	if (!h || !st)
+	if (!h || need < __SM_MIN_BLOCK || need > __SM_HEAP)
 		return 0;
-	need = __sm_need(n);
-	if (!need) {
-		__SM_COUNT(st, failed_allocations);
-		return 0;
-	}
-	if (!__sm_lock(h)) {
-		__SM_COUNT(st, contended);
-		__SM_COUNT(st, failed_allocations);
-		return 0;
-	}
+	if (!__sm_lock(h))
+		return __SM_BUSY;
 	if (!h->inited)
 		__sm_init(h);
 
@@ -583,25 +815,28 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 	if (s >= __SM_SMALL)
 		s += (1ULL << (__sm_fls(s) - __SM_SL_LOG2)) - 1;
 	l = __sm_list(s);
-	fl = (l >> 4) & 31;
+	fl = l >> 4;
+	__sm_mask(fl, 31);
 	sl = l & 15;
 	slm = h->sl_map[fl] & (~0U << sl);
 	if (!slm) {
 		flm = fl >= 31 ? 0 : h->fl_map & (~0U << (fl + 1));
 		if (flm) {
-			fl = __sm_ffs(flm) & 31;
+			fl = __sm_ffs(flm);
+			__sm_mask(fl, 31);
 			slm = h->sl_map[fl];
 		}
 	}
 	if (slm) {
-		sl = __sm_ffs(slm) & 15;
-		o = h->heads[(fl << 4) | sl];
+		l = (fl << 4) + __sm_ffs(slm);
 	} else {
 		/* Last chance, still O(1): the head of need's own list may fit
 		 * (e.g. the single free block of an empty heap, for a request of
 		 * the whole heap, which rounding up would skip). */
-		o = h->heads[__sm_list(need) & (__SM_NLISTS - 1)];
+		l = __sm_list(need);
 	}
+	__sm_mask(l, __SM_NLISTS - 1);
+	o = h->heads[l];
 	__sm_clamp(o, 8, __SM_HEAP - 8);
 	if (!o)
 		goto fail;
@@ -614,39 +849,38 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 	__sm_unlink(h, o, bs);
 	bs = __sm_trim(h, o, bs, need);
 	__SM_SZF(h, o) = bs;
-	__SM_USED_WORD(h, o) |= __SM_USED_BIT(o);
-	__sm_stat_alloc(st, bs - __SM_HDR);
+	__SM_STATE(h, o) = __sm_live_state(bs);
+	h->live_bytes += bs;
 	__sm_unlock(h);
-	return o;
+	return o | (bs << 32);
 fail:
-	__SM_COUNT(st, failed_allocations);
 	__sm_unlock(h);
 	return 0;
 }
 
-/* Free the block at payload offset off; returns 0, or 1 when rejected. */
-__sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
+/*
+ * Give the live block at payload offset off back to the TLSF lists, merged
+ * with free neighbours, under the heap's lock. Returns its size, 0 when off
+ * is not a live block, __SM_BUSY when the heap stayed busy.
+ */
+__sm_weak __sm_noinline __u64 __sm_give_off(__u64 off)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	struct static_malloc_stats *st = __sm_get_stats();
-	__u64 o = off, bs, p, ps;
+	__u64 o = off, bs, ret, p, ps;
 
-	if (!h || !st)
-		return 1;
-	if (!__sm_lock(h)) {
-		__SM_COUNT(st, contended);
-		__SM_COUNT(st, rejected_frees);
-		return 1;
-	}
+	if (!h)
+		return 0;
+	if (!__sm_lock(h))
+		return __SM_BUSY;
 	bs = __sm_live_size(h, off);
-	if (!bs)
-		goto reject;
 	__sm_clamp(o, 8, __SM_HEAP - 8);
-	if (!o)
-		goto reject;
-	__SM_USED_WORD(h, o) &= ~__SM_USED_BIT(o);
-	st->frees++;
-	st->bytes_in_use -= bs - __SM_HDR;
+	if (!bs || !o) {
+		__sm_unlock(h);
+		return 0;
+	}
+	__SM_STATE(h, o) = __SM_ST_NONE;
+	h->live_bytes -= bs;
+	ret = bs;
 
 	bs += __sm_take_next_free(h, o, bs);
 	p = __SM_PREV(h, o);
@@ -661,11 +895,111 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 	}
 	__sm_make_free(h, o, bs);
 	__sm_unlock(h);
+	return ret;
+}
+
+/*
+ * Give every block parked in this CPU's cache back to the heap (malloc does
+ * this before it gives up). The caller holds this CPU's guard.
+ */
+__sm_weak __sm_noinline __u64 __sm_flush(void)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 k, n, o, r;
+	int i;
+
+	if (!c || !h)
+		return 0;
+	/* One step per slot (15 sizes x __SM_DEPTH): the verifier walks each. */
+	for (i = 2 * __SM_DEPTH; i < (__SM_CACHED / 8 + 1) * __SM_DEPTH; i++) {
+		k = i / __SM_DEPTH;
+		__sm_mask(k, 31);
+		n = c->count[k];
+		if (!n)
+			continue;
+		n = (n - 1) & (__SM_DEPTH - 1);
+		o = c->slot[k][n];
+		__sm_clamp(o, 8, __SM_HEAP - 8);
+		if (!o || __SM_STATE(h, o) != (__SM_ST_PARKED | k))
+			break;	/* not what was parked: leave the cache alone */
+		__SM_STATE(h, o) = k;	/* live again, then given back */
+		r = __sm_give_off(o);
+		if (r == __SM_BUSY) {
+			__SM_STATE(h, o) = __SM_ST_PARKED | k;
+			break;
+		}
+		c->count[k] = n;
+		c->bytes -= k * 8;
+	}
 	return 0;
-reject:
-	__SM_COUNT(st, rejected_frees);
-	__sm_unlock(h);
-	return 1;
+}
+
+/* Allocate a block for n bytes: this CPU's cache, else the heap under its
+ * lock. Returns its payload offset, 0 on failure. */
+__sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct static_malloc_stats *st = &c->stats;
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 need = __sm_need(n), r = 0;
+	void *p;
+
+	if (!c || !h)
+		return 0;
+	p = __sm_cache_take(h, need);
+	if (p)
+		return __sm_offset(h, p);
+	if (!__sm_enter(c)) {
+		__sync_fetch_and_add(&st->contended, 1);
+		return 0;
+	}
+	if (need) {
+		r = __sm_take_off(need);
+		if (!r && c->bytes) {
+			/* Blocks parked on this CPU may be what is missing. */
+			__sm_flush();
+			r = __sm_take_off(need);
+		}
+	}
+	if (r == __SM_BUSY) {
+		st->contended++;
+		r = 0;
+	}
+	if (r)
+		__sm_stat_alloc(st, (r >> 32) - __SM_HDR);
+	else
+		st->failed_allocations++;
+	__sm_leave(c);
+	return r & 0xffffffffULL;
+}
+
+/* Free the block at payload offset off: into this CPU's cache, else back to
+ * the heap under its lock. Returns 0, or 1 when rejected. */
+__sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct static_malloc_stats *st = &c->stats;
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 r;
+
+	if (!c || !h)
+		return 1;
+	if (__sm_cache_put(h, off))
+		return 0;
+	if (!__sm_enter(c)) {
+		__sync_fetch_and_add(&st->contended, 1);
+		return 1;
+	}
+	r = __sm_give_off(off);
+	if (r == __SM_BUSY)
+		st->contended++;
+	if (r <= __SM_BUSY)
+		st->rejected_frees++;
+	else
+		__sm_stat_free(st, r - __SM_HDR);
+	__sm_leave(c);
+	return r <= __SM_BUSY;
 }
 
 /*
@@ -676,30 +1010,36 @@ reject:
 __sm_weak __sm_noinline __u64 __sm_resize_off(__u64 off, __u64 n)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	struct static_malloc_stats *st = __sm_get_stats();
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct static_malloc_stats *st = &c->stats;
 	__u64 o = off, bs, need, nb, ret;
 
-	if (!h || !st)
+	if (!h || !c)
 		return 0;
-	if (!__sm_lock(h)) {
-		__SM_COUNT(st, contended);
+	if (!__sm_enter(c)) {
+		__sync_fetch_and_add(&st->contended, 1);
 		return __SM_MOVE; /* move with 0 bytes known: the caller fails */
+	}
+	if (!__sm_lock(h)) {
+		st->contended++;
+		__sm_leave(c);
+		return __SM_MOVE;
 	}
 	bs = __sm_live_size(h, off);
 	__sm_clamp(o, 8, __SM_HEAP - 8);
 	if (!bs || !o) {
-		__SM_COUNT(st, rejected_frees);
+		st->rejected_frees++;
 		__sm_unlock(h);
+		__sm_leave(c);
 		return 0;
 	}
 	need = __sm_need(n);
 	ret = __SM_MOVE | (bs - __SM_HDR);
+	nb = bs;
 	if (!need) {
 		/* too large for the heap: the move will fail */
 	} else if (need <= bs) {
 		nb = __sm_trim(h, o, bs, need);
-		__SM_SZF(h, o) = nb;
-		st->bytes_in_use -= bs - nb;
 		ret = o;
 	} else if (bs + __sm_next_free_size(h, o, bs) >= need) {
 		__u64 total = bs + __sm_take_next_free(h, o, bs), nx;
@@ -712,13 +1052,18 @@ __sm_weak __sm_noinline __u64 __sm_resize_off(__u64 off, __u64 n)
 			if (nx)
 				__SM_PREV(h, nx) = o;
 		}
-		__SM_SZF(h, o) = nb;
-		st->bytes_in_use += nb - bs;
-		if (st->bytes_in_use > st->peak_bytes)
-			st->peak_bytes = st->bytes_in_use;
 		ret = o;
 	}
+	if (nb != bs) {
+		__SM_SZF(h, o) = nb;
+		__SM_STATE(h, o) = __sm_live_state(nb);
+		h->live_bytes += nb - bs;
+		st->bytes_in_use += nb - bs;
+		if ((__s64)st->bytes_in_use > (__s64)st->peak_bytes)
+			st->peak_bytes = st->bytes_in_use;
+	}
 	__sm_unlock(h);
+	__sm_leave(c);
 	return ret;
 }
 
@@ -823,23 +1168,27 @@ __sm_weak __sm_noinline __u64 __sm_copy_off(__u64 dst, __u64 src, __u64 n)
 /*
  * Walk the heap and check every invariant. Returns 0 when healthy, else the
  * number of the first broken rule: 1 no heap, 2 busy, 3 bad block size,
- * 4 bad prev_phys, 5 two adjacent free blocks, 6 live-bitmap disagrees with
+ * 4 bad prev_phys, 5 two adjacent free blocks, 6 state byte disagrees with
  * the header, 7 free block's list bits not set, 8 blocks do not tile the
- * heap, 9 byte count differs from stats (shared heap only; skipped per CPU),
+ * heap, 9 the bytes of the blocks in use differ from the heap's own count,
  * 10 more than STATIC_MALLOC_CHECK_MAX blocks. Cost: STATIC_MALLOC_CHECK_MAX
  * loop steps of ~300 insns for the verifier, once per program that calls it.
  */
 __sm_weak __sm_noinline __u64 __sm_check(void)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	struct static_malloc_stats *st = __sm_get_stats();
+	struct __sm_cpu *cpu = __sm_get_cpu();
 	__u64 o = 8, c = 0, prev = 0, prev_free = 0, live = 0, ret = 10, i;
 	__u64 szf = 0, sz = 0, l, used, isfree, bits, bad;
 
-	if (!h || !st)
+	if (!h || !cpu)
 		return 1;
-	if (!__sm_lock(h))
+	if (!__sm_enter(cpu))
 		return 2;
+	if (!__sm_lock(h)) {
+		__sm_leave(cpu);
+		return 2;
+	}
 	if (!h->inited) {
 		ret = 0;
 		goto out;
@@ -860,9 +1209,10 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		szf = __SM_SZF(h, c);
 		sz = szf & ~7ULL;
 		isfree = szf & __SM_FREE;
-		used = (__SM_USED_WORD(h, c) >> ((c >> 3) & 63)) & 1;
-		l = __sm_list(sz);
-		bits = (h->sl_map[(l >> 4) & 31] >> (l & 15)) & (h->fl_map >> ((l >> 4) & 31)) & 1;
+		used = ((__u64)__SM_STATE(h, c) + 255) >> 8;	/* 1 iff not NONE */
+		l = __sm_list(sz) >> 4;
+		__sm_mask(l, 31);
+		bits = (h->sl_map[l] >> (__sm_list(sz) & 15)) & (h->fl_map >> l) & 1;
 		__sm_barrier_var(sz);
 		bad = ((sz - __SM_MIN_BLOCK) >> 63) |			/* 3 */
 		      ((__SM_HEAP - (c - 8 + sz)) >> 63) |		/* 3 */
@@ -872,7 +1222,7 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		      (isfree & (bits ^ 1));				/* 7 */
 		if (bad)
 			break;
-		live += (sz - __SM_HDR) * (isfree ^ 1);
+		live += sz * (isfree ^ 1);
 		prev_free = isfree;
 		prev = c;
 		o = c + sz;
@@ -894,12 +1244,11 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		else
 			ret = 7;
 	}
-#ifndef STATIC_MALLOC_PERCPU
-	if (ret == 0 && live != st->bytes_in_use)
+	if (ret == 0 && live != h->live_bytes)
 		ret = 9;
-#endif
 out:
 	__sm_unlock(h);
+	__sm_leave(cpu);
 	return ret;
 }
 
@@ -929,24 +1278,24 @@ static __sm_inline void *__sm_bound(struct __sm_heap *h, __u64 o, __u64 span)
 	return h->mem + o;
 }
 
-/* Payload offset of heap pointer p (pointer - pointer: needs CAP_PERFMON). */
-static __sm_inline __u64 __sm_offset(struct __sm_heap *h, const void *p)
-{
-	__u64 ___x = (__u64)p;
-
-	asm volatile("%[x] -= %[b]" : [x] "+r"(___x) : [b] "r"(h->mem));
-	return ___x;
-}
 
 static __sm_inline void __heap *static_malloc(size_t size)
 {
-	__u64 ___o = __sm_malloc_off(size);
-	struct __sm_heap *___h;
+	struct __sm_heap *___h = __sm_get_heap();
+	__u64 ___o;
+#ifdef STATIC_MALLOC_INLINE
+	void *___p;
+#endif
 
-	if (!___o)
-		return NULL;
-	___h = __sm_get_heap();
 	if (!___h)
+		return NULL;
+#ifdef STATIC_MALLOC_INLINE
+	___p = __sm_cache_take(___h, __sm_need(size));
+	if (___p)
+		return ___p;
+#endif
+	___o = __sm_malloc_off(size);
+	if (!___o)
 		return NULL;
 	return __sm_bound(___h, ___o, size);
 }
@@ -963,26 +1312,32 @@ static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
 		else
 			___n = (__u64)nmemb * size;
 	}
+	___h = __sm_get_heap();
+	if (!___h)
+		return NULL;
 	___o = __sm_malloc_off(___n);
 	if (!___o)
 		return NULL;
 	__sm_zero_off(___o, ___n ? ___n : 8);
-	___h = __sm_get_heap();
-	if (!___h)
-		return NULL;
 	return __sm_bound(___h, ___o, ___n);
 }
 
 static __sm_inline void static_free(void __heap *ptr)
 {
 	struct __sm_heap *___h;
+	__u64 ___o;
 
 	if (!ptr)
 		return;
 	___h = __sm_get_heap();
 	if (!___h)
 		return;
-	__sm_free_off(__sm_offset(___h, ptr));
+	___o = __sm_offset(___h, ptr);
+#ifdef STATIC_MALLOC_INLINE
+	if (__sm_cache_put(___h, ___o))
+		return;
+#endif
+	__sm_free_off(___o);
 }
 
 static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: (MIT OR GPL-2.0-only) */
 /* calloc zeroing (also of reused blocks) and overflow; realloc in every case. */
+/* The checks below name where blocks land (in place, right after), which
+ * holds on a heap without blocks parked in the per-CPU cache; cache.bpf.c
+ * tests the cache. */
+#define STATIC_MALLOC_CACHE_BYTES 0
 #include "sm_test.h"
 
 #define N 200
