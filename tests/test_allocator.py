@@ -3,20 +3,28 @@
 Each program in tests/allocator/progs/ carries its expectation in a comment before it:
 `/* vdoctor-test: expect N */` (loads, and BPF_PROG_TEST_RUN returns N: 0 when every check
 passed, else the number of the failing check) or `/* vdoctor-test: load */` (a program type
-that cannot be test-run: it must load). The runner needs no list of tests.
+that cannot be test-run: it must load). `since X.Y` after either says the program needs kernel
+X.Y: older kernels of the matrix must refuse it. The runner needs no list of tests.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import struct
+import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import kernel_loads_bpf
+from verifier_doctor.kernel.kernels import SUPPORTED
 
 PROGS = Path(__file__).resolve().parent / "allocator" / "progs"
+LINK = Path(__file__).resolve().parent / "allocator" / "link"
+STATS_FIELDS = ("bytes_in_use", "peak_bytes", "allocations", "frees", "failed_allocations", "rejected_frees", "contended")
 COMPILERS = [cc for cc in ("clang-19", "clang-14") if shutil.which(cc)]
 TAG = "vdoctor-test:"
 
@@ -28,6 +36,10 @@ class Expectation:
     source: Path
     program: str
     retval: int | None  # None: load only
+    since: tuple[int, ...] | None = None  # the first kernel that must accept it; older ones refuse it
+
+    def needs_newer_than(self, version: str) -> bool:
+        return self.since is not None and tuple(int(x) for x in version.split(".")) < self.since
 
 
 def _function_after(lines: list[str], start: int) -> str:
@@ -48,7 +60,10 @@ def expectations() -> list[Expectation]:
                 continue
             words = line.split(TAG, 1)[1].replace("*/", " ").split()
             retval = int(words[1]) if words[0] == "expect" else None
-            found.append(Expectation(source, _function_after(lines, number + 1), retval))
+            since = None
+            if "since" in words:
+                since = tuple(int(x) for x in words[words.index("since") + 1].split("."))
+            found.append(Expectation(source, _function_after(lines, number + 1), retval, since))
     return found
 
 
@@ -60,6 +75,26 @@ def test_every_program_is_tagged():
     assert len(EXPECTATIONS) >= 20
     for source in PROGS.glob("*.bpf.c"):
         assert source in SOURCES, f"{source.name} has no vdoctor-test tag"
+
+
+@pytest.fixture(autouse=True)
+def one_cpu():
+    """Run each test's programs on one CPU: a block freed on a CPU waits in that CPU's cache
+    (static_malloc.h, PER-CPU CACHE), so a program that wants the whole heap back, run after
+    another on the same heap, must run where that one freed its blocks."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    yield sorted(before)  # the CPUs this process may use
+    os.sched_setaffinity(0, before)
+
+
+def per_cpu_stats(raw: bytes) -> list[dict[str, int]]:
+    """The counters at the start of each CPU's value of the per-CPU map `static_stats`."""
+    from verifier_doctor.kernel import libbpf
+
+    cpus = libbpf.lib().libbpf_num_possible_cpus()
+    width = len(raw) // cpus
+    return [dict(zip(STATS_FIELDS, struct.unpack_from(f"<{len(STATS_FIELDS)}Q", raw, cpu * width))) for cpu in range(cpus)]
 
 
 @pytest.fixture(scope="module")
@@ -110,35 +145,78 @@ def test_allocator_program_on_the_running_kernel(objects, verdicts, cc, expectat
         assert again.retval == expectation.retval, f"check {again.retval} failed on a used heap"
 
 
-KNOWN_FAILURES = {
-    # 5.10's verifier loses the bounds of the header's branch-free bit scan (__sm_fls: an OR of
-    # shifted differences) and refuses "math between map_value pointer and register with
-    # unbounded min value"; vdoctor explain names the arithmetic. Open in issue 5's note.
-    "5.10": "static_malloc.h is rejected by 5.10 (unbounded-math in the bit scan)",
-}
+STRESS_RUNS = 20000  # runs of stress_shared per CPU: 16 allocations each
+
+
+@needs_kernel
+@pytest.mark.kernel
+@pytest.mark.parametrize("cc", COMPILERS)
+def test_stress_on_two_cpus_at_once(objects, cc, one_cpu):
+    """Two CPUs share the heap (stress.bpf.c documents the workload); every block is filled with
+    a tag of its CPU, run and slot and checked, so a block handed out twice fails the run."""
+    from verifier_doctor.kernel.loader import open_program
+    from verifier_doctor.kernel.runner import default_packet
+
+    if len(one_cpu) < 2:
+        pytest.skip("needs two CPUs")
+    cpus = one_cpu[:2]
+    with open_program(objects[(cc, PROGS / "stress.bpf.c")], "stress_shared") as prog:
+        start, returned = threading.Barrier(len(cpus)), {}
+
+        def runner(cpu: int) -> None:
+            os.sched_setaffinity(0, {cpu})  # this thread only
+            start.wait()
+            returned[cpu] = prog.test_run(repeat=STRESS_RUNS).retval
+
+        threads = [threading.Thread(target=runner, args=(cpu,)) for cpu in cpus]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert returned == {cpu: 0 for cpu in cpus}, "a run failed a check (10+: allocation, 20+: foreign tag)"
+        check = bytearray(default_packet())
+        check[14] = 1
+        assert prog.test_run(data=bytes(check)).retval == 0, "the heap walker found a broken invariant"
+        stats = per_cpu_stats(prog.read_global("static_stats"))
+    total = {field: sum(cpu[field] for cpu in stats) % 2**64 for field in STATS_FIELDS}
+    assert total["allocations"] == total["frees"] == len(cpus) * STRESS_RUNS * 16
+    assert total["bytes_in_use"] == 0
+    assert total["failed_allocations"] == total["rejected_frees"] == total["contended"] == 0
+    assert sum(1 for cpu in stats if cpu["allocations"]) == len(cpus)
+
+
+@needs_kernel
+@pytest.mark.kernel
+@pytest.mark.skipif(shutil.which("bpftool") is None, reason="bpftool links the objects")
+@pytest.mark.parametrize("cc", COMPILERS)
+def test_two_objects_linked_with_bpftool_share_one_heap(tmp_path, cc):
+    """link_a.o and link_b.o both include the header; `bpftool gen object` links them."""
+    from verifier_doctor.kernel.build import compile_program
+    from verifier_doctor.kernel.loader import open_program
+
+    halves = [compile_program(LINK / name, tmp_path, cc, include_dirs=[PROGS]) for name in ("link_a.bpf.c", "link_b.bpf.c")]
+    linked = tmp_path / "linked.o"
+    done = subprocess.run(["bpftool", "gen", "object", str(linked), *map(str, halves)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with open_program(linked, "link_main") as prog:
+        assert prog.test_run().retval == 0
+        assert prog.test_run(repeat=3).retval == 0, "failed on a heap used before"
 
 
 @pytest.fixture(scope="module")
 def guest_runs(objects):
-    """Every allocator program in every kernel of the matrix: one boot per kernel."""
-    from verifier_doctor.kernel.kernels import SUPPORTED
+    """Every allocator program in every kernel of the matrix: one boot per kernel (TCG: about
+    4-8 minutes each, two at a time)."""
     from verifier_doctor.kernel.qemu import load_in_guests
 
     cc = COMPILERS[0]
     by_source = {source: objects[(cc, source)] for source in SOURCES}
-    return by_source, load_in_guests(SUPPORTED, list(by_source.values()), runs=1, timeout=900)
-
-
-def _kernel_params():
-    from verifier_doctor.kernel.kernels import SUPPORTED
-
-    return [pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[v]))
-            if v in KNOWN_FAILURES else v for v in SUPPORTED]
+    return by_source, load_in_guests(SUPPORTED, list(by_source.values()), runs=1, timeout=1800)
 
 
 @pytest.mark.qemu
 @pytest.mark.allocator_matrix
-@pytest.mark.parametrize("version", _kernel_params())
+@pytest.mark.parametrize("version", SUPPORTED)
 def test_allocator_on_every_kernel_of_the_matrix(guest_runs, version):
     """The same programs in Debian's kernels 5.10 to 7.3 under QEMU."""
     by_source, runs = guest_runs
@@ -149,6 +227,10 @@ def test_allocator_on_every_kernel_of_the_matrix(guest_runs, version):
         obj = by_source[expectation.source]
         load = next((l for l in run.results[obj] if l.name == expectation.program), None)
         where = f"{version} {expectation.source.stem}:{expectation.program}"
+        if expectation.needs_newer_than(version):
+            if load is None or load.accepted:
+                failures.append(f"{where}: accepted, though it needs {'.'.join(map(str, expectation.since))}")
+            continue
         if load is None or not load.accepted:
             failures.append(f"{where}: not accepted" + (f" ({load.error})" if load else ""))
             continue

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from verifier_doctor.kernel.kernels import SUPPORTED
+
 from conftest import ROOT, kernel_loads_bpf
 from netns_pair import send_udp, veth_between_namespaces
 
@@ -104,12 +106,7 @@ def fixed_in_guests(tmp_path_factory):
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("version", [
-    pytest.param("5.10", marks=pytest.mark.xfail(strict=True, reason="static_malloc.h is rejected by 5.10 "
-                                                  "(unbounded-math in the header's bit scan); issue 5")),
-    pytest.param("6.1", marks=pytest.mark.xfail(strict=True, reason="static_malloc.h is rejected by 6.1 too "
-                                                 "(bounds lost in the header's bit scan); issue 5")),
-    "6.12", "7.2", "7.3"])
+@pytest.mark.parametrize("version", SUPPORTED)
 def test_fixed_program_loads_and_runs_on_every_kernel(fixed_in_guests, version):
     obj, runs = fixed_in_guests
     run = runs[version]
