@@ -3,7 +3,9 @@
 Four XDP programs (tests/allocator/bench/loop_*.bpf.c) run the same loop of K = 64
 iterations per run: nothing (bench_empty), a 64-byte bump-pointer allocation from a map
 value plus one write (bench_bump), static_malloc(64) + write + static_free (bench_static),
-and bpf_obj_new(64-byte struct) + write + bpf_obj_drop (bench_obj_new). Each is run with
+and bpf_obj_new(64-byte struct) + write + bpf_obj_drop (bench_obj_new); for comparison,
+static_malloc built with STATIC_MALLOC_INLINE, NO_LOCK and PERCPU (loop_static_*.bpf.c, one
+body in loop_static.h). Each is run with
 BPF_PROG_TEST_RUN and `repeat` R, so the kernel times R runs and reports the mean time of
 one; we take the median of several trials, interleaved across the programs, with this
 process pinned to one CPU. The cost of one operation (pair) is
@@ -13,7 +15,7 @@ process pinned to one CPU. The cost of one operation (pair) is
 Then the verifier's price of a call site: tests/allocator/bench/sites.bpf.c has programs
 with 0, 1 and 2 call sites of static_malloc + static_free, of static_malloc alone, and of
 static_free alone; the differences of their "processed N insns" lines are printed for
-clang-19 and clang-14. The first site of a function also pays for verifying the global
+clang-19 and clang-14, and again with STATIC_MALLOC_INLINE (sites_inline.bpf.c). The first site of a function also pays for verifying the global
 function behind it (once per program), so 0 -> 1 and 1 -> 2 are shown apart.
 
 Targets (the issue): a 64-byte malloc+free pair at most 2x the bump pointer, and 100x
@@ -51,7 +53,8 @@ LOOPS = [
     ("bench_bump", "loop_baseline.bpf.c", "bump pointer"),
     ("bench_static", "loop_static.bpf.c", "static_malloc + static_free"),
     ("bench_obj_new", "loop_obj_new.bpf.c", "bpf_obj_new + bpf_obj_drop"),
-    # For comparison only (the targets are about the default heap): the lock-free modes.
+    # For comparison: the fast paths inline at the call site, and the lock-free modes.
+    ("bench_static_inline", "loop_static_inline.bpf.c", "  same, STATIC_MALLOC_INLINE"),
     ("bench_static_nolock", "loop_static_nolock.bpf.c", "  same, STATIC_MALLOC_NO_LOCK"),
     ("bench_static_percpu", "loop_static_percpu.bpf.c", "  same, STATIC_MALLOC_PERCPU"),
 ]
@@ -68,6 +71,16 @@ TARGET_OBJ_NEW_SPEEDUP = 100.0  # pair >= 100x faster than bpf_obj_new
 
 _PROCESSED = re.compile(r"processed (\d+) insns")
 STATS_FIELDS = ("bytes_in_use", "peak_bytes", "allocations", "frees", "failed_allocations", "rejected_frees", "contended")
+
+
+def summed_stats(raw: bytes) -> dict[str, int]:
+    """The counters at the start of each CPU's value of `static_stats`, summed over the CPUs."""
+    from verifier_doctor.kernel import libbpf
+
+    cpus = libbpf.lib().libbpf_num_possible_cpus()
+    width = len(raw) // cpus
+    rows = [struct.unpack_from(f"<{len(STATS_FIELDS)}Q", raw, cpu * width) for cpu in range(cpus)]
+    return {field: sum(row[j] for row in rows) % 2**64 for j, field in enumerate(STATS_FIELDS)}
 
 
 def processed(log: str) -> int | None:
@@ -156,9 +169,7 @@ def bench_speed(repeat: int, trials: int) -> dict:
             if name.startswith("bench_static"):
                 raw = prog.read_global("static_stats")  # per-CPU values come one after the other: sum them
                 if raw:
-                    width = 8 * len(STATS_FIELDS)
-                    cpus = [struct.unpack(f"<{len(STATS_FIELDS)}Q", raw[i : i + width]) for i in range(0, len(raw) - width + 1, width)]
-                    entry["static_stats"] = {f: sum(c[j] for c in cpus) for j, f in enumerate(STATS_FIELDS)}
+                    entry["static_stats"] = summed_stats(raw)
             results[name] = entry
     finally:
         for prog in loaded.values():
@@ -172,12 +183,12 @@ def bench_speed(repeat: int, trials: int) -> dict:
             "loop_ns_per_iteration": loop, "programs": results, "skipped": skipped}
 
 
-def bench_sites(cc: str) -> dict:
+def bench_sites(cc: str, source: str) -> dict:
     from verifier_doctor.errors import VdoctorError
     from verifier_doctor.kernel.loader import load_each_program
 
     try:
-        obj = build("sites.bpf.c", cc)
+        obj = build(source, cc)
     except VdoctorError as error:
         return {"error": str(error).splitlines()[0]}
     counts, errors = {}, {}
@@ -246,7 +257,7 @@ def print_table(speed: dict, summary: dict, sites: dict[str, dict]) -> None:
               f"{_num(e['verifier_insns'], 'd'):>10}{_num(e.get('xlated_insns'), 'd'):>8}{_num(e.get('jited_bytes'), 'd'):>9}")
     print("  ns/op: (ns/run - empty loop's ns/run) / K; an op is one allocation (+ write, + free)")
     print("  verifier: processed insns of the whole 64-iteration program; xlated: insns after the verifier")
-    print("  targets are about the default heap (bpf_spin_lock); the two indented rows are for comparison")
+    print("  targets are about the default heap (bpf_spin_lock); the indented rows are for comparison")
     for name, why in speed["skipped"].items():
         if name in progs:
             print(f"  note: {name} {why}")
@@ -266,23 +277,24 @@ def print_table(speed: dict, summary: dict, sites: dict[str, dict]) -> None:
         print(f"target: {summary[key]['target']:50} {_verdict(summary[key]['met'])}")
     print()
     print("verifier cost of a call site (difference of 'processed N insns'):")
-    header = f"{'call site':30}{'compiler':>10}{'0 sites':>9}{'1 site':>9}{'2 sites':>9}{'1st site':>10}{'next site':>11}"
+    header = f"{'call site':30}{'compiler':>17}{'0 sites':>9}{'1 site':>9}{'2 sites':>9}{'1st site':>10}{'next site':>11}"
     print(header)
     print("-" * len(header))
     for label, _programs in SITES:
         for cc, result in sites.items():
             if "error" in result:
-                print(f"{label:30}{cc:>10}  {result['error']}")
+                print(f"{label:30}{cc:>17}  {result['error']}")
                 continue
             row = result["rows"][label]
             c = row["processed"]
-            print(f"{label:30}{cc:>10}{_num(c[0], 'd'):>9}{_num(c[1], 'd'):>9}{_num(c[2], 'd'):>9}"
+            print(f"{label:30}{cc:>17}{_num(c[0], 'd'):>9}{_num(c[1], 'd'):>9}{_num(c[2], 'd'):>9}"
                   f"{_num(row['first_site'], '+d'):>10}{_num(row['next_site'], '+d'):>11}")
     for cc, result in sites.items():
         for name, why in result.get("errors", {}).items():
             print(f"  {cc}: {name} rejected: {why}")
     print("  1st site includes verifying the global function(s) behind it, once per program;")
     print("  next site is what every further call site adds. static_free alone is counted on top of one static_malloc.")
+    print("  +inline: built with STATIC_MALLOC_INLINE (the per-CPU cache's fast paths at every call site).")
 
 
 def main() -> int:
@@ -294,7 +306,10 @@ def main() -> int:
 
     speed = bench_speed(max(1, args.repeat), max(1, args.trials))
     summary = summarize(speed)
-    sites = {cc: bench_sites(cc) if shutil.which(cc) else {"error": f"{cc} is not on PATH"} for cc in SITE_CCS}
+    sites = {}
+    for cc in SITE_CCS:
+        for suffix, source in (("", "sites.bpf.c"), ("+inline", "sites_inline.bpf.c")):
+            sites[cc + suffix] = bench_sites(cc, source) if shutil.which(cc) else {"error": f"{cc} is not on PATH"}
     if args.json:
         print(json.dumps({"speed": speed, "summary": summary, "call_sites": sites}, indent=2))
     else:

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0-only) */
+/*
+ * Allocator benchmark (scripts/bench_allocator.py), not a test: the loop of
+ * every static_malloc variant, static_malloc(64) + one 8-byte write +
+ * static_free, BENCH_K times per run. The file that includes this defines
+ * the variant's STATIC_MALLOC_* options first, then names its program with
+ * BENCH_STATIC(name). The same loop as loop_baseline.bpf.c.
+ */
+#include "static_malloc.h"
+
+#define BENCH_K	64
+#define BLOCK	64
+
+#define bench_barrier_var(x) asm volatile("" : "+r"(x))
+
+__u64 failures = 0;
+
+#define BENCH_STATIC(name)						\
+SEC("xdp")								\
+int name(struct xdp_md *ctx)						\
+{									\
+	__u32 i;							\
+	__u64 *p;							\
+									\
+	_Pragma("clang loop unroll(disable)")				\
+	for (i = 0; i < BENCH_K; i++) {					\
+		bench_barrier_var(i);					\
+		p = static_malloc(BLOCK);				\
+		if (!p) {						\
+			__sync_fetch_and_add(&failures, 1);		\
+			continue;					\
+		}							\
+		*(volatile __u64 *)p = i;	/* use the block */	\
+		static_free(p);						\
+	}								\
+	return XDP_PASS;						\
+}
+
+char LICENSE[] SEC("license") = "GPL";
