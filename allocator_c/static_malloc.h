@@ -166,8 +166,13 @@
  *   serialized by a per-CPU guard word: a program that interrupts an
  *   allocator call on the same CPU (perf_event, kprobe) finds the guard
  *   taken and fails cleanly (NULL, or a dropped free), counted in
- *   `contended`. Non-RT kernels do not preempt BPF programs of the listed
- *   types, so the guard is never held across a preemption.
+ *   `contended`. The guard is a plain load and store (5.10 has no
+ *   compare-and-swap), which is enough where a program cannot be preempted
+ *   by another on its CPU: XDP and TC (softirq), socket filters, kprobe and
+ *   tracepoint handlers, BPF_PROG_TEST_RUN (preemption disabled). On
+ *   PREEMPT_RT kernels and in sleepable programs it is not: do not call the
+ *   allocator there. A double free that races with the first free on
+ *   another CPU is not detected (as in C, freeing twice at once is a race).
  *   - Writing outside [p, p + size) is undefined behaviour as in C: the
  *     verifier cannot stop writes inside the map value, but the heap code
  *     never leaves the map whatever is written.
@@ -402,9 +407,8 @@ static __sm_inline struct static_malloc_stats *__sm_get_stats(void)
  * backs off: its call fails cleanly and counts in `contended`. Plain loads
  * and stores suffice because only this CPU touches the word and an
  * interrupting program runs to completion before the interrupted one goes
- * on. They do not suffice against preemption between two programs of one
- * CPU, which non-RT kernels do not do inside XDP, TC, socket and tracing
- * programs; see the manual (PREEMPTION).
+ * on. They do not suffice where one program can be preempted by another
+ * on its CPU between the load and the store; see the manual (PER-CPU CACHE).
  */
 static __sm_inline bool __sm_enter(struct __sm_cpu *c)
 {
