@@ -58,8 +58,8 @@
  *   STATIC_MALLOC_HEAP_SIZE  default 65536. Bytes of heap, a multiple of 512,
  *       at least 1024, at most 3 MiB (with its state bytes, the 4 MiB array
  *       map value limit). Cost: the map value is HEAP_SIZE * 9/8 + ~2.2 KiB;
- *       the verifier walks the
- *       calloc zeroing and realloc copy loops HEAP_SIZE/256 times, once per
+ *       the verifier walks the calloc zeroing and realloc copy loops
+ *       HEAP_SIZE/256 times, once per
  *       program that uses them (~45 insns per zeroing step, ~110 per copy
  *       step: ~11K and ~28K insns for the default heap).
  *   STATIC_MALLOC_PERCPU     default off. One heap per CPU (a per-CPU array
@@ -87,8 +87,8 @@
  *       available to the other CPUs until this CPU mallocs again.
  *   STATIC_MALLOC_INLINE     default off. Put the cache's fast paths inline
  *       at every call site of static_malloc and static_free: a 64-byte pair
- *       costs ~12 ns instead of ~33 ns, but every call site adds ~125
- *       verifier insns and a dozen branches instead of ~20 insns, and a
+ *       costs ~12 ns instead of ~29 ns (make bench), but every call site
+ *       adds ~125 verifier insns and a dozen branches instead of ~25, and a
  *       program with dozens of call sites in a row can hit the verifier's
  *       limit of 8192 pending branches. For hot loops with few call sites.
  *   STATIC_MALLOC_CHECK_MAX  default min(HEAP_SIZE/16, 1024). Blocks that
