@@ -636,6 +636,29 @@ static __sm_inline __u64 __sm_live_state(__u64 bs)
 /* State byte of the payload at o; o must have been clamped to [8, HEAP - 8]. */
 #define __SM_STATE(h, o) ((h)->state[(o) >> 3])
 
+/*
+ * The same index, masked (in asm, so that clang keeps it): nothing changes
+ * at run time, but the access stays provably inside the map value where a
+ * verifier has lost the offset's unsigned bounds. 6.12's does in
+ * __sm_resize_off, where the clamped offset is spilled to the stack and
+ * filled back with only its signed bounds, and `o >> 3` is then unbounded
+ * ("R8 unbounded memory access"). The mask is the power of two above the
+ * last index, inside state[] and mem[] together. Not used everywhere: the
+ * extra instruction costs the heap walker's loop its state pruning.
+ */
+#define __SM_STATE_MASK							\
+	((1ULL << (64 - __builtin_clzll((__u64)STATIC_MALLOC_HEAP_SIZE / 8 - 1))) - 1)
+_Static_assert(__SM_STATE_MASK < STATIC_MALLOC_HEAP_SIZE / 8 + STATIC_MALLOC_HEAP_SIZE,
+	       "static_malloc.h: the state index mask must stay inside the heap's map value");
+
+static __sm_inline __u64 __sm_state_index(__u64 o)
+{
+	__u64 ___i = o >> 3;
+
+	__sm_mask(___i, __SM_STATE_MASK);
+	return ___i;
+}
+
 /* Validate a payload offset handed to free/realloc: returns the block size
  * or 0. Trusts the state byte, then checks that the header agrees. */
 static __sm_inline __u64 __sm_live_size(struct __sm_heap *h, __u64 off)
@@ -1060,7 +1083,7 @@ __sm_weak __sm_noinline __u64 __sm_resize_off(__u64 off, __u64 n)
 	}
 	if (nb != bs) {
 		__SM_SZF(h, o) = nb;
-		__SM_STATE(h, o) = __sm_live_state(nb);
+		h->state[__sm_state_index(o)] = __sm_live_state(nb); /* 6.12: see there */
 		h->live_bytes += nb - bs;
 		st->bytes_in_use += nb - bs;
 		if ((__s64)st->bytes_in_use > (__s64)st->peak_bytes)
