@@ -396,11 +396,6 @@ static __sm_inline struct __sm_cpu *__sm_get_cpu(void)
 	return bpf_map_lookup_elem(&static_stats, &___k);
 }
 
-static __sm_inline struct static_malloc_stats *__sm_get_stats(void)
-{
-	return (struct static_malloc_stats *)__sm_get_cpu();
-}
-
 /*
  * The per-CPU guard. A program that interrupts an allocator call on the same
  * CPU (a perf_event or kprobe program in an interrupt) finds it taken and
