@@ -75,11 +75,9 @@ STATS_FIELDS = ("bytes_in_use", "peak_bytes", "allocations", "frees", "failed_al
 
 def summed_stats(raw: bytes) -> dict[str, int]:
     """The counters at the start of each CPU's value of `static_stats`, summed over the CPUs."""
-    from verifier_doctor.kernel import libbpf
+    from verifier_doctor.kernel.loader import per_cpu_values
 
-    cpus = libbpf.lib().libbpf_num_possible_cpus()
-    width = len(raw) // cpus
-    rows = [struct.unpack_from(f"<{len(STATS_FIELDS)}Q", raw, cpu * width) for cpu in range(cpus)]
+    rows = [struct.unpack_from(f"<{len(STATS_FIELDS)}Q", value) for value in per_cpu_values(raw)]
     return {field: sum(row[j] for row in rows) % 2**64 for j, field in enumerate(STATS_FIELDS)}
 
 

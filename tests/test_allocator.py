@@ -90,11 +90,9 @@ def one_cpu():
 
 def per_cpu_stats(raw: bytes) -> list[dict[str, int]]:
     """The counters at the start of each CPU's value of the per-CPU map `static_stats`."""
-    from verifier_doctor.kernel import libbpf
+    from verifier_doctor.kernel.loader import per_cpu_values
 
-    cpus = libbpf.lib().libbpf_num_possible_cpus()
-    width = len(raw) // cpus
-    return [dict(zip(STATS_FIELDS, struct.unpack_from(f"<{len(STATS_FIELDS)}Q", raw, cpu * width))) for cpu in range(cpus)]
+    return [dict(zip(STATS_FIELDS, struct.unpack_from(f"<{len(STATS_FIELDS)}Q", value))) for value in per_cpu_values(raw)]
 
 
 @pytest.fixture(scope="module")

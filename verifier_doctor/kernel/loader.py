@@ -244,6 +244,13 @@ class LoadedProgram:
         return None if value is None else value[offset : offset + size]
 
 
+def per_cpu_values(raw: bytes) -> list[bytes]:
+    """Split what `read_global` gives for a per-CPU map into one value slot per possible CPU."""
+    cpus = libbpf.lib().libbpf_num_possible_cpus()
+    width = len(raw) // cpus
+    return [raw[cpu * width : (cpu + 1) * width] for cpu in range(cpus)]
+
+
 def _lookup_key0(bpf_map: int) -> bytes | None:
     handle = libbpf.lib()
     value_size = handle.bpf_map__value_size(bpf_map)
