@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: deps venv test test-allocator-matrix demo fixtures bench clean
+.PHONY: deps venv test test-allocator-matrix demo fixtures messages bench clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -32,6 +32,10 @@ demo: deps venv
 
 fixtures: deps venv
 	$(BIN)/python scripts/record_fixtures.py
+
+# The verifier's messages, from the matrix kernels' sources (linux-source-* through apt).
+messages: deps venv
+	$(BIN)/python scripts/extract_messages.py
 
 bench: deps venv
 	$(BIN)/python scripts/bench.py

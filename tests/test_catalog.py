@@ -18,13 +18,16 @@ from rich.console import Console
 from verifier_doctor import catalog
 from verifier_doctor.analysis import diagnose
 from verifier_doctor.analysis.advice import LESSONS, lesson
-from verifier_doctor.analysis.classify import CLASSES
+from verifier_doctor.analysis.classes import CLASSES
 from verifier_doctor.errors import EXIT_USAGE, VdoctorError
 from verifier_doctor.parsing import read_log
 from verifier_doctor.render.catalog_text import render_catalog_entry, render_catalog_list
 
 ROOT = Path(__file__).resolve().parent.parent
 TAUGHT = [c for c in CLASSES if c != "other"]
+# The classes of CLI.md's first table have had two reproducers each since the start; the
+# classes added with the message catalogue (2026-12) need one at least.
+FIRST_CLASSES = CLASSES[:CLASSES.index("load-error") + 1]
 
 
 def text_of(render, *args) -> str:
@@ -69,9 +72,10 @@ def test_map_load_advice_still_names_the_allocator():
 # --- the entries (catalog.py) -------------------------------------------------------
 
 @pytest.mark.parametrize("error_class", TAUGHT)
-def test_every_class_has_two_reproducers_with_logs(error_class, entries):
+def test_every_class_has_reproducers_with_logs(error_class, entries):
     reproducers = entries[error_class].reproducers
-    assert len(reproducers) >= 2, f"{error_class}: add a reproducer in fixtures/programs"
+    needed = 2 if error_class in FIRST_CLASSES else 1
+    assert len(reproducers) >= needed, f"{error_class}: add a reproducer in fixtures/programs"
     assert reproducers[0].runs, f"{error_class}: the minimal reproducer has no recorded log"
 
 
@@ -84,7 +88,7 @@ def test_list_counts_reproducers_and_kernels(entries):
         assert set(summaries[error_class].kernels) == kernels
 
 
-@pytest.mark.parametrize("error_class", CLASSES)
+@pytest.mark.parametrize("error_class", TAUGHT)
 def test_minimal_reproducer_is_the_shortest_with_logs(error_class, entries):
     entry = entries[error_class]
     with_logs = [r for r in entry.reproducers if r.runs]
@@ -135,6 +139,9 @@ def test_json_entry_has_explanation_fix_and_snippets(error_class, entries):
     assert out["class"] == error_class and out["title"]
     assert out["explanation"] and out["fixes"] and out["fixes"][0]["text"]
     assert out["before"] and out["after"]
+    if error_class == "other":  # internal verifier errors: nothing of ours reproduces them
+        assert out["minimal"] is None and not out["reproducers"]
+        return
     assert out["minimal"] == out["reproducers"][0]["name"]
     for kernel, run in out["reproducers"][0]["kernels"].items():
         assert run["excerpt"] and run["message"], kernel
@@ -179,16 +186,13 @@ def test_text_list_names_every_class():
 
 # --- the command (cli.py) -----------------------------------------------------------
 
-def _has_catalog_command() -> bool:
+def test_catalog_is_a_command():
+    """`vdoctor catalog` is part of the contract (CLI.md): its absence fails, never skips."""
     done = subprocess.run([sys.executable, "-m", "verifier_doctor", "--help"], capture_output=True,
                           text=True, cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, timeout=120)
-    return "catalog" in done.stdout
+    assert done.returncode == 0 and "catalog" in done.stdout
 
 
-needs_command = pytest.mark.skipif(not _has_catalog_command(), reason="`vdoctor catalog` is not a command yet")
-
-
-@needs_command
 def test_cli_lists_classes(vdoctor):
     result = vdoctor("catalog")
     assert result.status == 0
@@ -196,16 +200,15 @@ def test_cli_lists_classes(vdoctor):
         assert error_class in result.stdout
 
 
-@needs_command
 def test_cli_list_json(vdoctor):
     result = vdoctor("catalog", "--json")
     assert result.status == 0
     classes = result.json()["classes"]
     assert [c["class"] for c in classes] == list(CLASSES)
-    assert all(c["reproducers"] >= 2 for c in classes if c["class"] != "other")
+    assert all(c["reproducers"] >= (2 if c["class"] in FIRST_CLASSES else 1)
+               for c in classes if c["class"] != "other")
 
 
-@needs_command
 def test_cli_scalar_deref_text(vdoctor):
     result = vdoctor("catalog", "scalar-deref")
     assert result.status == 0
@@ -214,7 +217,6 @@ def test_cli_scalar_deref_text(vdoctor):
     assert "'inv'" in result.stdout and "'scalar'" in result.stdout
 
 
-@needs_command
 def test_cli_scalar_deref_json(vdoctor):
     result = vdoctor("catalog", "scalar-deref", "--json")
     assert result.status == 0
@@ -226,14 +228,12 @@ def test_cli_scalar_deref_json(vdoctor):
     assert "static_malloc.h" in " ".join(f["text"] + (f["after"] or "") for f in out["fixes"])
 
 
-@needs_command
 @pytest.mark.parametrize("error_class", CLASSES)
 def test_cli_json_every_class(vdoctor, error_class):
     out = vdoctor("catalog", error_class, "--json").json()
     assert out["explanation"] and out["fixes"] and out["before"] and out["after"]
 
 
-@needs_command
 def test_cli_unknown_class_exits_2_with_one_line(vdoctor):
     result = vdoctor("catalog", "scalar-derefs")
     assert result.status == 2

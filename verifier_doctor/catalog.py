@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .analysis import diagnose
 from .analysis.advice import Lesson, lesson
-from .analysis.classify import CLASSES
+from .analysis.classes import CLASSES
 from .errors import VdoctorError
 from .model import ProgramTrace
 from .parsing import read_log
@@ -363,4 +363,92 @@ def summaries_to_dict(items: list[ClassSummary]) -> dict:
             {"class": s.error_class, "title": s.title, "reproducers": s.reproducers, "kernels": list(s.kernels)}
             for s in items
         ]
+    }
+
+
+# --- coverage: the verifier's rejection messages against our classes --------------------
+
+@dataclass(frozen=True)
+class KernelCoverage:
+    """One kernel's rejection messages (from its own source) and what we do with them."""
+
+    kernel: str
+    messages: int  # rejection messages this kernel's verifier can print
+    classed: int  # of them, in a class other than `other`
+    internal: int  # verifier bugs, in `other` by the catalogue's mark
+    taught: int  # classed into a class that has a lesson and a reproducer
+    reproduced: int  # printed by one of our reproducers' recorded logs on this kernel
+    unclassed: tuple[str, ...]  # formats in no class (a gap to close)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    kernels: tuple[KernelCoverage, ...]
+    internal_messages: tuple[str, ...]  # every format the catalogue marks internal
+
+
+def coverage() -> Coverage:
+    """Per kernel of the catalogue: its rejection messages, how many we class, teach and
+    reproduce. Reproduced means a recorded log of ours prints that very message."""
+    from .analysis.classes import class_of
+    from .parsing.messages import catalogue_entries, parse_message
+
+    entries = [e for e in catalogue_entries() if e.rejection]
+    summaries_by_class = {s.error_class: s for s in summaries()}
+    seen: dict[str, set[str]] = {}
+    for kernel in _kernels():
+        formats: set[str] = set()
+        for name, _ in _expectations():
+            log = _log_of(name, kernel)
+            if log is None:
+                continue
+            for line in log.read_text(errors="replace").splitlines():
+                message = parse_message(line) if not line[:1].isdigit() else None
+                if message is not None and message.rejection:
+                    formats.add(message.format)
+        seen[kernel] = formats
+    rows = []
+    from .kernel.kernels import SUPPORTED
+
+    kernels = SUPPORTED  # the kernels whose sources the catalogue was made from
+    for kernel in kernels:
+        mine = [e for e in entries if kernel in e.kernels]
+        classed = internal = taught = reproduced = 0
+        unclassed = []
+        for item in mine:
+            message = _as_message(item)
+            cls = class_of(message)
+            if cls is None:
+                unclassed.append(message.format)
+            elif message.internal:
+                internal += 1
+            else:
+                classed += 1
+                if summaries_by_class[cls].reproducers:
+                    taught += 1
+            if message.format in seen.get(kernel, ()):
+                reproduced += 1
+        rows.append(KernelCoverage(kernel, len(mine), classed, internal, taught, reproduced, tuple(unclassed)))
+    internal_formats = tuple(sorted({e.format.strip() for e in entries if e.internal}))
+    return Coverage(tuple(rows), internal_formats)
+
+
+def _as_message(entry):
+    """A catalogue entry as the message a log line of it reads as (no fields)."""
+    from .model import KernelMessage
+
+    return KernelMessage(text=entry.format.strip(), format=entry.format.strip(), function=entry.function,
+                         file=entry.file, fields=(), rejection=entry.rejection, internal=entry.internal,
+                         kernels=entry.kernels)
+
+
+def coverage_to_dict(item: Coverage) -> dict:
+    """The JSON object of `vdoctor catalog --coverage --json`."""
+    return {
+        "kernels": [
+            {"kernel": k.kernel, "messages": k.messages, "classed": k.classed, "internal": k.internal,
+             "taught": k.taught, "reproduced": k.reproduced, "unclassed": list(k.unclassed)}
+            for k in item.kernels
+        ],
+        "internal_messages": list(item.internal_messages),
     }

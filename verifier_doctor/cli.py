@@ -244,15 +244,24 @@ def catalog(
         metavar="CLASS", show_default=False,
         help="An error class of CLI.md (scalar-deref, null-deref, ...); without it, the list of classes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    coverage: Annotated[bool, typer.Option(
+        "--coverage", help="Per kernel: the verifier's rejection messages, and how many are classed.")] = False,
 ) -> None:
     """Teach an error class: its minimal reproducer, its log on each kernel, why, and the fix.
 
     Example: vdoctor catalog scalar-deref
     """
     from . import catalog as teaching
-    from .render.catalog_text import render_catalog_entry, render_catalog_list
+    from .render.catalog_text import render_catalog_entry, render_catalog_list, render_coverage
 
     try:
+        if coverage:
+            measured = teaching.coverage()
+            if as_json:
+                _print_json(teaching.coverage_to_dict(measured))
+            else:
+                render_coverage(measured, _console())
+            return
         if error_class is None:
             summaries = teaching.summaries()
             if as_json:

@@ -257,12 +257,64 @@ class Step:
 
 
 @dataclass(frozen=True)
+class KernelMessage:
+    """An error line read as the catalogued message it is (parsing/messages.py).
+
+    `format` is the kernel's own format string, the message's identity across kernels;
+    `function` is the kernel function that prints it; `fields` are the values the line
+    gives for the format's conversions, named after the words before them ("off", "size",
+    "value_size", "register"), in order."""
+
+    text: str
+    format: str
+    function: str
+    file: str
+    fields: tuple[tuple[str, str], ...]
+    numeric: tuple[str, ...] = ()  # names of the fields that are numbers
+    rejection: bool = True  # the kernel fails the load after printing it
+    internal: bool = False  # an error of the verifier itself ("verifier bug: ...")
+    may_be_null: bool = False  # a register type it names may be NULL ('map_value_or_null')
+    kernels: tuple[str, ...] = ()
+    whole: bool = True  # the line is this message whole (not a message continued by others)
+
+    def field(self, name: str) -> str | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+    def number(self, name: str) -> int | None:
+        """A numeric field as an int, or None (absent, or too long to be a real number)."""
+        value = self.field(name)
+        if value is None or name not in self.numeric or len(value) > 40:
+            return None
+        try:
+            return int(value, 16) if value.lower().startswith(("0x", "-0x")) else int(value)
+        except ValueError:
+            return None
+
+    @property
+    def register(self) -> str | None:
+        """The register the message is about ("R2"), when it names one."""
+        for key, value in self.fields:
+            if key.startswith("register") or _is_register(value):
+                return value if _is_register(value) else None
+        return None
+
+
+def _is_register(text: str) -> bool:
+    return len(text) in (2, 3) and text[0] == "R" and text[1:].isascii() and text[1:].isdigit() \
+        and int(text[1:]) <= 10
+
+
+@dataclass(frozen=True)
 class Message:
     """A line that is none of the structural kinds: errors and the verifier's remarks."""
 
     text: str
     log_line: int
     after_step: int | None  # the step printed just before it
+    kernel: KernelMessage | None = None  # the catalogued message it is, if any
 
 
 @dataclass(frozen=True)
@@ -325,6 +377,7 @@ class ProgramTrace:
     format: LogFormat
     log_level: int  # 1, or 2 when branch states or precision lines appear
     libbpf_lines: tuple[str, ...] = ()
+    load_errors: tuple[str, ...] = ()  # the libbpf lines that report a failure
     load_failed: bool = False  # libbpf or bpftool said the load failed
     errno: int | None = None
     unparsed: tuple[tuple[int, str], ...] = ()  # (log line, text) of lines no rule fits

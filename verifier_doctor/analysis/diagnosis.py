@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import IncompleteLog
-from ..model import KernelDiagnosis, LogFormat, OpKind, ProgramTrace, SourceLine, Stats, Step
+from ..model import KernelDiagnosis, KernelMessage, LogFormat, Message, OpKind, ProgramTrace, SourceLine, Stats, Step
 from .advice import advise
-from .classify import LOAD_ERROR_PHRASES, LOAD_NOISE_PHRASES, classify_message, insn_in, register_in
+from .classes import class_of, error_class as class_named
 from .provenance import (
     Follow,
     Location,
@@ -19,20 +19,6 @@ from .provenance import (
     value_before,
 )
 
-# How to follow the offending register back, per class: a pointer with a bad offset
-# leads to the number added to it; a bad value to where it was made; a return value to
-# the instruction that last gave R0 its range.
-_FOLLOW = {
-    "map-value-bounds": Follow.OFFSET,
-    "packet-bounds": Follow.OFFSET,
-    "stack-access": Follow.OFFSET,
-    "unbounded-math": Follow.VALUE,
-    "scalar-deref": Follow.VALUE,
-    "null-deref": Follow.VALUE,
-    "uninit-register": Follow.VALUE,
-    "helper-arg": Follow.VALUE,
-    "return-value": Follow.LAST_WRITE,
-}
 _LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock")
 _RANGE_CLASSES = {"unbounded-math", "map-value-bounds", "packet-bounds", "stack-access"}
 
@@ -46,6 +32,7 @@ class ErrorInfo:
     source: SourceLine | None
     details: tuple[str, ...]
     insn_text: str | None
+    kernel: KernelMessage | None = None  # the catalogued message, with its fields
 
 
 @dataclass(frozen=True)
@@ -86,23 +73,40 @@ class Diagnosis:
     kernel_diagnosis: KernelDiagnosis | None  # v7.3's own verdict, beside ours
 
 
-def _error_messages(trace: ProgramTrace) -> list[str]:
+def _error_messages(trace: ProgramTrace) -> list[Message]:
     """The verifier's words after the last instruction it looked at."""
     last = trace.steps[-1].number if trace.steps else None
-    return [m.text for m in trace.messages if m.after_step == last]
+    return [m for m in trace.messages if m.after_step == last]
 
 
-def _load_error_lines(trace: ProgramTrace) -> list[str]:
-    return [line for line in trace.libbpf_lines
-            if any(p in line for p in LOAD_ERROR_PHRASES) and not any(p in line for p in LOAD_NOISE_PHRASES)]
-
-
-def _primary(messages: list[str]) -> tuple[str, str]:
-    for text in messages:
-        found = classify_message(text)
-        if found is not None:
-            return text, found
+def _primary(messages: list[Message]) -> tuple[Message, str]:
+    """The message that rejected the program, and its class: the first catalogued rejection
+    (the verifier prints its verdict first, then the details), else the first catalogued
+    message, else the first line (`other`: a message of no kernel of the catalogue)."""
+    for wanted in (lambda k: k.rejection and k.whole, lambda k: k.rejection, lambda k: True):
+        for message in messages:
+            kernel = message.kernel
+            if kernel is not None and wanted(kernel):
+                found = class_of(kernel)
+                if found is not None:
+                    return message, found
     return messages[0], "other"
+
+
+def _register_of(message: Message) -> str | None:
+    return message.kernel.register if message.kernel is not None else None
+
+
+def _insn_named(message: Message) -> int | None:
+    """The instruction a message names ("back-edge from insn 12", "alloc_insn=7")."""
+    kernel = message.kernel
+    if kernel is None:
+        return None
+    for name in ("insn", "alloc_insn", "at"):
+        value = kernel.number(name)
+        if value is not None:
+            return value
+    return None
 
 
 def diagnose(trace: ProgramTrace) -> Diagnosis:
@@ -179,20 +183,21 @@ def _accepted(trace: ProgramTrace, caveats: list[str]) -> Diagnosis:
     )
 
 
-def _error(trace: ProgramTrace, messages: list[str], caveats: list[str]) -> tuple[ErrorInfo, Provenance | None]:
+def _error(trace: ProgramTrace, messages: list[Message], caveats: list[str]) -> tuple[ErrorInfo, Provenance | None]:
     if not messages:
         # libbpf failed the load and the kernel said nothing: map creation, BTF, relocation.
-        lines = _load_error_lines(trace) or list(trace.libbpf_lines) or ["the load failed"]
+        lines = list(trace.load_errors) or list(trace.libbpf_lines) or ["the load failed"]
         message = next((line for line in lines if "failed to create" in line or "Error" in line), lines[0])
         return ErrorInfo(message, "load-error", None, None, None, tuple(lines), None), None
-    message, error_class = _primary(messages)
+    primary, error_class = _primary(messages)
+    message = primary.text
     failing = trace.steps[-1] if trace.steps else None
-    named = insn_in(message)
+    named = _insn_named(primary)
     if named is not None and error_class == "infinite-loop":
         # "infinite loop detected at insn 8": at level 2 the log goes on past that insn.
         failing = _latest_step_at(trace, named) or failing
     insn_index = failing.insn.index if failing else named
-    register = register_in(message) or next((r for r in map(register_in, messages) if r), None)
+    register = _register_of(primary) or next((r for r in map(_register_of, messages) if r), None)
     if error_class == "return-value" and register is None:
         register = "R0"
     source = failing.source if failing else (trace.source_of(insn_index) if insn_index is not None else None)
@@ -203,9 +208,9 @@ def _error(trace: ProgramTrace, messages: list[str], caveats: list[str]) -> tupl
         # "math between map_value pointer and register with unbounded min value": the
         # message names no register; the number is the instruction's source operand.
         register = f"R{failing.insn.srcs[1]}"
-    error = ErrorInfo(message, error_class, insn_index, register, source, tuple(messages),
-                      failing.insn.text if failing else None)
-    follow = _FOLLOW.get(error_class)
+    error = ErrorInfo(message, error_class, insn_index, register, source, tuple(m.text for m in messages),
+                      failing.insn.text if failing else None, primary.kernel)
+    follow = class_named(error_class).follow
     if failing is None or register is None or register == "R10" or follow is None:
         return error, None
     location = Location.reg(int(register[1:]), failing.frame)
@@ -214,7 +219,7 @@ def _error(trace: ProgramTrace, messages: list[str], caveats: list[str]) -> tupl
 
 def _culprit(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> Culprit | None:
     if error.error_class == "unreleased-reference":
-        insn = insn_in(error.message)
+        insn = error.kernel.number("alloc_insn") if error.kernel is not None else None
         if insn is not None:
             step = _latest_step_at(trace, insn)
             return Culprit("R0", insn, step.insn.text if step else None,

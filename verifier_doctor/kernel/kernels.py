@@ -211,6 +211,14 @@ class _PrivateApt:
         match = re.search(rf"^{field}:\s*(.+)$", shown, re.M)
         return match.group(1).strip() if match else None
 
+    def field(self, package: str, name: str) -> str | None:
+        """A field of the suite's newest `package` ("Version"), or None if it has none."""
+        return self._field(package, name)
+
+    def download(self, package: str, into: Path) -> None:
+        """The suite's newest `package`, as a .deb in `into`."""
+        self._run("apt-get", "download", package, cwd=into)
+
     def newest_release(self) -> str:
         """The release (`uname -r`) of the newest generic amd64 image of the suite."""
         depends = self._field("linux-image-amd64", "Depends") or ""
@@ -246,6 +254,11 @@ class _PrivateApt:
                     return deb, member
                 deb.unlink()
         raise KernelUnavailable(f"No package in Debian {self.suite} holds the {release} kernel.")
+
+
+def private_apt(suite: str) -> _PrivateApt:
+    """apt confined to one Debian suite, its state in the kernel cache (lists fetched by update())."""
+    return _PrivateApt(cache_root() / "kernels" / "apt" / suite, suite)
 
 
 def _release_key(release: str) -> tuple:

@@ -35,6 +35,7 @@ from ..model import (
 )
 from .diagnostics import Block, kernel_diagnosis
 from .grammar import parse_line
+from .messages import load_error_lines, parse_message
 from .transformer import InsnLine
 
 _LIBBPF_PREFIX = "libbpf: "
@@ -505,11 +506,12 @@ class _TraceBuilder:
             name=self.name,
             steps=tuple(self.steps),
             segments=tuple(self.segments),
-            messages=tuple(self.messages),
+            messages=_read_errors(self.messages, self.steps[-1].number if self.steps else None),
             stats=self.stats,
             format=self._format(),
             log_level=2 if self.saw["level2"] else 1,
             libbpf_lines=tuple(section.libbpf),
+            load_errors=load_error_lines(section.libbpf),
             load_failed=_load_failed(section.libbpf),
             errno=_errno(section.libbpf),
             unparsed=tuple(self.unparsed),
@@ -518,6 +520,15 @@ class _TraceBuilder:
             sources=tuple(sorted(self.sources.items())),
             latest_at=dict(self.latest_at),
         )
+
+
+def _read_errors(messages: list[Message], last: int | None) -> tuple[Message, ...]:
+    """The messages after the last instruction (the verdict's words) read as the catalogued
+    messages they are; the remarks before them stay text (a big log has millions)."""
+    return tuple(
+        dataclasses.replace(m, kernel=parse_message(m.text)) if m.after_step == last else m
+        for m in messages
+    )
 
 
 def _frame_of(state_text: str) -> int | None:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..catalog import ClassSummary, Entry, KernelRun, Reproducer
+from ..catalog import ClassSummary, Coverage, Entry, KernelRun, Reproducer
 
 _INDENT = "    "
 
@@ -145,3 +145,21 @@ def _summary(reproducer: Reproducer) -> list[str]:
     if run.culprit_source:
         lines.append(f"the value went wrong at `{run.culprit_source.strip()}` ({run.culprit_note})")
     return lines
+
+
+def render_coverage(item: Coverage, console: Console) -> None:
+    """Per kernel: the verifier's rejection messages, and how many we class, teach, reproduce."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for title in ("kernel", "rejection messages", "classed", "internal (other)", "taught", "reproduced"):
+        table.add_column(title, justify="left" if title == "kernel" else "right")
+    for k in item.kernels:
+        table.add_row(k.kernel, str(k.messages), str(k.classed), str(k.internal), str(k.taught), str(k.reproduced))
+    console.print(table)
+    console.print("classed: in a class other than `other`; internal: verifier bugs, `other` by the "
+                  "catalogue's mark; taught: in a class with a lesson and a reproducer; reproduced: "
+                  "printed by one of our recorded logs on that kernel.", markup=False, highlight=False)
+    gaps = sorted({f for k in item.kernels for f in k.unclassed})
+    if gaps:
+        console.print(f"{len(gaps)} message(s) in no class:", markup=False)
+        for fmt in gaps:
+            console.print(f"  {fmt}", markup=False, highlight=False)

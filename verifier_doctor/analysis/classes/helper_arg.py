@@ -1,0 +1,86 @@
+"""helper-arg: a helper or kfunc called with an argument of the wrong kind"""
+
+from __future__ import annotations
+
+from ..lesson import Fix, Lesson
+from ..provenance import Follow
+from .base import ErrorClass
+
+CLASS = ErrorClass(
+    name="helper-arg",
+    # Kernel functions whose rejections are this class, unless a class names the message.
+    functions=(
+        "__check_func_arg_reg_off",
+        "__check_func_call",
+        "__process_kf_arg_ptr_to_graph_node",
+        "__process_kf_arg_ptr_to_graph_root",
+        "btf_attach_func_proto",
+        "btf_check_func_arg_match",
+        "btf_check_kfunc_arg_match",
+        "btf_get_ptr_to_btf_id",
+        "check_arg_const_str",
+        "check_bpf_snprintf_call",
+        "check_func_arg",
+        "check_func_arg_reg_off",
+        "check_helper_mem_access",
+        "check_kfunc_args",
+        "check_kfunc_is_graph_node_api",
+        "check_kfunc_is_graph_root_api",
+        "check_map_field_pointer",
+        "check_map_func_compatibility",
+        "check_mem_reg",
+        "check_mem_size_reg",
+        "check_outgoing_stack_args",
+        "check_reg_arg_type",
+        "check_reg_const_str",
+        "check_reg_type",
+        "check_special_kfunc",
+        "gen_kfunc_arg_proto",
+        "get_kfunc_arg_type",
+        "get_kfunc_ptr_arg_type",
+        "may_update_sockmap",
+        "process_bpf_exit_full",
+        "process_const_alloc_mem_size",
+        "process_const_arg",
+        "process_kf_arg_ptr_to_btf_id",
+        "process_map_ptr_arg",
+        "process_task_work_func",
+        "process_timer_func",
+        "process_wq_func",
+        "push_callback_call",
+        "record_func_key",
+        "resolve_map_arg_type",
+        "set_map_elem_callback_state",
+    ),
+    # Messages of this class printed by functions whose other messages are another's.
+    messages=(
+        "Caller passes invalid args into func#%d ('%s')",
+        "at the time of BPF_LD_ABS|IND R6 != pointer to skb",
+        "callback function cannot be the main program",
+        "callback function not static",
+        "get_local_storage() doesn't support non-zero flags",
+    ),
+    follow=Follow.VALUE,
+    lesson=Lesson(
+        "helper-arg",
+        "A helper or kfunc called with an argument of the wrong kind",
+        "Every helper and kfunc has a prototype the verifier checks argument by argument: a map, a "
+        "pointer to initialised memory of some size, the context, a referenced object. It proved the "
+        "kind of {reg} (for example a scalar) and could not match it with the kind the prototype "
+        "expects ('expected=map_ptr').",
+        (
+            Fix("Pass exactly what the prototype asks for: `&my_map` for a map, a stack buffer or "
+                "checked pointer for memory, `ctx` itself for the context.",
+                "void *map = (void *)(long)ctx->rx_queue_index;\n"
+                "v = bpf_map_lookup_elem(map, &key);",
+                "v = bpf_map_lookup_elem(&counts, &key);"),
+            Fix("To choose a map at run time, use a map of maps (BPF_MAP_TYPE_ARRAY_OF_MAPS) and look "
+                "the inner map up first.",
+                "v = bpf_map_lookup_elem(maps[i], &key);",
+                "void *inner = bpf_map_lookup_elem(&outer, &i);\n"
+                "if (!inner) return 0;\n"
+                "v = bpf_map_lookup_elem(inner, &key);"),
+        ),
+        ("5.18: the wording 'type=inv' became 'type=scalar'.",),
+    ),
+)

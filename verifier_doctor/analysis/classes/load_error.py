@@ -1,0 +1,118 @@
+"""load-error: the load failed before or outside the verifier"""
+
+from __future__ import annotations
+
+from ..lesson import Fix, Lesson
+from .base import ErrorClass
+
+CLASS = ErrorClass(
+    name="load-error",
+    # Kernel functions whose rejections are this class, unless a class names the message.
+    functions=(
+        "__add_used_btf",
+        "__add_used_map",
+        "__btf_verifier_log_type",
+        "__check_pseudo_btf_id",
+        "add_fd_from_fd_array",
+        "add_used_map",
+        "bpf_check",
+        "bpf_check_core_relo",
+        "bpf_core_apply",
+        "bpf_prog_verify_signature",
+        "btf_add_type",
+        "btf_array_check_member",
+        "btf_array_check_meta",
+        "btf_array_resolve",
+        "btf_check_all_metas",
+        "btf_check_all_types",
+        "btf_check_iter_kfuncs",
+        "btf_check_meta",
+        "btf_check_modifier_chain_length",
+        "btf_check_sec_info",
+        "btf_check_type_match",
+        "btf_check_type_tags",
+        "btf_datasec_check_member",
+        "btf_datasec_check_meta",
+        "btf_datasec_resolve",
+        "btf_decl_tag_check_meta",
+        "btf_enum_check_kflag_member",
+        "btf_enum_check_member",
+        "btf_enum_check_meta",
+        "btf_float_check_member",
+        "btf_float_check_meta",
+        "btf_func_check_meta",
+        "btf_func_proto_check",
+        "btf_func_proto_check_meta",
+        "btf_fwd_check_meta",
+        "btf_generic_check_kflag_member",
+        "btf_int_check_kflag_member",
+        "btf_int_check_member",
+        "btf_int_check_meta",
+        "btf_modifier_check_member",
+        "btf_modifier_resolve",
+        "btf_parse",
+        "btf_parse_hdr",
+        "btf_parse_layout_sec",
+        "btf_parse_str_sec",
+        "btf_parse_type_sec",
+        "btf_ptr_check_member",
+        "btf_ptr_resolve",
+        "btf_ref_type_check_meta",
+        "btf_resolve",
+        "btf_sec_info_cmp",
+        "btf_struct_check_member",
+        "btf_struct_check_meta",
+        "btf_struct_resolve",
+        "btf_var_check_member",
+        "btf_var_check_meta",
+        "btf_var_resolve",
+        "btf_vmlinux_map_ids_init",
+        "check_abnormal_return",
+        "check_btf_func",
+        "check_btf_line",
+        "check_pseudo_btf_id",
+        "fd_array_get_btf",
+        "fd_array_get_btf_continuous",
+        "fd_array_get_map_idx",
+        "fd_array_get_map_idx_continuous",
+        "map_create_alloc",
+        "prepare_btf_func",
+        "process_fd_array",
+        "process_fd_array_continuous",
+    ),
+    # Messages of this class printed by functions whose other messages are another's.
+    messages=(
+        "Cannot access kernel 'struct %s' from non-GPL compatible program",
+        "LSM programs must have a GPL compatible license",
+        "calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF",
+        "cannot call GPL-restricted function from non-GPL compatible program",
+        "cannot call kernel function from non-GPL compatible program",
+        "map_ptr access not supported without CONFIG_DEBUG_INFO_BTF",
+        "missing btf func_info",
+        "struct ops programs must have a GPL compatible license",
+    ),
+    lesson=Lesson(
+        "load-error",
+        "The load failed before or outside the verifier",
+        "Not every refusal comes from walking the program: libbpf and the kernel also check the maps "
+        "(key and value sizes, a bpf_spin_lock in global data), the BTF, the relocations, the kfuncs "
+        "the program declares, and whether a GPL-only helper is called from a program whose license "
+        "is not GPL-compatible. The verifier proved nothing about the program's logic; one of these "
+        "checks failed first, and libbpf's own lines say which.",
+        (
+            Fix("GPL-only helpers (bpf_trace_printk behind bpf_printk, bpf_probe_read_kernel...) need a "
+                "GPL-compatible license string.",
+                "char LICENSE[] SEC(\"license\") = \"Proprietary\";",
+                "char LICENSE[] SEC(\"license\") = \"Dual BSD/GPL\";"),
+            Fix("Declare optional kfuncs `__weak` and test `bpf_ksym_exists()` before calling them; "
+                "libbpf refuses a missing strong __ksym before the verifier runs.",
+                "extern int bpf_foo(void *) __ksym;\n"
+                "bpf_foo(ctx);",
+                "extern int bpf_foo(void *) __ksym __weak;\n"
+                "if (bpf_ksym_exists(bpf_foo))\n"
+                "        bpf_foo(ctx);"),
+            Fix("Give maps the sizes their type requires (a queue or stack map has key size 0; a "
+                "bpf_spin_lock belongs in an array or hash map value, not in global data)."),
+        ),
+    ),
+)

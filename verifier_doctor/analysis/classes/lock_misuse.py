@@ -1,0 +1,75 @@
+"""lock-misuse: a bpf_spin_lock used where or how the verifier forbids it"""
+
+from __future__ import annotations
+
+from ..lesson import Fix, Lesson
+from .base import ErrorClass
+
+CLASS = ErrorClass(
+    name="lock-misuse",
+    # Kernel functions whose rejections are this class, unless a class names the message.
+    functions=(
+        "check_reg_allocation_locked",
+        "do_check_insn",
+        "process_spin_lock",
+    ),
+    # Messages of this class printed by functions whose other messages are another's.
+    messages=(
+        "%d bpf_preempt_enable%s missing",
+        "%s cannot be used inside bpf_preempt_disable-ed region",
+        "%s cannot be used inside bpf_rcu_read_lock-ed region",
+        "%s cannot be used inside bpf_spin_lock-ed region",
+        "BPF_LD_[ABS|IND] cannot be used inside bpf_preempt_disable-ed region",
+        "BPF_LD_[ABS|IND] cannot be used inside bpf_rcu_read_lock-ed region",
+        "BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region",
+        "Calling bpf_rcu_read_{lock,unlock} in unnecessary rbtree callback",
+        "bpf_rcu_read_unlock is missing",
+        "bpf_spin_lock at off=%d must be held for %s",
+        "bpf_spin_lock cannot be accessed directly by load/store",
+        "bpf_spin_unlock is missing",
+        "can't res_spin_{lock,unlock} in rbtree cb",
+        "can't spin_{lock,unlock} in rbtree cb",
+        "global function calls are not allowed while holding a lock,\nuse static function instead",
+        "global function calls are not allowed with preemption disabled,\nuse static function instead",
+        "kernel func %s is sleepable within rcu_read_lock region",
+        "nested rcu read lock (kernel function %s)",
+        "sleepable helper %s#%d in rcu_read_lock region",
+        "sleepable progs cannot use bpf_spin_lock yet",
+        "socket filter progs cannot use bpf_spin_lock yet",
+        "tail_call cannot be used inside bpf_preempt_disable-ed region",
+        "tail_call cannot be used inside bpf_rcu_read_lock-ed region",
+        "tail_call cannot be used inside bpf_spin_lock-ed region",
+        "tracing progs cannot use bpf_spin_lock yet",
+        "unmatched attempt to enable preemption (kernel function %s)",
+        "unmatched rcu read unlock (kernel function %s)",
+    ),
+    lesson=Lesson(
+        "lock-misuse",
+        "A bpf_spin_lock used where or how the verifier forbids it",
+        "A bpf_spin_lock (5.1+) is checked strictly so a program can never sleep, loop or exit while "
+        "holding it: it must sit inside a map value (of a map with BTF), only one lock may be held, "
+        "no helper may be called while it is held, it must be released on every path before exit, "
+        "and some program types (socket filters, tracing) may not use it at all. The verifier proved "
+        "this program breaks one of these rules.",
+        (
+            Fix("Keep the critical section to plain loads and stores; call helpers before the lock or "
+                "after the unlock.",
+                "bpf_spin_lock(&v->lock);\n"
+                "v->ts = bpf_ktime_get_ns();   /* a call */\n"
+                "bpf_spin_unlock(&v->lock);",
+                "__u64 now = bpf_ktime_get_ns();\n"
+                "bpf_spin_lock(&v->lock);\n"
+                "v->ts = now;\n"
+                "bpf_spin_unlock(&v->lock);"),
+            Fix("Unlock on every path before returning; where the lock is not allowed, use an atomic "
+                "instead (`__sync_fetch_and_add`).",
+                "bpf_spin_lock(&v->lock);\n"
+                "if (v->n > LIMIT)\n"
+                "        return 0;     /* still locked */",
+                "bpf_spin_lock(&v->lock);\n"
+                "full = v->n > LIMIT;\n"
+                "bpf_spin_unlock(&v->lock);\n"
+                "if (full) return 0;"),
+        ),
+    ),
+)

@@ -1,0 +1,65 @@
+"""too-complex: the verifier gave up: too many paths, instructions or too much stack"""
+
+from __future__ import annotations
+
+from ..lesson import Fix, Lesson
+from .base import ErrorClass
+
+CLASS = ErrorClass(
+    name="too-complex",
+    # Kernel functions whose rejections are this class, unless a class names the message.
+    functions=(
+        "__btf_type_is_scalar_struct",
+        "add_subprog",
+        "analyze_subprog",
+        "bpf_do_misc_fixups",
+        "bpf_patch_insn_data",
+        "check_func_call",
+        "check_max_stack_depth",
+        "check_max_stack_depth_subprog",
+        "do_check",
+        "do_misc_fixups",
+        "propagate_backedges",
+        "push_async_cb",
+        "push_stack",
+        "setup_func_entry",
+    ),
+    # Messages of this class printed by functions whose other messages are another's.
+    messages=(
+        "%s memory size %u is too large",
+        "fd_array has too many entries (%u, max %u)",
+        "stack depth %d exceeds interpreter stack depth limit",
+        "too many different kernel function calls",
+        "too many different module BTFs",
+    ),
+    lesson=Lesson(
+        "too-complex",
+        "The verifier gave up: too many paths, instructions or too much stack",
+        "The verifier explores every path through the program and stops after 1 million processed "
+        "instructions, 8192 pending branches ('The "
+        "sequence of 8193 jumps is too complex'), or when the stack of a call chain goes over 512 "
+        "bytes ('combined stack size'). It proved nothing wrong; it could not finish proving the "
+        "program safe within its limits.",
+        (
+            Fix("Let the kernel run the loop: bpf_loop() (5.17+) or open-coded iterators bpf_for() "
+                "(6.4+) verify the body once instead of once per iteration.",
+                "for (i = 0; i < 1024; i++)\n"
+                "        for (j = 0; j < 1024; j++)\n"
+                "                sum += cell(i, j);",
+                "static long row(__u32 i, void *ctx)\n"
+                "{ /* inner loop for one row */ return 0; }\n"
+                "bpf_loop(1024, row, &sum, 0);"),
+            Fix("Cut stack use along a call chain: move large locals into a per-CPU array map, and "
+                "keep each frame small (256 bytes per frame when tail calls are mixed with "
+                "subprograms).",
+                "static __noinline int parse(void)\n"
+                "{ char buf[320]; ... }",
+                "struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); ... } scratch SEC(\".maps\");\n"
+                "char *buf = bpf_map_lookup_elem(&scratch, &zero);\n"
+                "if (!buf) return 0;"),
+        ),
+        ("5.2: the limit of processed instructions went from 131072 to 1 million (privileged).",
+         "5.17: bpf_loop().",
+         "6.4: open-coded iterators (bpf_iter_num, bpf_for)."),
+    ),
+)

@@ -1,0 +1,54 @@
+"""A lesson: what the verifier proved, what it could not, and the fixes (data, per class).
+
+Each error class's module (analysis/classes/) holds its lesson; the fix texts more than one
+class gives are here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One way out: what to do, and the smallest code that shows it (before -> after)."""
+
+    text: str
+    before: str | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """Everything verifier-doctor teaches about one error class."""
+
+    error_class: str
+    title: str  # one line, for a list of classes
+    explanation: str  # "{reg}" stands for the offending register
+    fixes: tuple[Fix, ...]
+    versions: tuple[str, ...] = ()  # where the rule or its wording changed, oldest first
+
+    @property
+    def before(self) -> str:
+        """The snippet of the first fix that has one: the mistake."""
+        return next(f.before for f in self.fixes if f.before)
+
+    @property
+    def after(self) -> str:
+        """The same code, fixed."""
+        return next(f.after for f in self.fixes if f.after)
+
+    def explain(self, register: str | None = None) -> str:
+        return self.explanation.format(reg=register or "the register")
+
+
+MAP_POINTER_FIX = (
+    "Store offsets, not pointers, in map memory: the verifier forgets that a value loaded from a map "
+    "was a pointer. Keep `__u32 next_off` and turn it back into a pointer as `pool + next_off` after "
+    "bounding it (`if (next_off > POOL_SIZE - sizeof(struct block)) return 0;`)."
+)
+ALLOCATOR_FIX = (
+    "If you need malloc, use the allocator verifier-doctor ships: `#include \"static_malloc.h\"`, "
+    "call static_malloc/static_free, and follow stored pointers with `n = static_ptr(n->next)` "
+    "(or run `vdoctor fix prog.bpf.c`)."
+)

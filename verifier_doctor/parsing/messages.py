@@ -1,0 +1,182 @@
+"""The verifier's error lines, read through the catalogue of what the kernels can print.
+
+verifier_doctor/data/verifier_messages.json (made by `make messages` from the kernels' own
+sources) holds every format string the verifier writes to its log, with the kernel function
+that prints it. Each format is compiled here into a pattern whose conversions become typed
+fields (`R%d` a register, `off=%d` a number named `off`, `'%s'` a word), so that an error
+line becomes a `KernelMessage`: which message it is, and what it says. This module and the
+grammar are the only places that know how the kernel words things.
+
+Patterns are compiled on first use, and only for formats whose longest literal piece
+occurs in the line, so reading a log costs nothing for the catalogue until an error line
+is met.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..model import KernelMessage
+from ..resources import grammar_dir
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "verifier_messages.json"
+EXTRA_NAME = "verifier_messages_extra.json"  # in grammars/: wordings apt's sources lack, by hand
+
+# printf conversions as the kernel's vsnprintf takes them (kernel/bpf/log.c -> lib/vsprintf.c).
+_CONVERSION = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.\d+)?"
+                         r"(?P<length>hh|h|ll|l|z|j|t|L)?(?P<type>[diouxXcsp%])(?P<ext>[a-zA-Z]*)")
+_PATTERNS = {
+    "d": r"[-+]?\d+", "i": r"[-+]?\d+", "u": r"\d+", "o": r"[0-7]+",
+    "x": r"(?:0x)?[0-9a-fA-F]+", "X": r"(?:0x)?[0-9a-fA-F]+",
+    "c": r".", "s": r".*?", "p": r"\S+",
+}
+_NUMERIC = set("diuoxX")
+_WORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[^A-Za-z0-9_]*\Z")
+# A register type as reg_type_str() prints it that may be NULL: 'map_value_or_null',
+# 'ptr_or_null_task_struct', 'trusted_ptr_or_null_', 'mem_or_null' (v5.10: the same names).
+_NULLABLE_TYPE = re.compile(r"\A[a-z_]*_or_null(_\w*)?\Z")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    format: str
+    file: str
+    function: str
+    rejection: bool
+    internal: bool
+    kernels: tuple[str, ...]
+    key: str  # the longest literal piece: a line without it cannot be this message
+    literal_length: int
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    entry: _Entry
+    pattern: re.Pattern
+    names: tuple[str, ...]
+    numeric: tuple[bool, ...]
+    complete: bool  # the format ends its line (a "\n"): the whole line must match
+
+
+def _text_of(fmt: str) -> str:
+    return fmt.strip()
+
+
+@lru_cache(maxsize=1)
+def _entries() -> tuple[_Entry, ...]:
+    items = json.loads(CATALOGUE.read_text())["messages"]
+    extra = grammar_dir() / EXTRA_NAME
+    if extra.is_file():
+        items = items + json.loads(extra.read_text())["messages"]
+    entries = []
+    for item in items:
+        text = _text_of(item["format"])
+        literal = [p for p in _CONVERSION.sub("\0", text).split("\0")]
+        key = max((p.strip() for p in literal), key=len, default="")
+        if len(key) < 3:  # a bare "%s" or "%d:": no message of its own
+            continue
+        entries.append(_Entry(item["format"], item["file"], item["function"], item["rejection"],
+                              item.get("internal", False), tuple(item["kernels"]), key, sum(len(p) for p in literal)))
+    return tuple(entries)
+
+
+def catalogue_entries() -> tuple[_Entry, ...]:
+    """Every message of the catalogue (for coverage and the teaching aid)."""
+    return _entries()
+
+
+def _field_name(before: str, index: int, taken: set[str]) -> str:
+    """A field's name from the words before it: "off=%d" -> off, "R%d" -> register."""
+    if before.endswith("R") and (len(before) == 1 or not before[-2].isalnum()):
+        name = "register"
+    else:
+        match = _WORD.search(before[-40:]) if before else None
+        name = match.group(1).lower() if match else f"field{index}"
+    base, n = name, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    taken.add(name)
+    return name
+
+
+@lru_cache(maxsize=None)
+def _compile(entry: _Entry) -> _Compiled:
+    text = _text_of(entry.format)
+    parts, names, numeric, taken = [], [], [], set()
+    position = 0
+    for index, match in enumerate(_CONVERSION.finditer(text)):
+        literal = text[position:match.start()]
+        parts.append(re.escape(literal))
+        position = match.end()
+        kind = match.group("type")
+        if kind == "%":
+            parts.append("%")
+            continue
+        register = literal.endswith("R") and (len(literal) == 1 or not literal[-2].isalnum())
+        name = _field_name(literal, index, taken)
+        names.append(name)
+        numeric.append(kind in _NUMERIC)
+        pattern = _PATTERNS[kind]
+        if register:
+            parts[-1] = re.escape(literal[:-1])
+            pattern = r"R\d+"
+        parts.append(f"({pattern})")
+    parts.append(re.escape(text[position:]))
+    source = "".join(parts).replace(r"\ ", r"\s+").replace(r"\n", r"\s*")
+    complete = entry.format.endswith("\n")
+    return _Compiled(entry, re.compile(source), tuple(names), tuple(numeric), complete)
+
+
+def parse_message(line: str) -> KernelMessage | None:
+    """The catalogue's message that `line` is, with its fields; None if it is none of them.
+
+    A line matches a format whole (a message that ends its line) or from its start (a
+    format the kernel continues with further calls: "R1 type=scalar expected=" + the
+    types); the most specific match wins: whole before partial, then the most literal text.
+    """
+    text = line.strip()
+    if not text:
+        return None
+    best: tuple[tuple[int, int, int], _Compiled, re.Match] | None = None
+    for entry in _entries():
+        if entry.key not in text:
+            continue
+        compiled = _compile(entry)
+        match = compiled.pattern.fullmatch(text)
+        whole = match is not None
+        if match is None:
+            match = compiled.pattern.match(text)
+            if match is None:
+                continue
+        rank = (int(whole), int(entry.rejection), entry.literal_length)
+        if best is None or rank > best[0]:
+            best = (rank, compiled, match)
+    if best is None:
+        return None
+    _, compiled, match = best
+    fields = tuple(zip(compiled.names, match.groups()))
+    entry = compiled.entry
+    return KernelMessage(
+        text=text, format=_text_of(entry.format), function=entry.function, file=entry.file,
+        fields=fields, numeric=tuple(n for n, is_number in zip(compiled.names, compiled.numeric) if is_number),
+        rejection=entry.rejection, internal=entry.internal, kernels=entry.kernels, whole=best[0][0] == 1,
+        may_be_null=any(_NULLABLE_TYPE.match(value) for _, value in fields),
+    )
+
+
+# libbpf's words for a failure before or outside the verifier (map creation, BTF,
+# relocations, a missing kfunc, the license); its other lines are progress reports.
+_LOAD_ERROR_WORDS = ("fail", "error", "Error", "not found", "invalid", "cannot", "unsupported",
+                     "not supported", "refuse")
+# Lines with those words that are no error: optional steps libbpf skips.
+_LOAD_NOISE_WORDS = ("skipping optional step", "BPF token")
+
+
+def load_error_lines(libbpf_lines: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The libbpf lines that report a failure, in order."""
+    return tuple(line for line in libbpf_lines
+                 if any(w in line for w in _LOAD_ERROR_WORDS) and not any(w in line for w in _LOAD_NOISE_WORDS))
