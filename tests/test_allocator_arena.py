@@ -9,13 +9,15 @@ with the header's #error, and the kernels of the matrix older than 6.9 must refu
 from __future__ import annotations
 
 import ctypes
+import os
 import struct
+import threading
 from pathlib import Path
 
 import pytest
 
 import test_allocator
-from test_allocator import COMPILERS, STATS_FIELDS, needs_kernel, per_cpu_stats
+from test_allocator import COMPILERS, STATS_FIELDS, needs_kernel, one_cpu, per_cpu_stats  # noqa: F401 (a fixture)
 from verifier_doctor.errors import BuildFailed
 from verifier_doctor.kernel.kernels import SUPPORTED
 
@@ -81,6 +83,45 @@ def test_user_space_walks_the_list_through_the_arena_mmap(objects):
             values.append(value)
             node = (mapped & ~0xFFFFFFFF) | following if following else 0
     assert values == list(range(50, 0, -1))
+
+
+STRESS_RUNS = 20000  # runs of stress_shared per CPU: 16 allocations each
+
+
+@needs_clang19
+@needs_kernel
+@pytest.mark.kernel
+def test_stress_on_two_cpus_at_once(objects, one_cpu):
+    """Two CPUs share the heap (stress.bpf.c documents the workload); a block handed out
+    twice fails the run with a foreign tag."""
+    from verifier_doctor.kernel.loader import open_program
+
+    if len(one_cpu) < 2:
+        pytest.skip("needs two CPUs")
+    cpus = one_cpu[:2]
+    with open_program(objects[ARENA / "stress.bpf.c"], "stress_shared") as prog:
+        start, returned = threading.Barrier(len(cpus)), {}
+
+        def runner(cpu: int) -> None:
+            os.sched_setaffinity(0, {cpu})  # this thread only
+            start.wait()
+            returned[cpu] = prog.test_run(repeat=STRESS_RUNS).retval
+
+        threads = [threading.Thread(target=runner, args=(cpu,)) for cpu in cpus]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert prog.test_run(data=None).retval == 0
+        stats = per_cpu_stats(prog.read_global("static_stats"))
+    assert returned == {cpu: 0 for cpu in cpus}, "a run failed (10+: allocation, 20+: foreign tag)"
+    total = {field: sum(cpu[field] for cpu in stats) % 2**64 for field in STATS_FIELDS}
+    # A run that finds the heap busy for STATIC_MALLOC_SPIN_TRIES (its holder's vCPU taken
+    # away) gives its blocks back and counts in `contended`; nothing else may fail.
+    assert total["failed_allocations"] == total["contended"], total
+    assert total["allocations"] == total["frees"] >= len(cpus) * STRESS_RUNS * 16 * 9 // 10, total
+    assert total["bytes_in_use"] == 0 and total["rejected_frees"] == 0, total
+    assert sum(1 for cpu in stats if cpu["allocations"]) == len(cpus)
 
 
 def test_clang14_stops_with_the_arena_error(tmp_path):
