@@ -85,7 +85,7 @@ def test_user_space_walks_the_list_through_the_arena_mmap(objects):
     assert values == list(range(50, 0, -1))
 
 
-STRESS_RUNS = 20000  # runs of stress_shared per CPU: 16 allocations each
+STRESS_RUNS = 100000  # runs of stress_shared per CPU (16 allocations each, ~0.5 s): long enough to overlap
 
 
 @needs_clang19
