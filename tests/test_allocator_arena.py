@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
+import subprocess
 import struct
 import threading
 from pathlib import Path
@@ -185,3 +187,22 @@ def test_arena_on_every_kernel_of_the_matrix(objects, guest_runs, version):
         if result is None or result.retval != expectation.retval:
             failures.append(f"{where}: returned {result.retval if result else None}")
     assert not failures, "\n".join(failures)
+
+
+@needs_clang19
+@needs_kernel
+@pytest.mark.kernel
+@pytest.mark.skipif(shutil.which("bpftool") is None, reason="bpftool links the objects")
+def test_two_objects_linked_with_bpftool_share_one_heap(tmp_path):
+    """link_a.o holds the heap, link_b.o (STATIC_MALLOC_ARENA_EXTERN) uses it."""
+    from verifier_doctor.kernel.build import compile_program
+    from verifier_doctor.kernel.loader import open_program
+
+    halves = [compile_program(ARENA / "link" / name, tmp_path, CC, include_dirs=[ARENA])
+              for name in ("link_a.bpf.c", "link_b.bpf.c")]
+    linked = tmp_path / "linked.o"
+    done = subprocess.run(["bpftool", "gen", "object", str(linked), *map(str, halves)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with open_program(linked, "link_main") as prog:
+        assert prog.test_run().retval == 0
+        assert prog.test_run(repeat=3).retval == 0, "failed on a heap used before"

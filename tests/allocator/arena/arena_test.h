@@ -28,6 +28,8 @@ static __always_inline struct static_malloc_stats *stats(void)
 	return bpf_map_lookup_elem(&static_stats, &k);
 }
 
+#ifndef ARENA_TEST_NO_LICENSE
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
+#endif
 
 #endif
