@@ -742,16 +742,13 @@ __sm_global __u64 __sm_arena_realloc(__u64 ptr, __u64 size)
  *   3 a block's page count is wrong  4 a slab's free count disagrees with its bitmap
  *   5 a slab's bits past its blocks are clear   6 a class list is broken
  *   7 a slab with free blocks is not on its class list (or a full one is)
- *   8 the lock is held
+ *   8 the heap stayed busy (the lock could not be taken)
  */
-__sm_global int __sm_arena_check(void)
+static __sm_inline int __sm_check_locked(struct __sm_arena __arena *___a)
 {
-	struct __sm_arena __arena *___a = &__sm_heap_arena;
 	struct __sm_page __arena *___g;
 	__u32 ___i, ___tail = ___a->zero, ___c, ___cap, ___listed = ___a->zero, ___want = ___a->zero, ___p, ___prev;
 
-	if (___a->lock)
-		return 8;
 	for (___i = ___a->zero; ___i < __SM_PAGES && __sm_can_loop; ___i++) {
 		___g = &___a->page[___i];
 		if (___g->kind > __SM_TAIL)
@@ -802,6 +799,18 @@ __sm_global int __sm_arena_check(void)
 		}
 	}
 	return ___listed == ___want ? 0 : 7;
+}
+
+__sm_global int __sm_arena_check(void)
+{
+	struct __sm_arena __arena *___a = &__sm_heap_arena;
+	int ___bad;
+
+	if (!__sm_lock(___a))
+		return 8;
+	___bad = __sm_check_locked(___a);
+	__sm_unlock(___a);
+	return ___bad;
 }
 
 /* ---- the API ------------------------------------------------------------ */

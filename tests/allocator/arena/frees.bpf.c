@@ -42,3 +42,40 @@ int frees_misuse(struct xdp_md *ctx)
 	CHECK_HEAP(11);
 	return 0;
 }
+
+/* The walker sees damage to the metadata (written here on purpose, then undone). */
+/* vdoctor-test: expect 0 since 6.9 */
+SEC("tc")
+int check_sees_damage(struct __sk_buff *skb)
+{
+	struct __sm_arena __heap *a = &__sm_heap_arena;
+	__u64 __heap *p = static_malloc(64);
+	__u32 page, next;
+	int ret = 0;
+
+	CHECK(1, p != NULL);
+	CHECK_HEAP(2);
+	page = ((__u64)p - (__u32)(__u64)&a->data[0]) / 4096;
+	a->page[page].count++;				/* free count vs bitmap */
+	if (static_malloc_check() != 4)
+		ret = 3;
+	a->page[page].count--;
+	a->page[page].bits[3] ^= 1;			/* a clear bit past the page's blocks ... */
+	a->page[page].count++;				/* ... with the count kept right */
+	if (!ret && static_malloc_check() != 5)
+		ret = 4;
+	a->page[page].bits[3] ^= 1;
+	a->page[page].count--;
+	next = a->page[page].next;
+	a->page[page].next = page + 1;			/* a list that loops on itself */
+	if (!ret && static_malloc_check() != 6)
+		ret = 5;
+	a->page[page].next = next;
+	a->lock = 1;					/* a heap that stays busy */
+	if (!ret && static_malloc_check() != 8)
+		ret = 6;
+	a->lock = 0;
+	static_free(p);
+	CHECK_HEAP(7);
+	return ret;
+}
