@@ -101,8 +101,8 @@
  *       defined as `__arena`), pointers stored in the heap are followed with
  *       plain `n = n->next` (static_ptr is the identity) and user space reads
  *       the heap through the arena's mmap. Same API and semantics as above.
- *       clang without __BPF_FEATURE_ADDR_SPACE_CAST (clang 14..18) stops with
- *       an #error; a kernel without arenas (5.10, 6.1) refuses the object at
+ *       A clang without __BPF_FEATURE_ADDR_SPACE_CAST (clang 14, say) stops
+ *       with an #error; a kernel without arenas (5.10, 6.1) refuses the object at
  *       load: "map 'static_arena': failed to create". Tested on 6.12, 6.18,
  *       7.2 and 7.3, in XDP and TC programs; 6.9..6.11 are not tested.
  *       Only STATIC_MALLOC_HEAP_SIZE (a multiple of 4096, 8 KiB .. 64 MiB,
@@ -126,7 +126,7 @@
  *       inside a block: a free is judged by the page descriptor and the
  *       bitmap, so double, interior, tail-page and foreign frees (counted in
  *       rejected_frees) cannot corrupt it. static_malloc_check() walks every
- *       descriptor and class list (rules 1-8 beside __sm_arena_check).
+ *       descriptor and class list (rules 1-8 above __sm_check_locked).
  *       malloc(0) returns a unique 16-byte block. One lock word for the
  *       whole heap (compare-and-swap in the arena, STATIC_MALLOC_SPIN_TRIES
  *       tries, then NULL or a dropped free, counted in `contended`); loops
@@ -143,7 +143,8 @@
  *       verifier rejects that store ("R0 invalid mem access 'scalar'"). So
  *       pointers stored in the heap hold their lower 32 bits; user space
  *       makes an address of one by putting the upper 32 bits of its mapping
- *       of the arena in front (the arena never crosses a 4 GiB boundary).
+ *       of the arena in front (the kernel maps an arena inside one 4 GiB
+ *       window: arena_get_unmapped_area).
  *       To pass a heap pointer to a global function of your own, tag the
  *       parameter __arg_arena (defined here).
  *     Statistics: the same per-CPU map `static_stats` as the classic
