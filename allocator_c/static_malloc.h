@@ -95,8 +95,64 @@
  *       static_malloc_check() walks; a heap with more blocks reports 10.
  *       Cost: ~300 verifier insns per block, only in programs that call it.
  *   STATIC_MALLOC_REPLACE    default off. Define malloc, calloc, realloc, free.
- *   STATIC_MALLOC_ARENA      the arena backend is not part of this header
- *       version: defining it is a compile error.
+ *   STATIC_MALLOC_ARENA      default off. The arena backend: the heap lives
+ *       in a BPF_MAP_TYPE_ARENA (kernel 6.9+, clang 19+), `__heap` is the
+ *       arena address space (`__attribute__((address_space(1)))`, also
+ *       defined as `__arena`), pointers stored in the heap are followed with
+ *       plain `n = n->next` (static_ptr is the identity) and user space reads
+ *       the heap through the arena's mmap. Same API and semantics as above.
+ *       A clang without __BPF_FEATURE_ADDR_SPACE_CAST (clang 14, say) stops
+ *       with an #error; a kernel without arenas (5.10, 6.1) refuses the object at
+ *       load: "map 'static_arena': failed to create". Tested on 6.12, 6.18,
+ *       7.2 and 7.3, in XDP and TC programs; 6.9..6.11 are not tested.
+ *       Only STATIC_MALLOC_HEAP_SIZE (a multiple of 4096, 8 KiB .. 64 MiB,
+ *       default 64 KiB), STATIC_MALLOC_SPIN_TRIES (default 65536 here),
+ *       STATIC_MALLOC_REPLACE and STATIC_MALLOC_ARENA_EXTERN apply; PERCPU,
+ *       NO_LOCK and INLINE are compile errors with it.
+ *     Pages: the heap is one zero-initialized __arena global (section
+ *       .addr_space.1, so the .o file holds HEAP_SIZE bytes of zeros) in the
+ *       arena map `static_arena`. libbpf mmap()s the arena at load and copies
+ *       the section in, which puts every heap page in place before a program
+ *       runs. Nothing is allocated at run time: bpf_arena_alloc_pages is a
+ *       sleepable kfunc, refused in XDP and TC on 6.18 ("program must be
+ *       sleepable to call sleepable kfunc bpf_arena_alloc_pages").
+ *     Design: 4 KiB pages. A request of up to 2048 bytes takes a block of
+ *       16 << c bytes (c = 0..7) from a slab page of that size class (a
+ *       bitmap of its blocks; slabs with free blocks are on a list per
+ *       class); a larger one takes a run of whole pages, first fit. An empty
+ *       slab becomes a free page again, so small and large requests share
+ *       the pages. Metadata (a descriptor per page, the class lists, the
+ *       lock) live in the same __arena global, before the heap pages, never
+ *       inside a block: a free is judged by the page descriptor and the
+ *       bitmap, so double, interior, tail-page and foreign frees (counted in
+ *       rejected_frees) cannot corrupt it. static_malloc_check() walks every
+ *       descriptor and class list (rules 1-8 above __sm_check_locked).
+ *       malloc(0) returns a unique 16-byte block. One lock word for the
+ *       whole heap (compare-and-swap in the arena, STATIC_MALLOC_SPIN_TRIES
+ *       tries, then NULL or a dropped free, counted in `contended`); loops
+ *       are bounded by may_goto (v6.9), so the heap functions are verified
+ *       once: 13,594 processed insns for a program with one malloc and one
+ *       free, 13,607 with two of each; a 64-byte malloc+free pair takes
+ *       39-46 ns on 6.18 (three runs of `vdoctor try
+ *       tests/allocator/arena/cost.bpf.c --run 200`, pairs_1000 / 1000).
+ *     Pointer form: static_malloc returns the arena pointer in its kernel
+ *       form (addr_space_cast(p, 0, 1): the lower 32 bits), which the
+ *       verifier already knows as an arena pointer. clang 19 needs this: it
+ *       merges `t->left = NULL; t->right = NULL;` into a memset of address
+ *       space 1 that it does not cast, and without the early cast the
+ *       verifier rejects that store ("R0 invalid mem access 'scalar'"). So
+ *       pointers stored in the heap hold their lower 32 bits; user space
+ *       makes an address of one by putting the upper 32 bits of its mapping
+ *       of the arena in front (the kernel maps an arena inside one 4 GiB
+ *       window: arena_get_unmapped_area).
+ *       To pass a heap pointer to a global function of your own, tag the
+ *       parameter __arg_arena (defined here).
+ *     Statistics: the same per-CPU map `static_stats` as the classic
+ *       backend (struct static_malloc_stats per CPU, key 0; sum the CPUs).
+ *     Linking (bpftool gen object): in every object but one, define
+ *       STATIC_MALLOC_ARENA_EXTERN before the include, so that it uses the
+ *       other object's heap (the linker would append every copy to the
+ *       arena section, and libbpf then finds the arena map too small).
  *
  *   Default (no PERCPU, no NO_LOCK): one heap shared by all CPUs, a
  *   bpf_spin_lock inside the map value (not in .bss/.data: the kernel refuses
@@ -198,8 +254,630 @@
 #define __STATIC_MALLOC_H__
 
 #ifdef STATIC_MALLOC_ARENA
-#error "static_malloc.h: this version ships only the classic backend; remove STATIC_MALLOC_ARENA"
+/* ======================================================================= */
+/* The arena backend: see STATIC_MALLOC_ARENA in the manual above.         */
+/* ======================================================================= */
+
+/* clang 19 turns __arena pointer accesses into addr_space_cast + access;
+ * older compilers cannot, and would mis-compile every heap access. */
+#ifndef __BPF_FEATURE_ADDR_SPACE_CAST
+#error "static_malloc.h: STATIC_MALLOC_ARENA needs clang 19 or newer (this compiler does not define __BPF_FEATURE_ADDR_SPACE_CAST); use clang-19, or drop STATIC_MALLOC_ARENA for the classic backend"
 #endif
+#if defined(STATIC_MALLOC_PERCPU) || defined(STATIC_MALLOC_NO_LOCK) || defined(STATIC_MALLOC_INLINE)
+#error "static_malloc.h: STATIC_MALLOC_ARENA is a backend of its own; do not combine it with STATIC_MALLOC_PERCPU, STATIC_MALLOC_NO_LOCK or STATIC_MALLOC_INLINE"
+#endif
+
+#ifndef __VMLINUX_H__
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#endif
+#include <bpf/bpf_helpers.h>
+
+/* Bytes of heap (a multiple of 4096, 8 KiB .. 64 MiB). */
+#ifndef STATIC_MALLOC_HEAP_SIZE
+#define STATIC_MALLOC_HEAP_SIZE 65536
+#endif
+
+/* Tries of the heap's lock word before an operation gives up (~30 ns each). */
+#ifndef STATIC_MALLOC_SPIN_TRIES
+#define STATIC_MALLOC_SPIN_TRIES 65536
+#endif
+
+_Static_assert(STATIC_MALLOC_HEAP_SIZE % 4096 == 0,
+	       "STATIC_MALLOC_ARENA: STATIC_MALLOC_HEAP_SIZE must be a multiple of 4096 (the arena's page)");
+_Static_assert(STATIC_MALLOC_HEAP_SIZE >= 8192 && STATIC_MALLOC_HEAP_SIZE <= 64 * 1024 * 1024,
+	       "STATIC_MALLOC_ARENA: STATIC_MALLOC_HEAP_SIZE must be between 8 KiB and 64 MiB");
+_Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 1048576,
+	       "STATIC_MALLOC_ARENA: STATIC_MALLOC_SPIN_TRIES must be between 1 and 1048576");
+
+/* Heap pointers live in the arena's address space (LLVM address space 1). */
+#ifndef __heap
+#define __heap __attribute__((address_space(1)))
+#endif
+#ifndef __arena
+#define __arena __attribute__((address_space(1)))
+#endif
+
+#define __sm_weak	__attribute__((weak))
+#define __sm_inline	inline __attribute__((always_inline))
+#define __sm_global	__attribute__((weak, noinline))
+
+/* Tags a heap pointer parameter of the program's own global function (v6.9). */
+#ifndef __arg_arena
+#define __arg_arena __attribute__((btf_decl_tag("arg:arena")))
+#endif
+
+#define __SM_PAGE	4096U
+#define __SM_PAGES	(STATIC_MALLOC_HEAP_SIZE / 4096)
+#define __SM_CLASSES	8U		/* slab block sizes 16 << c: 16 .. 2048 */
+#define __SM_SLAB_MAX	2048ULL		/* larger requests take whole pages */
+#define __SM_FREE_PAGE	0		/* page kinds */
+#define __SM_SLAB	1
+#define __SM_RUN	2		/* first page of a multi-page block */
+#define __SM_TAIL	3		/* the other pages of that block */
+#define __SM_MAP_TYPE_ARENA 33		/* BPF_MAP_TYPE_ARENA (uapi, v6.9) */
+
+/* v6.9 may_goto: true until the program has looped ~8M times (then false).
+ * Used as `i < n && __sm_can_loop`: the verifier then checks a loop body
+ * once its states repeat instead of walking every iteration, provided the
+ * loop counter is not a known constant (loops start from a->zero below). */
+#define __sm_can_loop							\
+	({								\
+		__label__ ___stop, ___go;				\
+		int ___more = 1;					\
+		asm volatile goto("may_goto %l[___stop]" :::: ___stop);	\
+		goto ___go;						\
+	___stop:							\
+		___more = 0;						\
+	___go:								\
+		___more;						\
+	})
+
+struct static_malloc_stats {
+	__u64 bytes_in_use;
+	__u64 peak_bytes;
+	__u64 allocations;
+	__u64 frees;
+	__u64 failed_allocations;
+	__u64 rejected_frees;
+	__u64 contended;
+};
+
+/* One descriptor per heap page (all metadata stays out of the user's pages). */
+struct __sm_page {
+	__u8 kind;	/* __SM_FREE_PAGE, __SM_SLAB, __SM_RUN, __SM_TAIL */
+	__u8 cls;	/* slab: block size is 16 << cls */
+	__u16 count;	/* slab: free blocks; run: pages of the block */
+	__u16 prev;	/* slab with free blocks: its class list, page index + 1 */
+	__u16 next;
+	__u64 bits[4];	/* slab: bit i set = block i handed out (or past the page) */
+};
+
+/* Everything the heap needs, in the arena; the user's pages come last. */
+struct __sm_arena {
+	__u64 lock;			/* 0 free, 1 held (compare-and-swap) */
+	__u32 zero;			/* always 0: a loop start the verifier cannot see */
+	__u32 pad;
+	__u16 partial[__SM_CLASSES];	/* per class: first slab with free blocks, index + 1 */
+	struct __sm_page page[__SM_PAGES];
+	char data[STATIC_MALLOC_HEAP_SIZE] __attribute__((aligned(4096)));
+};
+
+/* The arena map: libbpf creates it, mmap()s it and copies the heap's
+ * initial (zero) bytes in, so every heap page is present before the first
+ * program runs (bpf_arena_alloc_pages is a sleepable kfunc, which XDP and TC
+ * cannot call). One spare page for libbpf's rounding. */
+struct {
+	__uint(type, __SM_MAP_TYPE_ARENA);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, (sizeof(struct __sm_arena) + 4095) / 4096 + 1);
+} static_arena __sm_weak SEC(".maps");
+
+/* The heap itself. bpftool gen object keeps one weak symbol but appends
+ * every object's copy of the section, so in all objects but one of a link,
+ * STATIC_MALLOC_ARENA_EXTERN makes this a reference to the one heap. */
+#ifdef STATIC_MALLOC_ARENA_EXTERN
+extern struct __sm_arena __arena __sm_heap_arena;
+#else
+struct __sm_arena __arena __sm_heap_arena __sm_weak;
+#endif
+
+/* Counters per CPU, as in the classic backend (key 0, summed over CPUs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct static_malloc_stats);
+} static_stats __sm_weak SEC(".maps");
+
+static __sm_inline struct static_malloc_stats *__sm_stats(void)
+{
+	__u32 ___k = 0;
+
+	return bpf_map_lookup_elem(&static_stats, &___k);
+}
+
+static __sm_inline void __sm_count_alloc(__u64 bytes)
+{
+	struct static_malloc_stats *___s = __sm_stats();
+
+	if (!___s)
+		return;
+	if (!bytes) {
+		___s->failed_allocations++;
+		return;
+	}
+	___s->allocations++;
+	___s->bytes_in_use += bytes;
+	if (___s->bytes_in_use > ___s->peak_bytes)
+		___s->peak_bytes = ___s->bytes_in_use;
+}
+
+static __sm_inline void __sm_count_free(__u64 bytes)
+{
+	struct static_malloc_stats *___s = __sm_stats();
+
+	if (!___s)
+		return;
+	if (!bytes) {
+		___s->rejected_frees++;
+		return;
+	}
+	___s->frees++;
+	___s->bytes_in_use -= bytes;
+}
+
+static __sm_inline void __sm_count_contended(void)
+{
+	struct static_malloc_stats *___s = __sm_stats();
+
+	if (___s)
+		___s->contended++;
+}
+
+static __sm_inline int __sm_lock(struct __sm_arena __arena *a)
+{
+	__u32 ___t;
+
+	for (___t = a->zero; ___t < STATIC_MALLOC_SPIN_TRIES && __sm_can_loop; ___t++)
+		if (__sync_val_compare_and_swap(&a->lock, 0, 1) == 0)
+			return 1;
+	__sm_count_contended();
+	return 0;
+}
+
+static __sm_inline void __sm_unlock(struct __sm_arena __arena *a)
+{
+	__sync_lock_test_and_set(&a->lock, 0);	/* an atomic exchange: release */
+}
+
+/* Index of the lowest set bit of x != 0, with no branch and no table. */
+static __sm_inline __u32 __sm_ctz(__u64 x)
+{
+	x = (x & -x) - 1;
+	x -= (x >> 1) & 0x5555555555555555ULL;
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (__u32)((x * 0x0101010101010101ULL) >> 56);
+}
+
+static __sm_inline __u64 __sm_popcount(__u64 x)
+{
+	x -= (x >> 1) & 0x5555555555555555ULL;
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+/* Blocks per slab page of class c, and its bitmap when nothing is handed out. */
+#define __sm_slab_cap(c)	(256U >> (c))
+
+static __sm_inline __u32 __sm_class(__u64 size)
+{
+	__u32 ___c = 0;
+
+	___c += size > 16;
+	___c += size > 32;
+	___c += size > 64;
+	___c += size > 128;
+	___c += size > 256;
+	___c += size > 512;
+	___c += size > 1024;
+	return ___c;
+}
+
+/* Unlink slab page p (index + 1) from class c's list of slabs with free blocks. */
+static __sm_inline void __sm_unlink(struct __sm_arena __arena *a, __u32 c, __u32 p)
+{
+	struct __sm_page __arena *___g = &a->page[p - 1];
+	__u32 ___prev = ___g->prev, ___next = ___g->next;
+
+	if (___prev)
+		a->page[___prev - 1].next = ___next;
+	else
+		a->partial[c & (__SM_CLASSES - 1)] = ___next;
+	if (___next)
+		a->page[___next - 1].prev = ___prev;
+	___g->prev = ___g->next = 0;
+}
+
+static __sm_inline void __sm_push(struct __sm_arena __arena *a, __u32 c, __u32 p)
+{
+	struct __sm_page __arena *___g = &a->page[p - 1];
+	__u32 ___head = a->partial[c & (__SM_CLASSES - 1)];
+
+	___g->prev = 0;
+	___g->next = ___head;
+	if (___head)
+		a->page[___head - 1].prev = p;
+	a->partial[c & (__SM_CLASSES - 1)] = p;
+}
+
+/* First fit: the index of n free pages in a row, marked as one block, or -1. */
+static __sm_inline long __sm_take_pages(struct __sm_arena __arena *a, __u32 n)
+{
+	__u32 ___i, ___start = a->zero, ___j;
+
+	for (___i = a->zero; ___i < __SM_PAGES && __sm_can_loop; ___i++) {
+		if (a->page[___i].kind != __SM_FREE_PAGE) {
+			___start = ___i + 1;
+			continue;
+		}
+		if (___i + 1 - ___start < n)
+			continue;
+		a->page[___start].kind = __SM_RUN;
+		a->page[___start].count = n;
+		for (___j = ___start + 1; ___j <= ___i && __sm_can_loop; ___j++)
+			a->page[___j].kind = __SM_TAIL;
+		return ___start;
+	}
+	return -1;
+}
+
+/* Offset in data[] of a new block of `size` bytes and its usable size; 0 if none. */
+static __sm_inline __u64 __sm_alloc_locked(struct __sm_arena __arena *a, __u64 size, __u64 *usable)
+{
+	struct __sm_page __arena *___g;
+	__u32 ___c, ___p, ___w, ___bit;
+	__u64 ___free;
+	long ___first;
+
+	if (size > __SM_SLAB_MAX) {
+		if (size > STATIC_MALLOC_HEAP_SIZE)
+			return 0;
+		___w = (size + __SM_PAGE - 1) / __SM_PAGE;
+		___first = __sm_take_pages(a, ___w);
+		if (___first < 0)
+			return 0;
+		*usable = (__u64)___w * __SM_PAGE;
+		return (__u64)___first * __SM_PAGE + 1;	/* +1: 0 means none */
+	}
+	___c = __sm_class(size);
+	___p = a->partial[___c];
+	if (!___p) {
+		___first = __sm_take_pages(a, 1);
+		if (___first < 0)
+			return 0;
+		___p = ___first + 1;
+		___g = &a->page[___first];
+		___g->kind = __SM_SLAB;
+		___g->cls = ___c;
+		___g->count = __sm_slab_cap(___c);
+		___g->bits[0] = __sm_slab_cap(___c) < 64 ? ~0ULL << __sm_slab_cap(___c) : 0;
+		___g->bits[1] = __sm_slab_cap(___c) > 64 ? 0 : ~0ULL;
+		___g->bits[2] = ___g->bits[3] = __sm_slab_cap(___c) > 128 ? 0 : ~0ULL;
+		__sm_push(a, ___c, ___p);
+	}
+	___g = &a->page[___p - 1];
+	___w = ___g->bits[0] != ~0ULL ? 0 : ___g->bits[1] != ~0ULL ? 1 : ___g->bits[2] != ~0ULL ? 2 : 3;
+	___free = ~___g->bits[___w];
+	if (!___free)
+		return 0;	/* a full slab on the list: broken metadata, fail safely */
+	___bit = __sm_ctz(___free);
+	___g->bits[___w] |= 1ULL << ___bit;
+	if (--___g->count == 0)
+		__sm_unlink(a, ___c, ___p);
+	*usable = 16ULL << ___c;
+	return (__u64)(___p - 1) * __SM_PAGE + (((__u64)___w * 64 + ___bit) << (4 + ___c)) + 1;
+}
+
+/*
+ * Usable size of the live block whose payload is at `off` in data[], or 0
+ * when off is not the start of a live block (double, interior or foreign
+ * free). With `release`, also frees it. Caller holds the lock.
+ */
+static __sm_inline __u64 __sm_block_locked(struct __sm_arena __arena *a, __u64 off, bool release)
+{
+	struct __sm_page __arena *___g;
+	__u32 ___p, ___in, ___c, ___idx, ___n, ___j;
+	__u64 ___mask;
+
+	if (off >= STATIC_MALLOC_HEAP_SIZE)
+		return 0;
+	___p = off / __SM_PAGE;
+	___in = off % __SM_PAGE;
+	___g = &a->page[___p];
+	if (___g->kind == __SM_RUN) {
+		___n = ___g->count;
+		if (___in || !___n || ___p + ___n > __SM_PAGES)
+			return 0;
+		if (release) {
+			for (___j = ___p; ___j < ___p + ___n && __sm_can_loop; ___j++)
+				a->page[___j].kind = __SM_FREE_PAGE;
+		}
+		return (__u64)___n * __SM_PAGE;
+	}
+	if (___g->kind != __SM_SLAB)
+		return 0;
+	___c = ___g->cls & (__SM_CLASSES - 1);
+	if (___in & ((16U << ___c) - 1))
+		return 0;
+	___idx = ___in >> (4 + ___c);
+	___mask = 1ULL << (___idx & 63);
+	if (!(___g->bits[(___idx >> 6) & 3] & ___mask))
+		return 0;
+	if (release) {
+		___g->bits[(___idx >> 6) & 3] &= ~___mask;
+		if (___g->count++ == 0)
+			__sm_push(a, ___c, ___p + 1);
+		if (___g->count == __sm_slab_cap(___c)) {
+			/* an empty slab goes back to the pages, for any size */
+			__sm_unlink(a, ___c, ___p + 1);
+			___g->kind = __SM_FREE_PAGE;
+		}
+	}
+	return 16ULL << ___c;
+}
+
+static __sm_inline __u64 __sm_offset_of(struct __sm_arena __arena *a, __u64 ptr)
+{
+	/* Lower 32 bits: a pointer is the same in its user form (what static_malloc
+	 * returns) and its kernel form (after addr_space_cast). */
+	return (__u32)((__u32)ptr - (__u32)(__u64)&a->data[0]);
+}
+
+/* The heap operations, verified once per program (global functions). */
+__sm_global __u64 __sm_arena_malloc(__u64 size)
+{
+	struct __sm_arena __arena *___a = &__sm_heap_arena;
+	__u64 ___o, ___usable = 0;
+
+	if (!__sm_lock(___a)) {
+		__sm_count_alloc(0);
+		return 0;
+	}
+	___o = __sm_alloc_locked(___a, size, &___usable);
+	__sm_unlock(___a);
+	__sm_count_alloc(___o ? ___usable : 0);
+	return ___o ? (__u64)&___a->data[___o - 1] : 0;
+}
+
+/* Global functions must return a scalar: the freed block's usable size, 0 if refused. */
+__sm_global __u64 __sm_arena_free(__u64 ptr)
+{
+	struct __sm_arena __arena *___a = &__sm_heap_arena;
+	__u64 ___n;
+
+	if (!ptr)
+		return 0;
+	if (!__sm_lock(___a)) {
+		__sm_count_free(0);	/* dropped: its block leaks */
+		return 0;
+	}
+	___n = __sm_block_locked(___a, __sm_offset_of(___a, ptr), true);
+	__sm_unlock(___a);
+	__sm_count_free(___n);
+	return ___n;
+}
+
+/* Usable size of a live block, 0 if ptr is not one (for realloc). */
+static __sm_inline __u64 __sm_arena_usable(__u64 ptr)
+{
+	struct __sm_arena __arena *___a = &__sm_heap_arena;
+	__u64 ___n;
+
+	if (!__sm_lock(___a))
+		return 0;
+	___n = __sm_block_locked(___a, __sm_offset_of(___a, ptr), false);
+	__sm_unlock(___a);
+	return ___n;
+}
+
+/* Zero (src == 0) or copy `bytes` (a multiple of 8) into the block at dst. */
+static __sm_inline void __sm_fill(__u64 dst, __u64 src, __u64 bytes)
+{
+	struct __sm_arena __arena *___a = &__sm_heap_arena;
+	__u64 __arena *___d = (__u64 __arena *)&___a->data[__sm_offset_of(___a, dst)];
+	__u64 __arena *___s = (__u64 __arena *)&___a->data[__sm_offset_of(___a, src)];
+	__u32 ___i;
+
+	for (___i = ___a->zero; ___i < bytes / 8 && __sm_can_loop; ___i++)
+		___d[___i] = src ? ___s[___i] : 0;
+}
+
+__sm_global __u64 __sm_arena_calloc(__u64 nmemb, __u64 size)
+{
+	__u64 ___p;
+
+	if (size && nmemb > STATIC_MALLOC_HEAP_SIZE / size) {
+		__sm_count_alloc(0);	/* overflow, or more than the heap */
+		return 0;
+	}
+	___p = __sm_arena_malloc(nmemb * size);
+	if (___p)
+		__sm_fill(___p, 0, (nmemb * size + 7) & ~7ULL);
+	return ___p;
+}
+
+__sm_global __u64 __sm_arena_realloc(__u64 ptr, __u64 size)
+{
+	__u64 ___old, ___new;
+
+	if (!ptr)
+		return __sm_arena_malloc(size);
+	if (!size) {
+		__sm_arena_free(ptr);
+		return 0;
+	}
+	___old = __sm_arena_usable(ptr);
+	if (!___old) {
+		__sm_count_free(0);	/* not a live block: refused, nothing changes */
+		return 0;
+	}
+	if (size <= ___old && (___old <= __SM_SLAB_MAX ? __sm_class(size) == __sm_class(___old)
+					   : size > ___old - __SM_PAGE))
+		return ptr;	/* same block size: in place */
+	___new = __sm_arena_malloc(size);
+	if (!___new)
+		return 0;
+	__sm_fill(___new, ptr, size < ___old ? (size + 7) & ~7ULL : ___old);
+	__sm_arena_free(ptr);
+	return ___new;
+}
+
+/*
+ * static_malloc_check(): 0 when the metadata is consistent, else the rule:
+ *   1 a page kind is unknown         2 a tail page follows no block
+ *   3 a block's page count is wrong  4 a slab's free count disagrees with its bitmap
+ *   5 a slab's bits past its blocks are clear   6 a class list is broken
+ *   7 a slab with free blocks is not on its class list (or a full one is)
+ *   8 the heap stayed busy (the lock could not be taken)
+ */
+static __sm_inline int __sm_check_locked(struct __sm_arena __arena *___a)
+{
+	struct __sm_page __arena *___g;
+	__u32 ___i, ___tail = ___a->zero, ___c, ___cap, ___listed = ___a->zero, ___want = ___a->zero, ___p, ___prev;
+
+	for (___i = ___a->zero; ___i < __SM_PAGES && __sm_can_loop; ___i++) {
+		___g = &___a->page[___i];
+		if (___g->kind > __SM_TAIL)
+			return 1;
+		if (___g->kind == __SM_TAIL) {
+			if (!___tail)
+				return 2;
+			___tail--;
+			continue;
+		}
+		if (___tail)
+			return 3;
+		if (___g->kind == __SM_RUN) {
+			if (!___g->count || ___i + ___g->count > __SM_PAGES)
+				return 3;
+			___tail = ___g->count - 1;
+		}
+		if (___g->kind != __SM_SLAB)
+			continue;
+		___c = ___g->cls;
+		if (___c >= __SM_CLASSES)
+			return 1;
+		___cap = __sm_slab_cap(___c);
+		if (___g->count != ___cap - (__sm_popcount(___g->bits[0]) + __sm_popcount(___g->bits[1]) +
+					      __sm_popcount(___g->bits[2]) + __sm_popcount(___g->bits[3]) -
+					      (256 - ___cap)))
+			return 4;
+		if ((___cap < 64 && (~___g->bits[0] >> ___cap)) || (___cap <= 64 && ~___g->bits[1]) ||
+		    (___cap <= 128 && (~___g->bits[2] | ~___g->bits[3])))
+			return 5;
+		if (___g->count == ___cap)
+			return 7;	/* an empty slab is a free page again */
+		___want += ___g->count != 0;	/* full slabs are off the lists */
+	}
+	if (___tail)
+		return 3;
+	/* every class list: linked both ways, only slabs of its class with free blocks */
+	for (___c = ___a->zero; ___c < __SM_CLASSES && __sm_can_loop; ___c++) {
+		___prev = 0;
+		for (___p = ___a->partial[___c & (__SM_CLASSES - 1)]; ___p && __sm_can_loop; ___p = ___g->next) {
+			if (___p > __SM_PAGES || ___listed > __SM_PAGES)
+				return 6;
+			___g = &___a->page[___p - 1];
+			if (___g->kind != __SM_SLAB || ___g->cls != ___c || ___g->prev != ___prev || !___g->count)
+				return 6;
+			___listed++;
+			___prev = ___p;
+		}
+	}
+	return ___listed == ___want ? 0 : 7;
+}
+
+__sm_global int __sm_arena_check(void)
+{
+	struct __sm_arena __arena *___a = &__sm_heap_arena;
+	int ___bad;
+
+	if (!__sm_lock(___a))
+		return 8;
+	___bad = __sm_check_locked(___a);
+	__sm_unlock(___a);
+	return ___bad;
+}
+
+/* ---- the API ------------------------------------------------------------ */
+
+/*
+ * A new block's pointer in the kernel form (addr_space_cast to the arena,
+ * the lower 32 bits): the register is an arena pointer to the verifier
+ * before the program touches it. clang 19 needs this: it merges stores such
+ * as `t->left = NULL; t->right = NULL;` into a memset of address space 1
+ * that it forgets to cast, and the verifier then rejects the store through
+ * the plain number ("R0 invalid mem access 'scalar'"). So the heap holds
+ * kernel-form pointers; user space adds its mapping's upper 32 bits.
+ */
+static __sm_inline void __heap *__sm_kern(__u64 p)
+{
+	asm volatile("%0 = addr_space_cast(%0, 0, 1)" : "+r"(p));
+	return (void __heap *)p;
+}
+
+/* ... and back to a plain number (the user form) for the global functions,
+ * which take scalars only. */
+static __sm_inline __u64 __sm_user(void __heap *p)
+{
+	__u64 ___x = (__u64)p;
+
+	asm volatile("%0 = addr_space_cast(%0, 1, 0)" : "+r"(___x));
+	return ___x;
+}
+
+static __sm_inline void __heap *static_malloc(size_t size)
+{
+	return __sm_kern(__sm_arena_malloc(size));
+}
+
+static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
+{
+	return __sm_kern(__sm_arena_calloc(nmemb, size));
+}
+
+static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
+{
+	return __sm_kern(__sm_arena_realloc(__sm_user(ptr), size));
+}
+
+static __sm_inline void static_free(void __heap *ptr)
+{
+	__sm_arena_free(__sm_user(ptr));
+}
+
+/* Pointers stored in the arena are followed as they are. */
+#define static_ptr(p)			(p)
+#define static_ptr_sized(p, span)	(p)
+
+static __sm_inline int static_malloc_check(void)
+{
+	return __sm_arena_check();
+}
+
+#ifdef STATIC_MALLOC_REPLACE
+#define malloc(size)		static_malloc(size)
+#define calloc(nmemb, size)	static_calloc(nmemb, size)
+#define realloc(ptr, size)	static_realloc(ptr, size)
+#define free(ptr)		static_free(ptr)
+#endif
+
+#else /* the classic backend */
 
 #ifndef __VMLINUX_H__
 #include <linux/bpf.h>
@@ -1425,5 +2103,7 @@ static __sm_inline int static_malloc_check(void)
 #define realloc(ptr, size)	static_realloc(ptr, size)
 #define free(ptr)		static_free(ptr)
 #endif
+
+#endif /* STATIC_MALLOC_ARENA */
 
 #endif /* __STATIC_MALLOC_H__ */
