@@ -174,3 +174,29 @@ def test_extractor_finds_formats_functions_and_rejections():
     assert not found["thing printed\n"].rejection
     bug = found["verifier bug: bad state %d"]
     assert bug.function == "other" and bug.internal and bug.rejection
+
+
+# --- fields in the words of the explanation, on our recorded logs -------------------------
+
+def _recorded(pattern: str):
+    from verifier_doctor.analysis import diagnose
+    from verifier_doctor.parsing import read_log
+
+    for log in sorted((ROOT / "fixtures" / "logs").glob(pattern)):
+        for trace in read_log(log.read_text()).programs:
+            diagnosis = diagnose(trace)
+            if diagnosis.error is not None and diagnosis.error.kernel is not None:
+                yield log, diagnosis
+
+
+def test_map_value_sizes_are_said_in_words():
+    said = 0
+    for log, diagnosis in _recorded("*/map_*.L1.log"):
+        kernel = diagnosis.error.kernel
+        if kernel.number("value_size") is None:
+            continue
+        words = (f"a {kernel.number('size')}-byte access at offset {kernel.number('off')} "
+                 f"of a {kernel.number('value_size')}-byte map value")
+        assert words in diagnosis.explanation, log
+        said += 1
+    assert said >= 6  # every kernel's log of the off-by-one reproducer

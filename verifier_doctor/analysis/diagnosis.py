@@ -5,55 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import IncompleteLog
-from ..model import KernelDiagnosis, KernelMessage, LogFormat, Message, OpKind, ProgramTrace, SourceLine, Stats, Step
+from ..model import KernelDiagnosis, LogFormat, Message, OpKind, ProgramTrace, Stats, Step
 from .advice import advise
-from .classes import class_of, error_class as class_named
+from .classes import class_of
+from .classes import error_class as class_named
+from .findings import Culprit, ErrorInfo, HistoryItem
 from .provenance import (
-    Follow,
     Location,
     Origin,
     Provenance,
-    find_on_path,
     trace_back,
     value_after,
     value_before,
 )
 
-_LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock")
 _RANGE_CLASSES = {"unbounded-math", "map-value-bounds", "packet-bounds", "stack-access"}
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    message: str
-    error_class: str
-    insn: int | None
-    register: str | None
-    source: SourceLine | None
-    details: tuple[str, ...]
-    insn_text: str | None
-    kernel: KernelMessage | None = None  # the catalogued message, with its fields
-
-
-@dataclass(frozen=True)
-class Culprit:
-    location: str  # "R2", "fp-8"
-    insn: int | None
-    insn_text: str | None
-    source: SourceLine | None
-    origin: Origin
-    detail: str | None
-    note: str  # how the value was made, in words ("loaded from map_value memory")
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    insn: int
-    text: str
-    source: SourceLine | None
-    location: str
-    value: str | None  # the tracked value after the instruction, as the verifier printed it
-    note: str
 
 
 @dataclass(frozen=True)
@@ -186,9 +152,9 @@ def _accepted(trace: ProgramTrace, caveats: list[str]) -> Diagnosis:
 def _error(trace: ProgramTrace, messages: list[Message], caveats: list[str]) -> tuple[ErrorInfo, Provenance | None]:
     if not messages:
         # libbpf failed the load and the kernel said nothing: map creation, BTF, relocation.
+        # The reader puts the line that says what failed first.
         lines = list(trace.load_errors) or list(trace.libbpf_lines) or ["the load failed"]
-        message = next((line for line in lines if "failed to create" in line or "Error" in line), lines[0])
-        return ErrorInfo(message, "load-error", None, None, None, tuple(lines), None), None
+        return ErrorInfo(lines[0], "load-error", None, None, None, tuple(lines), None), None
     primary, error_class = _primary(messages)
     message = primary.text
     failing = trace.steps[-1] if trace.steps else None
@@ -218,29 +184,11 @@ def _error(trace: ProgramTrace, messages: list[Message], caveats: list[str]) -> 
 
 
 def _culprit(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> Culprit | None:
-    if error.error_class == "unreleased-reference":
-        insn = error.kernel.number("alloc_insn") if error.kernel is not None else None
-        if insn is not None:
-            step = _latest_step_at(trace, insn)
-            return Culprit("R0", insn, step.insn.text if step else None,
-                           step.source if step else trace.source_of(insn), Origin.REFERENCE_ACQUIRED, None,
-                           Origin.REFERENCE_ACQUIRED.value)
-        return None
-    failing = trace.steps[-1] if trace.steps else None
-    if error.error_class == "lock-misuse" and failing is not None:
-        taken = find_on_path(trace, failing, lambda s: (s.insn.callee or "").startswith(_LOCK_HELPERS))
-        if taken is not None:
-            return Culprit("R1", taken.insn.index, taken.insn.text, taken.source, Origin.LOCK_TAKEN,
-                           None, Origin.LOCK_TAKEN.value)
-    if error.error_class == "packet-bounds" and failing is not None and error.register:
-        pointer = value_before(trace, failing, int(error.register[1:]))
-        if pointer is not None and not pointer.has_variable_offset:
-            # A constant offset past the proven range: the culprit is the check that proved
-            # too little ("r=14"), or, with no check at all, where the pointer came from.
-            check = find_on_path(trace, failing, lambda s: _compares_with_packet_end(trace, s))
-            if check is not None:
-                return Culprit(error.register, check.insn.index, check.insn.text, check.source,
-                               Origin.RANGE_CHECKED, None, "the only bounds check, which proves too few bytes")
+    found = class_named(error.error_class).culprit
+    if found is not None:
+        culprit = found(trace, error)
+        if culprit is not None or provenance is None:
+            return culprit
     if provenance is None or provenance.origin_step is None:
         return None
     if error.error_class in _RANGE_CLASSES and provenance.origin is Origin.CONSTANT:
@@ -277,16 +225,6 @@ def _bounded(value) -> bool:
     # umax below 2^63 and a known lower bound is what pointer arithmetic needs (v5.10+).
     umax, smin = value.attr("umax"), value.attr("smin")
     return isinstance(umax, int) and umax < 1 << 63 and (smin is None or smin >= 0)
-
-
-def _compares_with_packet_end(trace: ProgramTrace, step: Step) -> bool:
-    if step.insn.kind is not OpKind.COND_JUMP:
-        return False
-    for register in step.insn.srcs:
-        value = value_before(trace, step, register)
-        if value is not None and value.kind == "pkt_end":
-            return True
-    return False
 
 
 def _latest_step_at(trace: ProgramTrace, index: int) -> Step | None:

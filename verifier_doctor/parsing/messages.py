@@ -176,7 +176,14 @@ _LOAD_ERROR_WORDS = ("fail", "error", "Error", "not found", "invalid", "cannot",
 _LOAD_NOISE_WORDS = ("skipping optional step", "BPF token")
 
 
+# The line that says what failed, when there is one: a map libbpf could not create, or a
+# line of libbpf's "Error: ..." form; the others are its consequences.
+_TELLING_WORDS = ("failed to create", "Error")
+
+
 def load_error_lines(libbpf_lines: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """The libbpf lines that report a failure, in order."""
-    return tuple(line for line in libbpf_lines
-                 if any(w in line for w in _LOAD_ERROR_WORDS) and not any(w in line for w in _LOAD_NOISE_WORDS))
+    """The libbpf lines that report a failure, the one that says what failed first."""
+    lines = [line for line in libbpf_lines
+             if any(w in line for w in _LOAD_ERROR_WORDS) and not any(w in line for w in _LOAD_NOISE_WORDS)]
+    telling = next((i for i, line in enumerate(lines) if any(w in line for w in _TELLING_WORDS)), 0)
+    return tuple(lines[telling:telling + 1] + lines[:telling] + lines[telling + 1:])

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from ...model import KernelMessage, ProgramTrace
 from ..lesson import Lesson
-from ..provenance import Follow
+from ..provenance import Follow, Provenance
+
+if TYPE_CHECKING:
+    from ..findings import Culprit, ErrorInfo
 
 
 @dataclass(frozen=True)
@@ -25,3 +31,12 @@ class ErrorClass:
     nullable_messages: tuple[str, ...] = ()
     follow: Follow | None = None  # how the offending value is followed back (None: it is not)
     internal: bool = False  # owns the catalogue's internal verifier errors (`other`)
+    # What this rejection's message says, in words, from its fields ("a 4-byte read at
+    # offset 20 of a 12-byte map value"); None when the message gives nothing to say.
+    describe: Callable[[KernelMessage], str | None] | None = None
+    # Where the class finds its culprit itself, before (or instead of) following the value
+    # back: the instruction that took a lock, acquired a reference, checked the packet.
+    culprit: "Callable[[ProgramTrace, ErrorInfo], Culprit | None] | None" = None
+    # The specific reason, from what following the value back found (and where, in words):
+    # (text added to the explanation, fixes put first), or None.
+    reason: Callable[[Provenance, str], tuple[str, list[str]] | None] | None = None

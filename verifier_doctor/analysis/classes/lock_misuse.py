@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from ...model import ProgramTrace
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
+from ..provenance import Origin, find_on_path
 from .base import ErrorClass
+
+_LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock")
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """The call that took the lock still held where the program was rejected."""
+    if not trace.steps:
+        return None
+    taken = find_on_path(trace, trace.steps[-1], lambda s: (s.insn.callee or "").startswith(_LOCK_HELPERS))
+    if taken is None:
+        return None
+    return Culprit("R1", taken.insn.index, taken.insn.text, taken.source, Origin.LOCK_TAKEN,
+                   None, Origin.LOCK_TAKEN.value)
+
 
 CLASS = ErrorClass(
     name="lock-misuse",
@@ -43,6 +60,7 @@ CLASS = ErrorClass(
         "unmatched attempt to enable preemption (kernel function %s)",
         "unmatched rcu read unlock (kernel function %s)",
     ),
+    culprit=culprit,
     lesson=Lesson(
         "lock-misuse",
         "A bpf_spin_lock used where or how the verifier forbids it",

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from ...model import KernelMessage
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
+from ..reasons import offset_read_from_memory
 from .base import ErrorClass
+
+
+def describe(message: KernelMessage) -> str | None:
+    """ "invalid access to map value, value_size=12 off=20 size=4" in words."""
+    off, size = message.number("off"), message.number("size")
+    for field, what in (("value_size", "map value"), ("key_size", "map key"), ("mem_size", "memory region"),
+                        ("ctx_size", "context")):
+        total = message.number(field)
+        if total is not None and off is not None and size is not None:
+            where = "before its start" if off < 0 else f"ending at byte {off + size}, past its end"
+            return (f"Here the verifier saw a {size}-byte access at offset {off} of a {total}-byte "
+                    f"{what}: {where}.")
+    return None
+
 
 CLASS = ErrorClass(
     name="map-value-bounds",
@@ -21,6 +37,8 @@ CLASS = ErrorClass(
         "invalid access to map value pointer, value_size=%u off=%u",
     ),
     follow=Follow.OFFSET,
+    describe=describe,
+    reason=offset_read_from_memory,
     lesson=Lesson(
         "map-value-bounds",
         "An access that may fall outside the map value",

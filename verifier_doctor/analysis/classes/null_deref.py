@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from ..lesson import Fix, Lesson
-from ..provenance import Follow
+from ..provenance import Follow, Origin, Provenance
 from .base import ErrorClass
+
+
+def reason(provenance: Provenance, at: str) -> tuple[str, list[str]] | None:
+    if provenance.origin is Origin.HELPER_RESULT:
+        return (f"The pointer comes from {provenance.detail}{at}, which returns NULL when it finds "
+                "nothing.", [])
+    return None
+
 
 CLASS = ErrorClass(
     name="null-deref",
@@ -26,6 +34,7 @@ CLASS = ErrorClass(
         "R%d pointer arithmetic on %s prohibited",
     ),
     follow=Follow.VALUE,
+    reason=reason,
     lesson=Lesson(
         "null-deref",
         "Using a pointer that may be NULL without checking it",

@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from ...model import OpKind, ProgramTrace, Step
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
-from ..provenance import Follow
+from ..provenance import Follow, Origin, find_on_path, value_before
+from ..reasons import offset_read_from_memory
 from .base import ErrorClass
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """A constant offset past the proven range: the check that proved too little ("r=14").
+    With no check at all, or a variable offset, the value is followed back instead."""
+    if not trace.steps or not error.register:
+        return None
+    failing = trace.steps[-1]
+    pointer = value_before(trace, failing, int(error.register[1:]))
+    if pointer is None or pointer.has_variable_offset:
+        return None
+    check = find_on_path(trace, failing, lambda s: _compares_with_packet_end(trace, s))
+    if check is None:
+        return None
+    return Culprit(error.register, check.insn.index, check.insn.text, check.source,
+                   Origin.RANGE_CHECKED, None, "the only bounds check, which proves too few bytes")
+
+
+def _compares_with_packet_end(trace: ProgramTrace, step: Step) -> bool:
+    if step.insn.kind is not OpKind.COND_JUMP:
+        return False
+    for register in step.insn.srcs:
+        value = value_before(trace, step, register)
+        if value is not None and value.kind == "pkt_end":
+            return True
+    return False
+
 
 CLASS = ErrorClass(
     name="packet-bounds",
@@ -18,6 +48,8 @@ CLASS = ErrorClass(
         "invalid access to packet, off=%d size=%d, R%d(id=%d,off=%d,r=%d)",
     ),
     follow=Follow.OFFSET,
+    culprit=culprit,
+    reason=offset_read_from_memory,
     lesson=Lesson(
         "packet-bounds",
         "Reading or writing packet bytes not proven to be inside the packet",

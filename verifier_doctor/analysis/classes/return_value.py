@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from ..lesson import Fix, Lesson
-from ..provenance import Follow
+from ..provenance import Follow, Provenance
 from .base import ErrorClass
+
+
+def reason(provenance: Provenance, at: str) -> tuple[str, list[str]] | None:
+    if provenance.origin_step is not None:
+        return (f"R0 got its value{at}.", [])
+    return None
+
 
 CLASS = ErrorClass(
     name="return-value",
@@ -16,6 +23,7 @@ CLASS = ErrorClass(
         "verbose_invalid_scalar",
     ),
     follow=Follow.LAST_WRITE,
+    reason=reason,
     lesson=Lesson(
         "return-value",
         "A return value the program type does not allow",

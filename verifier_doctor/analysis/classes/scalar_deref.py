@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
-from ..lesson import Fix, Lesson, ALLOCATOR_FIX, MAP_POINTER_FIX
-from ..provenance import Follow
+from ..lesson import ALLOCATOR_FIX, MAP_POINTER_FIX, Fix, Lesson
+from ..provenance import Follow, Origin, Provenance
 from .base import ErrorClass
+
+
+def reason(provenance: Provenance, at: str) -> tuple[str, list[str]] | None:
+    """Where the number came from: map memory (a stored pointer), the context, a helper, a constant."""
+    origin, base = provenance.origin, provenance.base_value
+    if origin is Origin.LOADED:
+        if base is not None and base.kind.startswith("map_value"):
+            return (
+                f"It became a number{at}: that instruction loads 8 bytes from map memory, and the "
+                "verifier treats anything loaded from a map value as a scalar, even if the program "
+                "stored a pointer there. A linked structure in a map (an allocator's free list, a "
+                "list's next field) hits this on the first pointer it follows.",
+                [MAP_POINTER_FIX, ALLOCATOR_FIX],
+            )
+        if base is not None and base.kind == "ctx":
+            return (f"It was read from the context{at}; that field is a number, not a pointer the "
+                    "verifier tracks.",
+                    ["Read kernel memory with bpf_probe_read_kernel() or use BTF-typed access (tp_btf, fentry)."])
+        return (f"It was loaded from memory{at}; the verifier does not keep pointer types for values "
+                "loaded from memory it does not track.", [MAP_POINTER_FIX])
+    if origin is Origin.HELPER_RESULT:
+        return (f"It is the result of {provenance.detail}{at}, which returns a number, not a pointer.",
+                ["Read through such addresses with bpf_probe_read_kernel(), or use the BTF-typed variant of "
+                 "the helper (e.g. bpf_get_current_task_btf)."])
+    if origin is Origin.CONSTANT:
+        return (f"It was set to the constant {provenance.detail}{at}; a number is never a valid pointer.", [])
+    return None
+
 
 CLASS = ErrorClass(
     name="scalar-deref",
@@ -16,6 +44,7 @@ CLASS = ErrorClass(
         "R%d invalid mem access '%s'",
     ),
     follow=Follow.VALUE,
+    reason=reason,
     lesson=Lesson(
         "scalar-deref",
         "Dereferencing a number the verifier does not know to be a pointer",

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from ...model import KernelMessage
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
+from ..reasons import offset_read_from_memory
 from .base import ErrorClass
+
+_INT_MIN = -(1 << 31)
+
+
+def describe(message: KernelMessage) -> str | None:
+    """ "value -2147483648 makes map_value pointer be out of bounds" in words."""
+    value, pointer = message.number("value"), message.field("makes") or message.field("between")
+    if value is None:
+        return None
+    text = (f"The number added to the {pointer or 'pointer'} pointer can be as low as {value}, and a "
+            "pointer moved that far could point anywhere.")
+    if value == _INT_MIN:
+        text += (f" {value} is the lowest 32-bit `int`: the index is a signed 32-bit value that was "
+                 "sign-extended to 64 bits (`(int)`, or an `int` variable used as an array index), so "
+                 "the verifier must allow for every negative int. Make the index unsigned (`__u32`), or "
+                 "check `if (idx < 0 || idx >= N) return 0;` right before the access.")
+    return text
+
 
 CLASS = ErrorClass(
     name="unbounded-math",
@@ -15,6 +35,8 @@ CLASS = ErrorClass(
         "check_reg_sane_offset_scalar",
     ),
     follow=Follow.VALUE,
+    describe=describe,
+    reason=offset_read_from_memory,
     lesson=Lesson(
         "unbounded-math",
         "Adding a number with no proven bounds to a pointer",

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from ..lesson import Fix, Lesson
-from ..provenance import Follow
+from ..provenance import Follow, Origin, Provenance
 from .base import ErrorClass
+
+
+def reason(provenance: Provenance, at: str) -> tuple[str, list[str]] | None:
+    if provenance.origin is Origin.CLOBBERED:
+        return (f"The call to {provenance.detail}{at} destroyed it: R1-R5 do not survive calls.", [])
+    return None
+
 
 CLASS = ErrorClass(
     name="uninit-register",
@@ -14,6 +21,7 @@ CLASS = ErrorClass(
         "check_reg_arg",
     ),
     follow=Follow.VALUE,
+    reason=reason,
     lesson=Lesson(
         "uninit-register",
         "Reading a register that holds no value on this path",

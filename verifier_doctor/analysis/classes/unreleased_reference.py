@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from ...model import ProgramTrace
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
+from ..provenance import Origin
 from .base import ErrorClass
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """The instruction that acquired the reference ("Unreleased reference id=2 alloc_insn=7")."""
+    insn = error.kernel.number("alloc_insn") if error.kernel is not None else None
+    if insn is None:
+        return None
+    step = trace.latest_step_at(insn)
+    return Culprit("R0", insn, step.insn.text if step else None,
+                   step.source if step else trace.source_of(insn), Origin.REFERENCE_ACQUIRED, None,
+                   Origin.REFERENCE_ACQUIRED.value)
+
 
 CLASS = ErrorClass(
     name="unreleased-reference",
@@ -18,6 +33,7 @@ CLASS = ErrorClass(
         "BPF_LD_[ABS|IND] cannot be mixed with socket references",
         "tail_call would lead to reference leak",
     ),
+    culprit=culprit,
     lesson=Lesson(
         "unreleased-reference",
         "A reference acquired and not released on some path",
