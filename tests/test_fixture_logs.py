@@ -101,3 +101,19 @@ def test_log_level_and_format_are_recognised(log: Path):
         assert states <= 1, "states were printed, but no kernel format was recognised"
     else:
         assert trace.format.value.startswith(formats[log.parent.name])
+
+
+def test_expect_files_state_the_culprit():
+    """A reproducer of a class that finds culprits names the culprit's source line, or says why
+    there is none (`no_culprit`): a culprit the analysis stops finding then fails a test."""
+    from verifier_doctor.analysis.classes import error_class
+
+    for path in sorted(PROGRAMS.glob("*.expect.json")):
+        expect = json.loads(path.read_text())
+        if expect["verdict"] != "rejected":
+            continue
+        cls = error_class(expect["class"])
+        if cls.follow is None and cls.culprit is None:
+            continue
+        assert expect.get("culprit_source") or expect.get("no_culprit"), \
+            f"{path.name}: name the culprit_source, or say in no_culprit why there is none"
