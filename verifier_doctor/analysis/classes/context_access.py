@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from ..lesson import Fix, Lesson
+from ...model import KernelMessage
 from .base import ErrorClass
+
+
+def describe(message: KernelMessage) -> str | None:
+    """ "invalid bpf_context access off=76 size=4" in words."""
+    off, size = message.number("off"), message.number("size")
+    if off is None or size is None:
+        return None
+    return (f"Here the program reads or writes {size} bytes at offset {off} of the context, which this "
+            "program type does not allow (a field it may not touch, a write to a read-only field, or "
+            "a size the field does not have).")
+
 
 CLASS = ErrorClass(
     name="context-access",
@@ -27,6 +39,7 @@ CLASS = ErrorClass(
         "BPF_XADD stores into R%d %s is not allowed",
         "invalid access to context, ctx_size=%d off=%d size=%d",
     ),
+    describe=describe,
     lesson=Lesson(
         "context-access",
         "Touching the program's context at a field this program type does not allow",

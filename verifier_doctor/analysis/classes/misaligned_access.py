@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
+from ...model import KernelMessage
 from .base import ErrorClass
+
+
+def describe(message: KernelMessage) -> str | None:
+    """ "misaligned stack access off 0+-16+4 size 8": the known offset, the instruction's, the size."""
+    size = message.number("size")
+    if size is None:
+        return None
+    parts = [message.number(name) for name in ("off", "field2", "field3")]
+    known = [p for p in parts if p is not None]
+    if not known:
+        return None
+    total = sum(known)
+    return (f"Here the {size}-byte access lands at offset {total} ({' + '.join(map(str, known))}), "
+            f"which is not a multiple of {size}.")
+
 
 CLASS = ErrorClass(
     name="misaligned-access",
@@ -20,6 +36,7 @@ CLASS = ErrorClass(
         "kptr access misaligned expected=%u off=%llu",
     ),
     follow=Follow.OFFSET,
+    describe=describe,
     lesson=Lesson(
         "misaligned-access",
         "A load or store at an address not aligned to its size",

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
+from ...model import KernelMessage
 from .base import ErrorClass
+
+
+def describe(message: KernelMessage) -> str | None:
+    """ "invalid write to stack R1 off=-520 size=8", "invalid read from stack off -16+0 size 8"."""
+    off, size = message.number("off"), message.number("size")
+    if off is None or size is None:
+        return None
+    if off + size > 0 or off < -512:
+        return (f"Here the access is {size} bytes at offset {off} from the frame pointer: the frame is the "
+                "512 bytes below R10 (offsets -512 to -1), and this access is outside it.")
+    return f"Here the access is {size} bytes at offset {off} from the frame pointer."
+
 
 CLASS = ErrorClass(
     name="stack-access",
@@ -30,6 +43,7 @@ CLASS = ErrorClass(
         "cannot return stack pointer to the caller",
     ),
     follow=Follow.OFFSET,
+    describe=describe,
     lesson=Lesson(
         "stack-access",
         "Stack memory read before it was written, or outside the frame",
