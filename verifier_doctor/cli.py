@@ -24,7 +24,7 @@ from .errors import EXIT_ACCEPTED, EXIT_REJECTED, VdoctorError
 from .parsing import read_log
 from .parsing.reader import read_log_file, read_text
 from .render.json_out import diagnosis_to_dict, run_to_dict
-from .render.text import read_program_source, render_matrix, render_run, render_text
+from .render.text import output_stream, read_program_source, render_matrix, render_run, render_text
 
 app = typer.Typer(
     help="verifier-doctor: explains why the eBPF verifier rejected a program, and how to fix it.",
@@ -58,9 +58,10 @@ class _TrimmedLines:
 def _console() -> Console:
     # Plain text when the output is not a terminal (rich decides), wide enough for a
     # history table in a pipe or a CI log.
-    if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, width=120, file=_TrimmedLines(sys.stdout))
+    stdout = output_stream(sys.stdout)  # any encoding: LANG=C, PYTHONIOENCODING=ascii
+    if stdout.isatty():
+        return Console(highlight=False, file=stdout)
+    return Console(highlight=False, width=120, file=_TrimmedLines(stdout))
 
 
 def _fail(error: VdoctorError) -> typer.Exit:
