@@ -7,9 +7,11 @@ sentence with the exit status of CLI.md (0 accepted, 1 rejected, 2 usage/build/n
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -22,7 +24,7 @@ from .errors import EXIT_ACCEPTED, EXIT_REJECTED, VdoctorError
 from .parsing import read_log
 from .parsing.reader import read_log_file, read_text
 from .render.json_out import diagnosis_to_dict, run_to_dict
-from .render.text import read_program_source, render_matrix, render_run, render_text
+from .render.text import output_stream, read_program_source, render_matrix, render_run, render_text
 
 app = typer.Typer(
     help="verifier-doctor: explains why the eBPF verifier rejected a program, and how to fix it.",
@@ -32,6 +34,7 @@ app = typer.Typer(
 )
 
 KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
+Kernel = Enum("Kernel", {label: label for label in KERNEL_CHOICES}, type=str)  # --kernel's choices
 
 
 class _TrimmedLines:
@@ -55,14 +58,53 @@ class _TrimmedLines:
 def _console() -> Console:
     # Plain text when the output is not a terminal (rich decides), wide enough for a
     # history table in a pipe or a CI log.
-    if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, width=120, file=_TrimmedLines(sys.stdout))
+    stdout = output_stream(sys.stdout)  # any encoding: LANG=C, PYTHONIOENCODING=ascii
+    if stdout.isatty():
+        return Console(highlight=False, file=stdout)
+    return Console(highlight=False, width=120, file=_TrimmedLines(stdout))
 
 
 def _fail(error: VdoctorError) -> typer.Exit:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"vdoctor: {error}", markup=False)
+    _say(f"vdoctor: {error}")
     return typer.Exit(error.exit_status)
+
+
+def _say(sentence: str) -> None:
+    """One line on stderr, whatever its encoding (LANG=C, PYTHONIOENCODING=ascii)."""
+    stream = sys.stderr
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(sentence.encode(encoding, errors="replace").decode(encoding) + "\n")
+    stream.flush()
+
+
+def _os_error_sentence(error: OSError) -> str:
+    what = f" {error.filename}" if error.filename else ""
+    reason = error.strerror or str(error)
+    return f"Could not use{what}: {reason}."
+
+
+def one_error_path(command):
+    """Every command's failures, caught here once: a VdoctorError or an OSError is one
+    sentence on stderr and the exit status of CLI.md; anything else is a fault of ours,
+    said in one sentence too (status 2), never a traceback."""
+
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except VdoctorError as error:
+            raise _fail(error) from None
+        except OSError as error:
+            raise _fail(VdoctorError(_os_error_sentence(error))) from None
+        except Exception as error:  # noqa: BLE001 - the one place every fault ends up
+            detail = " ".join(str(error).split())[:200]
+            raise _fail(VdoctorError(
+                f"internal error ({type(error).__name__}: {detail}); please report the input that caused it."
+            )) from None
+
+    return guarded
 
 
 def _combined_json(diagnoses: list[Diagnosis]) -> dict[str, Any]:
@@ -80,6 +122,7 @@ def _print_json(obj: Any) -> None:
 
 
 @app.command()
+@one_error_path
 def explain(
     log: Annotated[str, typer.Argument(help="The verifier log: a file, or - for standard input.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (CLI.md).")] = False,
@@ -89,19 +132,14 @@ def explain(
 
     Example: vdoctor explain load.log --source prog.bpf.c
     """
-    try:
-        if log == "-":
-            document = read_log(read_text(sys.stdin.buffer.read()))
-        elif not Path(log).is_file():
-            raise VdoctorError(f"There is no file {log} to read.")
-        else:
-            document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
-        diagnoses = [diagnose(program) for program in document.programs]
-        program_source = read_program_source(source) if source else None
-    except VdoctorError as error:
-        raise _fail(error) from None
-    except OSError as error:
-        raise _fail(VdoctorError(f"Could not read {error.filename}: {error.strerror}.")) from None
+    if log == "-":
+        document = read_log(read_text(sys.stdin.buffer.read()))
+    elif not Path(log).is_file():
+        raise VdoctorError(f"There is no file {log} to read.")
+    else:
+        document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
+    diagnoses = [diagnose(program) for program in document.programs]
+    program_source = read_program_source(source) if source else None
     if as_json:
         _print_json(_combined_json(diagnoses))
         return
@@ -113,33 +151,28 @@ def explain(
 
 
 @app.command("try")
+@one_error_path
 def try_program(
     program: Annotated[Path, typer.Argument(help="The BPF C file (prog.bpf.c).")],
-    kernel: Annotated[str, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = "host",
+    kernel: Annotated[Kernel, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = Kernel.host,
     cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
-    run: Annotated[int, typer.Option("--run", help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
+    run: Annotated[int, typer.Option("--run", min=0, help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
     attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
-    log_level: Annotated[int, typer.Option("--log-level", help="Verifier log level: 1 or 2.")] = 1,
+    log_level: Annotated[int, typer.Option("--log-level", min=1, max=2, help="Verifier log level: 1 or 2.")] = 1,
     attach_seconds: Annotated[Optional[float], typer.Option(hidden=True)] = None,
 ) -> None:
     """Compile a BPF program, load it, and explain the verdict.
 
     Example: vdoctor try prog.bpf.c --run 3
     """
-    try:
-        if kernel not in KERNEL_CHOICES:
-            raise VdoctorError(f"--kernel takes one of {', '.join(KERNEL_CHOICES)}, not {kernel}.")
-        if log_level not in (1, 2):
-            raise VdoctorError("--log-level takes 1 or 2.")
-        with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
-            obj = pipeline.build(program, Path(workdir), cc)
-            if kernel == "host":
-                status = _try_host(obj, as_json, run, attach, log_level, attach_seconds, program)
-            else:
-                status = _try_kernels(obj, kernel, as_json, log_level, program, run)
-    except VdoctorError as error:
-        raise _fail(error) from None
+    kernel = kernel.value
+    with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
+        obj = pipeline.build(program, Path(workdir), cc)
+        if kernel == "host":
+            status = _try_host(obj, as_json, run, attach, log_level, attach_seconds, program)
+        else:
+            status = _try_kernels(obj, kernel, as_json, log_level, program, run)
     raise typer.Exit(status)
 
 
@@ -207,6 +240,7 @@ def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console:
 
 
 @app.command()
+@one_error_path
 def fix(
     program: Annotated[Path, typer.Argument(help="The BPF C file that calls malloc/calloc/realloc/free.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of printing.")] = None,
@@ -217,28 +251,23 @@ def fix(
     """
     from .fix import rewrite_malloc
 
-    try:
-        if not program.is_file():
-            raise VdoctorError(f"There is no file {program} to fix.")
-        result = rewrite_malloc(program.read_text())
-    except VdoctorError as error:
-        raise _fail(error) from None
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not program.is_file():
+        raise VdoctorError(f"There is no file {program} to fix.")
+    result = rewrite_malloc(program.read_text(errors="replace"))
+    if output is not None and not output.parent.is_dir():
+        raise VdoctorError(f"Cannot write {output}: there is no directory {output.parent}.")
     if not result.changed:
-        err.print(f"vdoctor: {program} calls no malloc, calloc, realloc or free; nothing to change.")
-        if output is None:
-            sys.stdout.write(result.text)
-        else:
-            output.write_text(result.text)
-        return
+        _say(f"vdoctor: {program} calls no malloc, calloc, realloc or free; nothing to change.")
     if output is None:
         sys.stdout.write(result.text)
-    else:
-        output.write_text(result.text)
-        err.print(f"vdoctor: wrote {output} ({result.replacements} call(s) renamed, static_malloc.h included).")
+        return
+    output.write_text(result.text)
+    if result.changed:
+        _say(f"vdoctor: wrote {output} ({result.replacements} call(s) renamed, static_malloc.h included).")
 
 
 @app.command()
+@one_error_path
 def catalog(
     error_class: Annotated[Optional[str], typer.Argument(
         metavar="CLASS", show_default=False,
@@ -254,24 +283,21 @@ def catalog(
     from . import catalog as teaching
     from .render.catalog_text import render_catalog_entry, render_catalog_list, render_coverage
 
-    try:
-        if coverage:
-            measured = teaching.coverage()
-            if as_json:
-                _print_json(teaching.coverage_to_dict(measured))
-            else:
-                render_coverage(measured, _console())
-            return
-        if error_class is None:
-            summaries = teaching.summaries()
-            if as_json:
-                _print_json(teaching.summaries_to_dict(summaries))
-            else:
-                render_catalog_list(summaries, _console())
-            return
-        entry = teaching.entry(error_class)
-    except VdoctorError as error:
-        raise _fail(error) from None
+    if coverage:
+        measured = teaching.coverage()
+        if as_json:
+            _print_json(teaching.coverage_to_dict(measured))
+        else:
+            render_coverage(measured, _console())
+        return
+    if error_class is None:
+        summaries = teaching.summaries()
+        if as_json:
+            _print_json(teaching.summaries_to_dict(summaries))
+        else:
+            render_catalog_list(summaries, _console())
+        return
+    entry = teaching.entry(error_class)
     if as_json:
         _print_json(teaching.entry_to_dict(entry))
     else:

@@ -8,7 +8,7 @@ from lark import Lark
 from lark.exceptions import LarkError
 
 from ..resources import grammar_dir
-from .transformer import VerifierLogTransformer
+from .transformer import Unconvertible, VerifierLogTransformer
 
 # One start rule per kind of line; the reader picks the rule from the line's first characters.
 LINE_RULES = (
@@ -32,8 +32,9 @@ def _parser() -> Lark:
 
 
 def parse_line(rule: str, text: str):
-    """The model object for one line, or None when the rule does not fit the line."""
+    """The model object for one line, or None when the rule does not fit the line or a
+    token of it does not convert (the transformer runs inside the parser)."""
     try:
         return _parser().parse(text, start=rule)
-    except LarkError:
+    except (LarkError, Unconvertible):
         return None

@@ -11,6 +11,7 @@ EAGER_BYTES are parsed whole while reading, so every unrecognised line is report
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,15 @@ _STRUCTURE_PREFIXES = (
 _DIAGNOSTIC_KEYS = ("Verification failed", "Reason", "At", "Causal path", "Suggestion")
 
 
+def _number(text: str) -> int | None:
+    """An ASCII decimal ("12", "-13") as the kernel prints indexes and errnos, else None:
+    not "²" or "①" (str.isdigit() says yes, int() says no), not "--1", not 5,000 digits."""
+    digits = text[1:] if text[:1] == "-" else text
+    if not digits or len(digits) > 20 or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(text)
+
+
 class LineKind(Enum):
     BLANK = "blank"
     SOURCE = "source"
@@ -83,7 +93,7 @@ def classify(line: str) -> LineKind:
         return LineKind.SOURCE
     if first.isdigit():
         head, colon, rest = text.partition(":")
-        if colon and head.isdigit():
+        if colon and _number(head) is not None:
             rest = rest.lstrip()
             if rest.startswith("("):
                 return LineKind.INSN
@@ -124,6 +134,9 @@ class _Section:
     libbpf: list[str] = field(default_factory=list)
     has_log: bool = False
     ended: bool = True
+    # How many libbpf lines outside any log came before its log began, and before it ended.
+    begin_at: int = 0
+    end_at: int = 0
 
 
 def _prog_name(libbpf_text: str) -> str | None:
@@ -140,14 +153,20 @@ def _errno(libbpf_lines: list[str]) -> int | None:
     for body in libbpf_lines:
         _, sep, tail = body.rpartition("failed to load: ")
         if sep:
-            value = tail.strip().split()[0] if tail.strip() else ""
-            if value.lstrip("-").isdigit():
-                return int(value)
+            value = _number(tail.split()[0] if tail.split() else "")
+            if value is not None:
+                return value
     return None
 
 
+# libbpf lines with "failed" that do not fail the load: an optional step it skips
+# ("failed (-95) to create BPF token from '/sys/fs/bpf', skipping optional step...").
+_OPTIONAL_STEP = ("skipping optional step", "BPF token")
+
+
 def _load_failed(libbpf_lines: list[str]) -> bool:
-    return any("failed" in body or body.startswith("Error") for body in libbpf_lines)
+    return any(("failed" in body or body.startswith("Error")) and not any(p in body for p in _OPTIONAL_STEP)
+               for body in libbpf_lines)
 
 
 def _disassembly(text: str) -> str:
@@ -189,11 +208,11 @@ def _quick(text: str) -> _Quick | None:
     class JMP=5/JMP32=6, op JA=0x00, CALL=0x80, EXIT=0x90; LD_IMM64=0x18)."""
     colon = text.find(":")
     open_paren = text.find("(", colon)
-    try:
-        index = int(text[:colon])
-        opcode = int(text[open_paren + 1:open_paren + 3], 16)
-    except ValueError:
+    index = _number(text[:colon])
+    opcode_text = text[open_paren + 1:open_paren + 3]
+    if index is None or open_paren < 0 or not _is_hex(opcode_text):
         return None
+    opcode = int(opcode_text, 16)
     if opcode == 0x18:
         return _Quick(index, _LD_IMM64, None, None)
     if opcode & 0x07 not in (5, 6):
@@ -209,12 +228,15 @@ def _quick(text: str) -> _Quick | None:
         at = disasm.find(sign)
         if at >= 0 and (semicolon < 0 or at < semicolon):
             digits_end = at + 3
-            while digits_end < len(disasm) and disasm[digits_end].isdigit():
+            while digits_end < len(disasm) and disasm[digits_end] in "0123456789":
                 digits_end += 1
-            target = index + int(disasm[at + 2:digits_end]) + 1
+            offset = _number(disasm[at + 3:digits_end])
+            if offset is None:  # "pc+" and no digits: not a jump this reader can follow
+                return None
+            target = index + (offset if sign == "pc+" else -offset) + 1
             rest = disasm[digits_end:].strip()
             head, colon_, state = rest.partition(":")
-            if colon_ and head.isdigit():
+            if colon_ and _number(head) is not None:
                 pending = (int(head), state.strip())
             break
     if operation == 0x80:
@@ -230,9 +252,8 @@ def _parse_insn_line(text: str) -> tuple[Instruction, State | None]:
     parsed: InsnLine | None = parse_line("insn_line", text)
     if parsed is None:
         quick = _quick(text)
-        head = text[: text.find(":")]
         opcode = text[text.find("(") + 1: text.find(")")]
-        insn = Instruction(quick.index if quick else int(head),
+        insn = Instruction(quick.index if quick else (_number(text[: text.find(":")]) or 0),
                            int(opcode, 16) if _is_hex(opcode) else 0, _disassembly(text), OpKind.OTHER)
         return insn, None
     shown = text
@@ -368,7 +389,7 @@ class _TraceBuilder:
                 return
             if self.steps:
                 self.saw["state_lines"] = True
-            self._state_at(int(head), state)
+            self._state_at(_number(head) or 0, state)
             return
         if kind is LineKind.BARE_STATE:
             previous, self.previous_kind = self.previous_kind, kind
@@ -414,6 +435,13 @@ class _TraceBuilder:
             key, _, value = text.partition(":")
             self.diagnostics.append(Block(key.strip(), value.strip()))
             return
+        glued = _glued_trailer(text)
+        if glued:
+            # "...cannot call exception cb directlyverification time 59 usec": the kernel
+            # printed a message without its newline; the line it ran into is its own.
+            self.add(line_no, text[:glued])
+            self.add(line_no, text[glued:])
+            return
         last = self.steps[-1].number if self.steps else None
         self.messages.append(Message(text, line_no, last))
 
@@ -431,11 +459,13 @@ class _TraceBuilder:
 
     def _add_branch(self, line_no: int, line: str, text: str) -> None:
         # "from 32 to 25: R1=..." or "from 27 to 29: safe" (level 2, and level 1 before v5.17).
+        # A callback's path says so after the target: "from 12 to 20 (cb): ...".
         words = text.split(maxsplit=4)
-        if len(words) < 4 or not words[1].isdigit() or not words[3].rstrip(":").isdigit():
+        from_insn = _number(words[1]) if len(words) >= 4 else None
+        to_insn = _number(words[3].rstrip(":")) if len(words) >= 4 else None
+        if from_insn is None or to_insn is None:
             self.unparsed.append((line_no, line))
             return
-        from_insn, to_insn = int(words[1]), int(words[3].rstrip(":"))
         rest = text.partition(":")[2].strip()
         if rest.startswith("safe") or (rest.startswith("(speculative") and "safe" in rest):
             return
@@ -531,13 +561,25 @@ def _read_errors(messages: list[Message], last: int | None) -> tuple[Message, ..
     )
 
 
+# The lines that follow an error, which a message printed without its newline runs into.
+_TRAILERS = ("verification time ", "processed ", "stack depth ")
+
+
+def _glued_trailer(text: str) -> int:
+    """Where a trailer line starts inside a message it was glued to (0: none)."""
+    for trailer in _TRAILERS:
+        at = text.find(trailer, 1)
+        if at > 0 and not text[at - 1].isspace() and classify(text[at:]) is not LineKind.MESSAGE:
+            return at
+    return 0
+
+
 def _frame_of(state_text: str) -> int | None:
     # "frame1: R1=..." names the call depth the state belongs to.
     at = state_text.rfind("frame")
     if at < 0:
         return None
-    digits = state_text[at + 5: state_text.find(":", at)]
-    return int(digits) if digits.isdigit() else None
+    return _number(state_text[at + 5: state_text.find(":", at)])
 
 
 def _is_hex(text: str) -> bool:
@@ -572,6 +614,8 @@ def read_log_file(path: Path) -> LogDocument:
     """Stream a log file: the whole text is never held in memory."""
     with open(path, "rb") as raw:
         head = raw.read(4096)
+        while head and not head.strip():  # leading blank lines, however many
+            head = raw.read(4096)
     read_text(head if head.strip() else b"")  # empty or binary: one sentence
     size = path.stat().st_size
     with open(path, encoding="utf-8", errors="replace", newline=None) as stream:
@@ -583,36 +627,52 @@ def read_log(text: str) -> LogDocument:
     return _read_lines(iter(text.splitlines()), eager=len(text) <= EAGER_BYTES)
 
 
+@dataclass(frozen=True)
+class _Wrapped:
+    """A libbpf/bpftool line outside any program's log, where it stood."""
+
+    order: int  # position among all such lines
+    gap: int  # how many program logs began before it
+    owner: str | None  # the program it names ("prog 'x': ..."), if any
+    body: str
+
+
 def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     sections: list[_Section] = []
     bare = _Section(None, _TraceBuilder(None, eager))  # lines outside any BEGIN/END pair
     bare_lines = 0
-    wrapper: list[str] = []
+    wrapper: list[_Wrapped] = []
     current: _Section | None = None
     line_numbers: dict[int, int] = {}
+
+    def wrapped(body: str) -> None:
+        wrapper.append(_Wrapped(len(wrapper), len(sections), _prog_name(body), body))
+
     for line in lines:
         if line.startswith(_LIBBPF_PREFIX):
             body = line[len(_LIBBPF_PREFIX):]
             if any(marker in body for marker in _BEGIN_MARKERS):
+                if current is not None:
+                    current.end_at = len(wrapper)
                 current = _Section(_prog_name(body), _TraceBuilder(_prog_name(body), eager), has_log=True,
-                                   ended=False)
+                                   ended=False, begin_at=len(wrapper), end_at=len(wrapper))
                 sections.append(current)
                 continue
             if current is not None and any(marker in body for marker in _END_MARKERS):
-                current.ended, current = True, None
+                current.ended, current.end_at, current = True, len(wrapper), None
                 continue
-            wrapper.append(body)
+            wrapped(body)
             continue
         if current is not None:
             if line.strip() in _END_MARKERS:
-                current.ended, current = True, None
+                current.ended, current.end_at, current = True, len(wrapper), None
                 continue
             number = line_numbers.get(id(current), 0) + 1
             line_numbers[id(current)] = number
             current.builder.add(number, line)
             continue
         if line.startswith(("Error: ", _VDOCTOR_PREFIX)):
-            wrapper.append(line.removeprefix(_VDOCTOR_PREFIX))
+            wrapped(line.removeprefix(_VDOCTOR_PREFIX))
             continue
         if not sections:
             # A bare verifier log, as `bpftool prog load -d` without libbpf prefixes or a
@@ -622,23 +682,18 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             if line.strip():
                 bare.has_log = True
         elif line.strip():
-            wrapper.append(line)
+            wrapped(line)
+    names = list(dict.fromkeys(w.owner for w in wrapper if w.owner))
+    if not sections and not bare.has_log and names:
+        # Only libbpf's lines, naming the programs: one trace for each (an accepted
+        # program's `bpftool -d` output has no log at all on older libbpf).
+        sections = [_Section(name, _TraceBuilder(name, eager)) for name in names]
+        wrapper = [dataclasses.replace(w, gap=0) for w in wrapper]
     if not sections:
         sections.append(bare)
-    # Give each program the libbpf lines that name it, and the lines that name no program
-    # ("failed to load object"). When several programs share one output (bpftool loads a
-    # whole object), a program whose own log ends accepted keeps only its own lines.
-    for section in sections:
-        accepted_alone = (len(sections) > 1 and section.builder.stats is not None
-                          and not section.builder.messages)
-        for body in wrapper:
-            owner = _prog_name(body)
-            if owner == section.name or (owner is None and not accepted_alone):
-                section.libbpf.append(body)
-    if len(sections) == 1 and sections[0].name is None:
-        names = [n for n in (_prog_name(b) for b in wrapper) if n]
-        if names:
-            sections[0].name = sections[0].builder.name = names[0]
+    _give_libbpf_lines(sections, wrapper)
+    if len(sections) == 1 and sections[0].name is None and names:
+        sections[0].name = sections[0].builder.name = names[0]
     document = LogDocument(tuple(section.builder.build(section) for section in sections))
     if not any(_is_log(p) for p in document.programs):
         raise NotAVerifierLog(
@@ -648,5 +703,51 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     return document
 
 
+def _give_libbpf_lines(sections: list[_Section], wrapper: list[_Wrapped]) -> None:
+    """Give each program the libbpf lines that name it, and the lines that name no program
+    ("failed to load object") nearest it: those of the nearest gap between logs before it
+    and after it. When several programs share one output (bpftool loads a whole object), a
+    program whose own log ends accepted keeps only its own lines. Linear in the lines, also
+    for a file of a thousand outputs one after the other."""
+    owned: dict[str, list[_Wrapped]] = {}
+    gaps: dict[int, list[_Wrapped]] = {}
+    by_name: dict[str, list[_Section]] = {}
+    for section in sections:
+        if section.name is not None:
+            by_name.setdefault(section.name, []).append(section)
+    begins = {name: [s.begin_at for s in named] for name, named in by_name.items()}
+    for line in wrapper:
+        if line.owner is None:
+            gaps.setdefault(line.gap, []).append(line)
+            continue
+        named = by_name.get(line.owner)
+        if named:
+            # Of the programs of that name (one per output in a file of several outputs),
+            # the one whose log is nearest the line, before or after it.
+            after = bisect.bisect_right(begins[line.owner], line.order)
+            before = named[after - 1] if after else None
+            following = named[after] if after < len(named) else None
+            nearest = before if following is None or (
+                before is not None and line.order - before.end_at <= following.begin_at - line.order) else following
+            owned.setdefault(id(nearest), []).append(line)
+    filled = sorted(gaps)
+    several = len(sections) > 1
+    left = -1  # index into `filled` of the nearest non-empty gap at or before the section
+    for index, section in enumerate(sections):
+        while left + 1 < len(filled) and filled[left + 1] <= index:
+            left += 1
+        mine = list(owned.get(id(section), ()))
+        accepted_alone = several and section.builder.stats is not None and not section.builder.messages
+        if not accepted_alone:
+            if left >= 0:
+                mine.extend(gaps[filled[left]])
+            if left + 1 < len(filled):
+                mine.extend(gaps[filled[left + 1]])
+        mine.sort(key=lambda line: line.order)
+        section.libbpf.extend(line.body for line in mine)
+
+
 def _is_log(program: ProgramTrace) -> bool:
-    return bool(program.steps or program.stats or (program.load_failed and program.libbpf_lines))
+    # A program libbpf names counts too: its load said something about it.
+    return bool(program.steps or program.stats or (program.load_failed and program.libbpf_lines)
+                or (program.name is not None and program.libbpf_lines))

@@ -22,12 +22,32 @@ from ..model import (
 _OLD_BOUND_SUFFIX = "_value"
 
 
+class Unconvertible(ValueError):
+    """A token the grammar matched but no number can be made of (a leading-zero run past
+    what int() takes, thousands of digits): the line it is on is reported as unparsed."""
+
+
 def _int(token: Token | str) -> int:
-    return int(str(token), 0)
+    """A decimal or 0x number of at most 64 bits; "00001" is 1. Anything else (thousands of
+    digits, which int() refuses past 4300, "²", "0x") raises Unconvertible, never a bare
+    ValueError."""
+    text = str(token)
+    digits = text[1:] if text[:1] in "+-" else text
+    # The kernel prints 64-bit values at most: 20 decimal digits, 16 hex digits.
+    if len(digits) > 24 or not digits.isascii():
+        raise Unconvertible(text[:40])
+    try:
+        if digits[:2] in ("0x", "0X"):
+            return int(text, 16)
+        if not digits.isdigit():
+            raise Unconvertible(text[:40])
+        return int(text, 10)
+    except ValueError:
+        raise Unconvertible(text[:40]) from None
 
 
 def _reg(token: Token | str) -> int:
-    return int(str(token)[1:])
+    return _int(str(token)[1:])
 
 
 def _is_wide(token: Token | str) -> bool:
@@ -36,7 +56,7 @@ def _is_wide(token: Token | str) -> bool:
 
 def _mem_size(mem_type: Token) -> tuple[int, bool]:
     text = str(mem_type)
-    return int(text[1:]) // 8, text[0] == "s"
+    return _int(text[1:]) // 8, text[0] == "s"
 
 
 @dataclass(frozen=True)
@@ -211,7 +231,7 @@ class LogLineTransformer(Transformer):
         return _Partial(OpKind.STORE, srcs=(_reg(src),), mem=MemRef(ref[0], ref[1], size), op=str(fn))
 
     def goto(self, _goto, pc_offset):
-        return _Partial(OpKind.JUMP, pc_offset=int(str(pc_offset)[2:]), op=str(_goto))
+        return _Partial(OpKind.JUMP, pc_offset=_int(str(pc_offset)[2:].lstrip("+")), op=str(_goto))
 
     def goto_indirect(self, reg):
         return _Partial(OpKind.JUMP, srcs=(_reg(reg),), op="gotox")
@@ -220,13 +240,14 @@ class LogLineTransformer(Transformer):
         src = _operand(right)
         srcs = (_reg(left),) + ((src.reg,) if src.reg is not None else ())
         return _Partial(
-            OpKind.COND_JUMP, srcs=srcs, imm=src.imm, op=str(cmp), pc_offset=int(str(pc_offset)[2:]), wide=_is_wide(left)
+            OpKind.COND_JUMP, srcs=srcs, imm=src.imm, op=str(cmp), pc_offset=_int(str(pc_offset)[2:].lstrip("+")),
+            wide=_is_wide(left),
         )
 
     def call(self, target):
         text = str(target)
         if text.startswith("pc"):
-            return _Partial(OpKind.CALL, dst=0, callee=text, pc_offset=int(text[2:]))
+            return _Partial(OpKind.CALL, dst=0, callee=text, pc_offset=_int(text[2:].lstrip("+")))
         return _Partial(OpKind.CALL, dst=0, callee=text)
 
     def exit(self):
@@ -258,19 +279,20 @@ class LogLineTransformer(Transformer):
 
     def reg_state(self, label, value):
         text = str(label)
-        regno = int(text[1:].partition("_")[0])
+        regno = _int(text[1:].partition("_")[0])
         return ("reg", (regno, _liveness_written(text), value))
 
     def stack_state(self, label, value):
+        # "fp-8", "fp-16_w", and frame-qualified "fp[1]-8" (the slot of frame 1).
         text = str(label)
-        offset = -int(text[3:].partition("_")[0])
+        offset = -_int(text.partition("-")[2].partition("_")[0])
         written = _liveness_written(text)
         if isinstance(value, Token):  # SLOT_MARKS
             return ("slot", StackSlot(offset, written, marks=str(value)))
         return ("slot", StackSlot(offset, written, value=value))
 
     def frame_marker(self, token):
-        return ("frame", int(str(token)[5:-1]))
+        return ("frame", _int(str(token)[5:-1]))
 
     def refs(self, *ids):
         return ("refs", tuple(_int(i) for i in ids))
@@ -323,9 +345,14 @@ class LogLineTransformer(Transformer):
     def attr_word(self, token):
         return str(token)
 
+    def attr_linked(self, token):
+        # "id=2+3": a scalar linked to another by a constant delta (v6.8+); kept as text.
+        return str(token)
+
     # --- other lines --------------------------------------------------------------------
-    def branch_line(self, from_insn, to_insn, rest):
-        state = None if isinstance(rest, Token) else rest
+    def branch_line(self, from_insn, to_insn, *rest):
+        # An optional note ("(cb)"), then the state or "safe".
+        state = None if isinstance(rest[-1], Token) else rest[-1]
         return BranchLine(_int(from_insn), _int(to_insn), state)
 
     def source_line(self, token):
@@ -334,7 +361,7 @@ class LogLineTransformer(Transformer):
         body, sep, where = text.rpartition(" @ ")
         if sep:
             file, colon, line = where.rpartition(":")
-            if colon and line.isdigit():
+            if colon and line.isascii() and line.isdigit() and len(line) < 10:
                 return SourceLine(body.strip(), file, int(line))
         return SourceLine(text)
 
@@ -374,10 +401,10 @@ class DiagnosticsTransformer(Transformer):
 
     def diag_location(self, function, place):
         file, line, column = str(place).rsplit(":", 2)
-        return DiagLocation(str(function), file, int(line), int(column))
+        return DiagLocation(str(function), file, _int(line), _int(column))
 
     def diag_marked(self, number, rest=None):
-        return DiagMarked(int(number), str(rest or "").rstrip())
+        return DiagMarked(_int(number), str(rest or "").rstrip())
 
     def diag_note(self, rest=None):
         return DiagNote(str(rest or "").strip())

@@ -1,7 +1,12 @@
-"""The diagnosis for a person: verdict, error, culprit, history, why, how to fix."""
+"""The diagnosis for a person: verdict, error, culprit, history, why, how to fix.
+
+Everything quoted from a log or a program is printed as plain text (`_say`, rich Text),
+never read as rich markup: a source line may hold "[/]".
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from rich.console import Console
@@ -39,6 +44,23 @@ def source_context(source: SourceLine | None, program_source: list[str] | None, 
     return [f"{'>' if i == index else ' '} {i + 1:4d} | {program_source[i]}" for i in range(low, high)]
 
 
+def output_stream(stream):
+    """`stream` as the text output writes to it: a character its encoding lacks (LANG=C,
+    PYTHONIOENCODING=ascii, a log's non-ASCII bytes, rich's '…') becomes '?', not an error."""
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+    if encoding in ("utf-8", "utf8") or not isinstance(stream, io.TextIOWrapper):
+        return stream
+    try:
+        stream.reconfigure(errors="replace")
+    except (AttributeError, ValueError):
+        pass
+    return stream
+
+
+def _say(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
 def read_program_source(path: Path | None) -> list[str] | None:
     if path is None:
         return None
@@ -58,20 +80,20 @@ def render_text(diagnosis: Diagnosis, console: Console, program_source: list[str
     console.print(Text.assemble(("  error    ", "bold"), error.message))
     for extra in error.details:
         if extra != error.message:
-            console.print(f"           {extra}")
+            _say(console, f"           {extra}")
     if error.insn is not None:
-        console.print(f"           at instruction {error.insn}: {error.insn_text or ''}")
-        console.print(f"           source: {_source_text(error.source)}")
+        _say(console, f"           at instruction {error.insn}: {error.insn_text or ''}")
+        _say(console, f"           source: {_source_text(error.source)}")
         for line in source_context(error.source, program_source):
-            console.print(f"           {line}", markup=False, highlight=False)
+            _say(console, f"           {line}")
     culprit = diagnosis.culprit
     if culprit is not None:
         console.print(Text.assemble(("  culprit  ", "bold yellow"),
                                     f"instruction {culprit.insn}: {culprit.insn_text}  "
                                     f"({culprit.location} {culprit.note})"))
-        console.print(f"           source: {_source_text(culprit.source)}")
+        _say(console, f"           source: {_source_text(culprit.source)}")
         for line in source_context(culprit.source, program_source):
-            console.print(f"           {line}", markup=False, highlight=False)
+            _say(console, f"           {line}")
     if diagnosis.history:
         console.print(Text(f"  history of {error.register or 'the value'}, oldest first:", style="bold"))
         table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
@@ -80,16 +102,16 @@ def render_text(diagnosis: Diagnosis, console: Console, program_source: list[str
         for item in diagnosis.history:
             value = f"{item.location}={item.value}" if item.value else item.location
             source = f"; {item.source.text}" if item.source else ""
-            table.add_row(f"    {item.insn}:", item.text, value, item.note, source)
+            table.add_row(*(Text(cell) for cell in (f"    {item.insn}:", item.text, value, item.note, source)))
         console.print(table)
     prose = Table.grid(padding=(0, 1))
     prose.add_column(width=9, style="bold", no_wrap=True)
     prose.add_column()
-    prose.add_row("  why", diagnosis.explanation)
+    prose.add_row("  why", Text(diagnosis.explanation))
     for number, suggestion in enumerate(diagnosis.suggestions, start=1):
-        prose.add_row(Text("  fix" if number == 1 else "", style="bold green"), f"{number}. {suggestion}")
+        prose.add_row(Text("  fix" if number == 1 else "", style="bold green"), Text(f"{number}. {suggestion}"))
     for caveat in diagnosis.caveats:
-        prose.add_row("  note", caveat)
+        prose.add_row("  note", Text(caveat))
     console.print(prose)
     _stats(diagnosis, console)
     kernel = diagnosis.kernel_diagnosis
@@ -97,13 +119,13 @@ def render_text(diagnosis: Diagnosis, console: Console, program_source: list[str
         table = Table.grid(padding=(0, 1))
         table.add_column(width=9, no_wrap=True)
         table.add_column()
-        table.add_row(Text("  kernel", style="bold"), f"the kernel's own diagnosis (v7.3+): {kernel.verdict}")
-        table.add_row("", kernel.reason)
+        table.add_row(Text("  kernel", style="bold"), Text(f"the kernel's own diagnosis (v7.3+): {kernel.verdict}"))
+        table.add_row("", Text(kernel.reason))
         for place in kernel.causal_path:
             if place.note:
-                table.add_row("", f"{place.file}:{place.line}: {place.note}")
+                table.add_row("", Text(f"{place.file}:{place.line}: {place.note}"))
         if kernel.suggestion:
-            table.add_row("", f"suggests: {kernel.suggestion}")
+            table.add_row("", Text(f"suggests: {kernel.suggestion}"))
         console.print(table)
     _log_info(diagnosis, console)
 
@@ -115,12 +137,12 @@ def _stats(diagnosis: Diagnosis, console: Console) -> None:
     states = stats.counter("total_states")
     peak = stats.counter("peak_states")
     extra = f", {states} states (peak {peak})" if states is not None else ""
-    console.print(f"  stats    {stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")
+    _say(console, f"  stats    {stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")
 
 
 def _log_info(diagnosis: Diagnosis, console: Console) -> None:
     console.print(f"  log      level {diagnosis.log_level}, format {diagnosis.log_format.value}",
-                  style="dim", highlight=False)
+                  style="dim", highlight=False, markup=False)
 
 
 def render_run(result, console: Console) -> None:
@@ -128,7 +150,7 @@ def render_run(result, console: Console) -> None:
     console.print(f"  run      {result.repeat} time(s): returned {result.retval}, "
                   f"{result.duration_ns} ns per run")
     for line in result.printed:
-        console.print(f"  printed  {line}", markup=False, highlight=False)
+        _say(console, f"  printed  {line}")
 
 
 def render_matrix(results: dict[str, list[Diagnosis]], console: Console) -> None:
