@@ -6,13 +6,21 @@ fixtures/logs/<kernel>/<program file stem>.L<level>.log, exactly as libbpf print
 
     python scripts/record_fixtures.py                  # the running kernel
     python scripts/record_fixtures.py --kernels all    # plus every kernel of the matrix
+
+A program whose expect file says "unprivileged": true is loaded on the running kernel by
+a user without capabilities (nobody, through setpriv), with kernel.unprivileged_bpf_disabled
+set to 0 for the load and restored after; it is not loaded in the QEMU guests, whose loader
+runs as root (where the program is accepted).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from verifier_doctor.errors import VdoctorError  # noqa: E402
+from verifier_doctor.errors import KernelUnavailable, VdoctorError  # noqa: E402
 from verifier_doctor.kernel.build import compile_program, find_compiler  # noqa: E402
 
 PROGRAMS = ROOT / "fixtures" / "programs"
@@ -48,13 +56,20 @@ def build_all(sources: list[Path], workdir: Path, cc: str | None) -> dict[Path, 
     return objects
 
 
+def expect_of(source: Path) -> dict:
+    expect = source.with_name(source.name.removesuffix(".bpf.c") + ".expect.json")
+    return json.loads(expect.read_text()) if expect.is_file() else {}
+
+
 def levels_for(source: Path) -> tuple[int, ...]:
     """Level 1 only for a program whose expect file says its log is too large to keep:
     its level-2 log runs to hundreds of megabytes and minutes of loading."""
-    expect = source.with_name(source.name.removesuffix(".bpf.c") + ".expect.json")
-    if expect.is_file() and json.loads(expect.read_text()).get("log_too_large"):
-        return (1,)
-    return LEVELS
+    return (1,) if expect_of(source).get("log_too_large") else LEVELS
+
+
+def unprivileged(source: Path) -> bool:
+    """A program whose rejection applies only to a user without CAP_BPF/CAP_PERFMON."""
+    return bool(expect_of(source).get("unprivileged"))
 
 
 def write_log(kernel: str, source: Path, level: int, text: str) -> Path:
@@ -75,11 +90,56 @@ def record_host(objects: dict[Path, Path]) -> int:
     label = host_label()
     for source, obj in objects.items():
         for level in levels_for(source):
-            loads = load_each_program(obj, level)
-            write_log(label, source, level, "".join(load.log for load in loads))
+            try:
+                if unprivileged(source):
+                    text = load_unprivileged(obj, level)
+                else:
+                    text = "".join(load.log for load in load_each_program(obj, level))
+            except KernelUnavailable as error:
+                print(f"skip {source.name} on host {label}: {error}", file=sys.stderr)
+                break
+            write_log(label, source, level, text)
             count += 1
     print(f"host {label}: {count} logs")
     return count
+
+
+UNPRIVILEGED_SYSCTL = Path("/proc/sys/kernel/unprivileged_bpf_disabled")
+# nobody, with no supplementary groups and no capabilities left in any set.
+DROP_PRIVILEGES = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                   "--inh-caps=-all", "--bounding-set=-all")
+_LOAD_AS_CHILD = ("import sys; from pathlib import Path; "
+                  "from verifier_doctor.kernel.loader import load_each_program; "
+                  "sys.stdout.write(''.join(load.log for load in load_each_program(Path(sys.argv[1]), int(sys.argv[2]))))")
+
+
+def load_unprivileged(obj: Path, level: int) -> str:
+    """The log of every program of `obj` loaded by nobody, without capabilities.
+
+    Needs root (to set the sysctl and drop to nobody) and setpriv. The kernel then also
+    refuses to load the object's BTF, so the log has no source lines. A sysctl at 1 cannot
+    be lowered until reboot: the program is skipped.
+    """
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        raise KernelUnavailable("loading as an unprivileged user needs root and setpriv.")
+    before = UNPRIVILEGED_SYSCTL.read_text().strip()
+    if before == "1":
+        raise KernelUnavailable("kernel.unprivileged_bpf_disabled is 1, which only a reboot lowers.")
+    with tempfile.TemporaryDirectory(prefix="vdoctor-unpriv-") as folder:
+        os.chmod(folder, 0o755)  # nobody must read the object
+        copy = Path(folder) / obj.name
+        shutil.copyfile(obj, copy)
+        os.chmod(copy, 0o644)
+        UNPRIVILEGED_SYSCTL.write_text("0")
+        try:
+            done = subprocess.run([*DROP_PRIVILEGES, sys.executable, "-c", _LOAD_AS_CHILD, str(copy), str(level)],
+                                  capture_output=True, text=True, cwd="/", env={**os.environ, "PYTHONPATH": str(ROOT)})
+        finally:
+            UNPRIVILEGED_SYSCTL.write_text(before)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise KernelUnavailable(f"the unprivileged load failed: {last}")
+    return done.stdout
 
 
 BPFTOOL = ROOT / "fixtures" / "bpftool"
@@ -117,7 +177,9 @@ def record_guests(objects: dict[Path, Path], versions: list[str]) -> int:
     from verifier_doctor.kernel.qemu import load_in_guests
 
     # Complexity-limit programs stay host-only: under TCG their logs take minutes each.
-    by_object = {obj: source for source, obj in objects.items() if levels_for(source) == LEVELS}
+    # So do unprivileged ones: the guest loader runs as root, which they need not to be.
+    by_object = {obj: source for source, obj in objects.items()
+                 if levels_for(source) == LEVELS and not unprivileged(source)}
     count = 0
     for level in LEVELS:
         runs = load_in_guests(versions, list(by_object), level)
