@@ -50,7 +50,7 @@ _END_MARKERS = ("-- END PROG LOAD LOG --", "-- END LOG --")
 _PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't have", "parent already had", "propagating ")
 _STRUCTURE_PREFIXES = (
     "caller:", "callee:", "returning from callee:", "to caller at", "Func#", "func#", "Validating ",
-    "verification time", "stack depth", "Global function", "Live regs before insn", "safe",
+    "verification time", "stack depth", "Live regs before insn", "safe",
     "(speculative execution)", "subprog ",  # v7.3: "subprog 0 (name) main insns_self 11 ..."
     "insns processed ",  # v7.2
     "cur state:", "old state:",  # after "infinite loop detected" (v6.x)
