@@ -35,6 +35,7 @@ _PATTERNS = {
     "c": r".", "s": r".*?", "p": r"\S+",
 }
 _NUMERIC = set("diuoxX")
+_SPLIT = re.compile(r"%[-+ #0-9.*]*(?:hh|h|ll|l|z|j|t|L)?[diouxXcsp%][a-zA-Z]*")  # the same, to split on
 _WORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[^A-Za-z0-9_]*\Z")
 # A register type as reg_type_str() prints it that may be NULL: 'map_value_or_null',
 # 'ptr_or_null_task_struct', 'trusted_ptr_or_null_', 'mem_or_null' (v5.10: the same names).
@@ -75,7 +76,7 @@ def _entries() -> tuple[_Entry, ...]:
     entries = []
     for item in items:
         text = _text_of(item["format"])
-        literal = [p for p in _CONVERSION.sub("\0", text).split("\0")]
+        literal = _SPLIT.split(text)
         key = max((p.strip() for p in literal), key=len, default="")
         if len(key) < 3:  # a bare "%s" or "%d:": no message of its own
             continue
