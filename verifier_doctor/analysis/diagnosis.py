@@ -164,8 +164,9 @@ def _error(trace: ProgramTrace, messages: list[Message], caveats: list[str]) -> 
         failing = _latest_step_at(trace, named) or failing
     insn_index = failing.insn.index if failing else named
     register = _register_of(primary) or next((r for r in map(_register_of, messages) if r), None)
-    if error_class == "return-value" and register is None:
-        register = "R0"
+    unnamed = class_named(error_class).register_when_unnamed
+    if register is None and unnamed is not None and failing is not None:
+        register = unnamed(trace, primary.kernel)
     source = failing.source if failing else (trace.source_of(insn_index) if insn_index is not None else None)
     if error_class == "uninit-register" and failing is not None and failing.insn.kind is OpKind.EXIT:
         error_class = "return-value"

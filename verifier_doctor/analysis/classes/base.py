@@ -37,6 +37,9 @@ class ErrorClass:
     # Where the class finds its culprit itself, before (or instead of) following the value
     # back: the instruction that took a lock, acquired a reference, checked the packet.
     culprit: "Callable[[ProgramTrace, ErrorInfo], Culprit | None] | None" = None
+    # The register the rejection is about when its message names none ("R0" at exit, the
+    # helper argument that holds a packet pointer), from the trace and the message.
+    register_when_unnamed: Callable[[ProgramTrace, KernelMessage | None], str | None] | None = None
     # The specific reason, from what following the value back found (and where, in words):
     # (text added to the explanation, fixes put first), or None.
     reason: Callable[[Provenance, str], tuple[str, list[str]] | None] | None = None

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from ...model import ProgramTrace
+from ..finders import stack_object_call, variable_stack_argument
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
 from .base import ErrorClass
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """The call that made the dynptr (its first call on the path), or, when the dynptr is not
+    at a constant stack offset, where the offset came from."""
+    found = stack_object_call(trace, "the dynptr was made here", first=True)
+    if found is not None:
+        return found
+    provenance = variable_stack_argument(trace, None)
+    if provenance is None or provenance.origin_step is None:
+        return None
+    step = provenance.origin_step
+    note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
+    return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
+                   provenance.origin, provenance.detail, note)
+
 
 CLASS = ErrorClass(
     name="dynptr-misuse",
@@ -30,6 +49,7 @@ CLASS = ErrorClass(
         "potential write to dynptr at off=%d disallowed",
     ),
     follow=Follow.VALUE,
+    culprit=culprit,
     lesson=Lesson(
         "dynptr-misuse",
         "A bpf_dynptr used before it was made, after it was released, or not where the verifier tracks it",

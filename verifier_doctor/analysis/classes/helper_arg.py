@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+from ...model import KernelMessage, OpKind, ProgramTrace
 from ..lesson import Fix, Lesson
-from ..provenance import Follow
+from ..provenance import CALLER_SAVED, Follow, value_before
 from .base import ErrorClass
+
+_PACKET_ARGUMENT = "helper access to the packet is not allowed"
+_ZERO_SIZE = "invalid zero-sized read"  # v5.10-6.1: no register named (later "R%d invalid zero-sized read")
+
+
+def unnamed_argument(trace: ProgramTrace, message: KernelMessage | None) -> str | None:
+    """Messages that name no register: "helper access to the packet is not allowed" (the
+    argument that holds a packet pointer), "invalid zero-sized read" (the size argument)."""
+    if message is None or message.format not in (_PACKET_ARGUMENT, _ZERO_SIZE) or not trace.steps:
+        return None
+    failing = trace.steps[-1]
+    if failing.insn.kind is not OpKind.CALL:
+        return None
+    values = [(register, value_before(trace, failing, register)) for register in CALLER_SAVED]
+    if message.format == _ZERO_SIZE:
+        # The size argument: the last argument that is a number the verifier does not know.
+        sizes = [r for r, v in values if v is not None and v.is_scalar and v.const is None]
+        return f"R{sizes[-1]}" if sizes else None
+    for register, value in values:
+        if value is not None and value.kind.startswith("pkt") and value.kind != "pkt_end":
+            return f"R{register}"
+    return None
+
 
 CLASS = ErrorClass(
     name="helper-arg",
@@ -54,6 +78,7 @@ CLASS = ErrorClass(
     ),
     # Messages of this class printed by functions whose other messages are another's.
     messages=(
+        "invalid zero-sized read",
         "Caller passes invalid args into func#%d ('%s')",
         "at the time of BPF_LD_ABS|IND R6 != pointer to skb",
         "callback function cannot be the main program",
@@ -61,6 +86,7 @@ CLASS = ErrorClass(
         "get_local_storage() doesn't support non-zero flags",
     ),
     follow=Follow.VALUE,
+    register_when_unnamed=unnamed_argument,
     lesson=Lesson(
         "helper-arg",
         "A helper or kfunc called with an argument of the wrong kind",

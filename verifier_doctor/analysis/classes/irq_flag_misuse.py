@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from ...model import ProgramTrace
+from ..finders import at_instruction, region_opener
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
-from ..provenance import Follow
+from ..provenance import Follow, Origin
 from .base import ErrorClass
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """The save the verifier expected to be restored first ("acquired at insn_idx=12"), else the
+    bpf_local_irq_save still in force where the program exits or calls what it may not."""
+    named = error.kernel.number("insn_idx") if error.kernel is not None else None
+    return (at_instruction(trace, named, Origin.LOCK_TAKEN, "interrupts were disabled here, and must be restored first")
+            or region_opener(trace, ("bpf_local_irq_save",), "interrupts were disabled here"))
+
 
 CLASS = ErrorClass(
     name="irq-flag-misuse",
@@ -20,6 +32,7 @@ CLASS = ErrorClass(
         "%s doesn't point to an irq flag on stack",
     ),
     follow=Follow.VALUE,
+    culprit=culprit,
     lesson=Lesson(
         "irq-flag-misuse",
         "Interrupts disabled with bpf_local_irq_save and not restored in order",

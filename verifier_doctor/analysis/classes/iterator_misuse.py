@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from ...model import ProgramTrace
+from ..finders import stack_object_call, variable_stack_argument
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
 from .base import ErrorClass
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """The iterator's last call before this one (the _destroy before a _next), or, when the
+    iterator is not at a constant stack offset, where the offset came from."""
+    found = stack_object_call(trace, "the last call that was given this iterator")
+    if found is not None:
+        return found
+    provenance = variable_stack_argument(trace, None)
+    if provenance is None or provenance.origin_step is None:
+        return None
+    step = provenance.origin_step
+    note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
+    return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
+                   provenance.origin, provenance.detail, note)
+
 
 CLASS = ErrorClass(
     name="iterator-misuse",
@@ -20,6 +39,7 @@ CLASS = ErrorClass(
         "css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs",
     ),
     follow=Follow.VALUE,
+    culprit=culprit,
     lesson=Lesson(
         "iterator-misuse",
         "An open-coded iterator used before _new, after _destroy, or not on the stack",

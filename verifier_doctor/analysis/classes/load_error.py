@@ -20,6 +20,7 @@ CLASS = ErrorClass(
         "bpf_core_apply",
         "bpf_prog_verify_signature",
         "btf_add_type",
+        "libbpf_fixup_log",  # libbpf's words for a call it poisoned (grammars/verifier_messages_extra.json)
         "btf_array_check_member",
         "btf_array_check_meta",
         "btf_array_resolve",

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from ...model import ProgramTrace
+from ..finders import region_opener
 from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
-from ..provenance import Origin, find_on_path
+from ..provenance import Origin
 from .base import ErrorClass
 
-_LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock")
+_LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock", "bpf_rcu_read_lock", "bpf_preempt_disable")
 
 
 def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
-    """The call that took the lock still held where the program was rejected."""
-    if not trace.steps:
-        return None
-    taken = find_on_path(trace, trace.steps[-1], lambda s: (s.insn.callee or "").startswith(_LOCK_HELPERS))
-    if taken is None:
-        return None
-    return Culprit("R1", taken.insn.index, taken.insn.text, taken.source, Origin.LOCK_TAKEN,
-                   None, Origin.LOCK_TAKEN.value)
+    """The call that took the lock (or opened the RCU or no-preemption region) still in force."""
+    return region_opener(trace, _LOCK_HELPERS, Origin.LOCK_TAKEN.value)
 
 
 CLASS = ErrorClass(

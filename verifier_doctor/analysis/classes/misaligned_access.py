@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ...model import KernelMessage
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
-from ...model import KernelMessage
 from .base import ErrorClass
 
 

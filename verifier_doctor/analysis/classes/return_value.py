@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from ...model import KernelMessage, ProgramTrace
 from ..lesson import Fix, Lesson
 from ..provenance import Follow, Provenance
 from .base import ErrorClass
+
+
+def exit_register(trace: ProgramTrace, message: KernelMessage | None) -> str | None:
+    """The program's return value is R0."""
+    return "R0"
+
 
 
 def reason(provenance: Provenance, at: str) -> tuple[str, list[str]] | None:
@@ -24,6 +31,7 @@ CLASS = ErrorClass(
     ),
     follow=Follow.LAST_WRITE,
     reason=reason,
+    register_when_unnamed=exit_register,
     lesson=Lesson(
         "return-value",
         "A return value the program type does not allow",

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from ...model import ProgramTrace
+from ..finders import region_opener
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
 from .base import ErrorClass
+
+_NO_SLEEP_REGIONS = ("bpf_rcu_read_lock", "bpf_preempt_disable", "bpf_local_irq_save", "bpf_spin_lock",
+                     "bpf_res_spin_lock")
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """The call that opened the region where sleeping is not allowed (none: the whole program
+    is not sleepable)."""
+    return region_opener(trace, _NO_SLEEP_REGIONS, "sleeping is not allowed from here on")
+
 
 CLASS = ErrorClass(
     name="sleepable-context",
@@ -32,6 +45,7 @@ CLASS = ErrorClass(
         "sleepable helper %s#%d in %s",
         "sleepable helper %s#%d in non-preemptible region",
     ),
+    culprit=culprit,
     lesson=Lesson(
         "sleepable-context",
         "Something that may sleep, called where the program must not sleep (or the reverse)",

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from ...model import KernelMessage, OpKind, ProgramTrace
+from ..finders import stack_object_call
+from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
 from .base import ErrorClass
+
+
+def first_argument(trace: ProgramTrace, message: KernelMessage | None) -> str | None:
+    """A release function's message names no register ("release kernel function
+    bpf_task_release expects refcounted PTR_TO_BTF_ID"): the object is its argument, R1."""
+    return "R1" if trace.steps and trace.steps[-1].insn.kind is OpKind.CALL else None
+
+
+def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
+    """For a dynptr released that holds no reference: the call that made it (the object is
+    followed back otherwise)."""
+    return stack_object_call(trace, "the dynptr was made here, without a reference", first=True)
+
 
 CLASS = ErrorClass(
     name="untrusted-pointer",
@@ -44,6 +60,8 @@ CLASS = ErrorClass(
         "release kfunc %s expects referenced PTR_TO_BTF_ID passed to %s",
     ),
     follow=Follow.VALUE,
+    register_when_unnamed=first_argument,
+    culprit=culprit,
     lesson=Lesson(
         "untrusted-pointer",
         "A kernel pointer the verifier cannot trust where a trusted or referenced one is required",
