@@ -237,12 +237,29 @@ def _try_formatted(obj: Path, kernel: str, fmt: str, log_level: int, program: Pa
     from . import pipeline
 
     if kernel == "host":
-        shown = [(None, o.diagnosis, getattr(o, "trace", None)) for o in pipeline.load_on_host(obj, log_level)]
-    else:
+        shown = [(None, d, t) for d, t in _host_traces(obj, log_level)]
+    else:  # under QEMU the page shows each diagnosis and its history, not the whole path
         results = pipeline.load_on_kernels(obj, kernel, log_level)
         shown = [(f"kernel {version}", d, None) for version, diagnoses in results.items() for d in diagnoses]
     _emit(_formatted(fmt, shown, program, _read_source(program), str(program)), output)
     return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
+
+
+def _host_traces(obj: Path, log_level: int) -> list:
+    """(diagnosis, trace) of each program loaded on the host: the page draws the trace."""
+    from . import pipeline
+    from .kernel.loader import load_each_program
+    from .parsing import read_log
+
+    loads = load_each_program(obj, log_level)
+    if not loads:
+        return [(o.diagnosis, None) for o in pipeline.load_on_host(obj, log_level)]  # its error
+    out = []
+    for load in loads:
+        diagnosis = pipeline.diagnose_load(load.name, load.log, load.accepted)
+        traces = read_log(load.log).programs
+        out.append((diagnosis, next((t for t in traces if t.name == load.name), traces[0])))
+    return out
 
 
 def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level: int,
