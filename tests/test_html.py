@@ -125,6 +125,19 @@ def test_selecting_an_instruction_shows_its_state(page_73):
     assert "R2" in state["text"] and "scalar" in state["text"]
 
 
+def test_without_the_program_the_logs_own_source_lines_are_marked(vdoctor):
+    result = vdoctor("explain", "--format", "html", LOGS / "7.3" / "linked_list_pool.L1.log")
+    assert result.status == 0, result.stderr
+    rows = _Rows()
+    rows.feed(result.stdout)
+    source_rows = [r for r in rows.rows if "src" in _classes(r)]
+    numbers = [int(r["data-line"]) for r in source_rows]
+    assert numbers == sorted(numbers)
+    (rejected,) = [r for r in source_rows if "rejected" in _classes(r)]
+    (culprit,) = [r for r in source_rows if "culprit" in _classes(r)]
+    assert "curr->free" in rejected["text"] and "curr = curr->next;" in culprit["text"]
+
+
 def test_kernel_diagnosis_beside_ours(page_73):
     text = page_73.read_text()
     assert "The kernel's own diagnosis (7.3) beside ours" in text

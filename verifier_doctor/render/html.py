@@ -3,11 +3,13 @@
 For each program: the source with the rejected line and the culprit marked; the path the
 verifier took to the error, one row per instruction, with the register and stack state
 after it (select a row to see its state; the offending register's history is
-highlighted; `#step-P-S` in the address selects step S of program P); the why and the fix; and v7.3's own diagnosis beside ours when the log has it.
+highlighted; `#step-P-S` in the address selects step S of program P); the why and the
+fix; and v7.3's own diagnosis beside ours when the log has it.
 
 The page has no link to anything: styles, script and data are inside it. A 50 MB log has a
 path of up to a million steps, so the page keeps the last MAX_PATH steps before the error
-(the ones the diagnosis reads) and pages them PAGE_ROWS at a time, the error's page first.
+(the ones the diagnosis reads; each is parsed with the grammar to show its state) and pages
+them PAGE_ROWS at a time, the error's page first.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..analysis.provenance import previous_step
 from ..model import KernelPlace, OpKind, ProgramTrace, SourceLine, State, Step
 from .sarif import line_in_source
 
-MAX_PATH = 3000
+MAX_PATH = 1000
 PAGE_ROWS = 200
 _CALL_CLOBBERED = (1, 2, 3, 4, 5)
 _RELATIONS = {
@@ -146,13 +148,14 @@ def _source_block(diagnosis: Diagnosis, program_source: list[str] | None, trace:
         for _, line in (trace.sources if trace is not None else ()):
             if line.text not in (s.text for s in seen):
                 seen.append(line)
-        lines = [s.text for s in seen]
+        if seen and all(s.line is not None for s in seen):  # v6.2+: in the file's order
+            seen.sort(key=lambda s: s.line)
         numbered = [(s.line or i, s.text) for i, s in enumerate(seen, 1)]
-        for i, text in enumerate(lines, 1):
+        for number, text in numbered:
             if error is not None and error.source is not None and text == error.source.text:
-                marked[numbered[i - 1][0]] = "rejected"
+                marked[number] = "rejected"
             elif culprit is not None and culprit.source is not None and text == culprit.source.text:
-                marked[numbered[i - 1][0]] = "culprit"
+                marked[number] = "culprit"
     if not numbered:
         return '<p class="none">No source: the log quotes none; give the program with --source.</p>'
     rows = []
