@@ -98,3 +98,10 @@ def test_try_writes_sarif_for_the_program(vdoctor, validator, tmp_path):
     uri, line = _line_of(found["locations"][0])
     assert uri == program.as_posix()
     assert 0 < line <= len((ROOT / program).read_text().splitlines())
+
+
+def test_output_that_cannot_be_written_is_one_sentence(vdoctor, tmp_path):
+    missing = tmp_path / "no-such-folder" / "vdoctor.sarif"
+    result = vdoctor("explain", "--format", "sarif", "-o", missing, LOGS / "7.3" / "linked_list_pool.L1.log")
+    assert result.status == 2
+    assert result.stderr.strip() == f"vdoctor: Could not write {missing}: No such file or directory."

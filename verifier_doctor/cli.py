@@ -62,7 +62,11 @@ def _console(output: Path | None = None) -> Console:
     # Plain text when the output is not a terminal (rich decides), wide enough for a
     # history table in a pipe or a CI log.
     if output is not None:  # -o FILE: plain text, closed by _close_console
-        return Console(highlight=False, width=120, file=_TrimmedLines(output.open("w")))
+        try:
+            stream = output.open("w")
+        except OSError as error:
+            raise _fail(VdoctorError(f"Could not write {output}: {error.strerror}.")) from None
+        return Console(highlight=False, width=120, file=_TrimmedLines(stream))
     if sys.stdout.isatty():
         return Console(highlight=False)
     return Console(highlight=False, width=120, file=_TrimmedLines(sys.stdout))
@@ -119,8 +123,11 @@ def _output_format(fmt: str | None, as_json: bool) -> str:
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text)
+    except OSError as error:
+        raise VdoctorError(f"Could not write {output}: {error.strerror}.") from None
 
 
 def _formatted(fmt: str, shown: list, source_path: Path | None, program_source: list[str] | None,
