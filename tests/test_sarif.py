@@ -105,3 +105,15 @@ def test_output_that_cannot_be_written_is_one_sentence(vdoctor, tmp_path):
     result = vdoctor("explain", "--format", "sarif", "-o", missing, LOGS / "7.3" / "linked_list_pool.L1.log")
     assert result.status == 2
     assert result.stderr.strip() == f"vdoctor: Could not write {missing}: No such file or directory."
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not kernel_loads_bpf(), reason="the running kernel cannot load BPF here")
+def test_try_output_file_for_json_and_run_with_sarif_refused(vdoctor, tmp_path):
+    program = ROOT / "tests" / "kernel_progs" / "reject_scalar.bpf.c"
+    out = tmp_path / "try.json"
+    result = vdoctor("try", program, "--json", "-o", out)
+    assert result.status == 1 and result.stdout == ""
+    assert json.loads(out.read_text())["verdict"] == "rejected"
+    refused = vdoctor("try", program, "--format", "sarif", "--run", "2")
+    assert refused.status == 2 and "--run" in refused.stderr

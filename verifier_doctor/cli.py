@@ -221,11 +221,13 @@ def try_program(
     try:
         chosen = _output_format(fmt, as_json)
         as_json = chosen == "json"
+        if chosen in ("html", "sarif") and (run or attach):
+            raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
         if kernel not in KERNEL_CHOICES:
             raise VdoctorError(f"--kernel takes one of {', '.join(KERNEL_CHOICES)}, not {kernel}.")
         if log_level not in (1, 2):
             raise VdoctorError("--log-level takes 1 or 2.")
-        with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
+        with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
             obj = pipeline.build(program, Path(workdir), cc)
             if chosen in ("html", "sarif"):
                 status = _try_formatted(obj, kernel, chosen, log_level, program, output)
@@ -236,6 +238,23 @@ def try_program(
     except VdoctorError as error:
         raise _fail(error) from None
     raise typer.Exit(status)
+
+
+def _stdout_to(output: Path | None, fmt: str):
+    """-o FILE for text and JSON: standard output goes to the file (html and sarif write it
+    themselves)."""
+    import contextlib
+
+    if output is None or fmt in ("html", "sarif"):
+        return contextlib.nullcontext()
+    try:
+        stream = output.open("w")
+    except OSError as error:
+        raise VdoctorError(f"Could not write {output}: {error.strerror}.") from None
+    stack = contextlib.ExitStack()
+    stack.enter_context(stream)
+    stack.enter_context(contextlib.redirect_stdout(stream))
+    return stack
 
 
 def _try_formatted(obj: Path, kernel: str, fmt: str, log_level: int, program: Path,
