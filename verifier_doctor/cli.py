@@ -52,29 +52,15 @@ class _TrimmedLines:
     def flush(self) -> None:
         self._stream.flush()
 
-    def close(self) -> None:
-        self._stream.close()
 
-
-def _console(output: Path | None = None) -> Console:
+def _console() -> Console:
     from rich.console import Console
 
     # Plain text when the output is not a terminal (rich decides), wide enough for a
     # history table in a pipe or a CI log.
-    if output is not None:  # -o FILE: plain text, closed by _close_console
-        try:
-            stream = output.open("w")
-        except OSError as error:
-            raise _fail(VdoctorError(f"Could not write {output}: {error.strerror}.")) from None
-        return Console(highlight=False, width=120, file=_TrimmedLines(stream))
     if sys.stdout.isatty():
         return Console(highlight=False)
     return Console(highlight=False, width=120, file=_TrimmedLines(sys.stdout))
-
-
-def _close_console(console: Console, output: Path | None) -> None:
-    if output is not None:
-        console.file.close()
 
 
 def _fail(error: VdoctorError) -> typer.Exit:
@@ -181,12 +167,15 @@ def explain(
         raise _fail(VdoctorError(f"Could not read {error.filename}: {error.strerror}.")) from None
     from .render.text import render_text
 
-    console = _console(output)
-    for number, diagnosis in enumerate(diagnoses):
-        if number:
-            console.print()
-        render_text(diagnosis, console, program_source)
-    _close_console(console, output)
+    try:
+        with _stdout_to(output, chosen):
+            console = _console()
+            for number, diagnosis in enumerate(diagnoses):
+                if number:
+                    console.print()
+                render_text(diagnosis, console, program_source)
+    except VdoctorError as error:
+        raise _fail(error) from None
 
 
 def _read_source(path: Path | None) -> list[str] | None:
