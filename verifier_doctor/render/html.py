@@ -143,12 +143,15 @@ def _source_block(diagnosis: Diagnosis, program_source: list[str] | None, trace:
             marked[number] = "rejected"
         numbered = list(enumerate(lines, 1))
     else:
-        # No program file: the source lines the log itself quotes, in instruction order.
+        # No program file: the source lines the log itself quotes, once each, in the
+        # file's order when the log numbers them, else in the instructions' order.
         seen: list[SourceLine] = []
+        texts: set[str] = set()
         for _, line in (trace.sources if trace is not None else ()):
-            if line.text not in (s.text for s in seen):
+            if line.text not in texts:
+                texts.add(line.text)
                 seen.append(line)
-        if seen and all(s.line is not None for s in seen):  # v6.2+: in the file's order
+        if seen and all(s.line is not None for s in seen):  # v6.2+
             seen.sort(key=lambda s: s.line)
         numbered = [(s.line or i, s.text) for i, s in enumerate(seen, 1)]
         for number, text in numbered:
