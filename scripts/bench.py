@@ -10,6 +10,9 @@ Each measurement runs in its own process pinned to one core (taskset -c 0): wall
 MB/s, and peak resident memory (ru_maxrss), against a plain read of the same file line by
 line. Targets (issue 3): under 10 s and under 300 MB. Nothing here is a test: the numbers
 are printed, not asserted.
+
+Then the cold start (issue 13): the median wall time of 10 runs of `vdoctor explain` on the
+user's 3 KB log and of `vdoctor --help`, beside `python3 -c pass` (target: 100 ms).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import ctypes
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 BENCH = ROOT / "build" / "bench"
 LOG_BYTES = 50 * 1000 * 1000
 PROGRAM = ROOT / "fixtures" / "programs" / "too_complex_nested_loops.bpf.c"
+SMALL_LOG = ROOT / "fixtures" / "seed" / "linked_list_pool.verifier.log"
+COLD_RUNS = 10
 
 
 def record_log(target: Path) -> None:
@@ -79,7 +85,36 @@ def measure(argv: list[str]) -> tuple[float, float, str]:
     return float(seconds), int(peak_kb) / 1024, out
 
 
+def cold_start(argv: list[str]) -> float:
+    """The median wall seconds of COLD_RUNS runs of a short command (its output discarded),
+    after one unmeasured run that leaves the bytecode and grammar caches a user has."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+    times = []
+    for _ in range(COLD_RUNS):
+        started = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def print_cold_starts() -> None:
+    vdoctor = [sys.executable, "-m", "verifier_doctor"]
+    rows = [
+        ("python3 -c pass", ["python3", "-c", "pass"]),
+        ("python -c pass (the venv)", [sys.executable, "-c", "pass"]),
+        ("vdoctor --help", [*vdoctor, "--help"]),
+        ("vdoctor explain (3 KB log)", [*vdoctor, "explain", str(SMALL_LOG)]),
+        ("vdoctor explain --json", [*vdoctor, "explain", "--json", str(SMALL_LOG)]),
+    ]
+    print(f"cold start, median of {COLD_RUNS} (load average {os.getloadavg()[0]:.1f}):")
+    for label, argv in rows:
+        print(f"  {label:28}{cold_start(argv) * 1000:6.0f} ms")
+    print("target: vdoctor explain and --help at most 100 ms")
+
+
 def main() -> int:
+    print_cold_starts()
     log = BENCH / "too_complex_nested_loops.L2.50MB.log"
     if not log.exists():
         record_log(log)

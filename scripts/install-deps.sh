@@ -5,7 +5,8 @@
 set -euo pipefail
 
 need_apt=0
-for tool in clang-19 clang-14 bpftool qemu-system-x86_64 busybox cpio llvm-objdump-19 ip; do
+# chromium: tests/test_html.py loads the HTML view in a real headless browser.
+for tool in clang-19 clang-14 bpftool qemu-system-x86_64 busybox cpio llvm-objdump-19 ip chromium; do
     command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
 # libbpf 1.4 or newer: the loader binds libbpf.so.1 and uses its 1.x API.
@@ -52,5 +53,5 @@ apt-get update -q >/dev/null
 apt-get install -y -q -t "$codename-backports" libbpf-dev libbpf1 bpftool >/dev/null
 apt-get install -y -q clang-19 llvm-19 clang-14 libc6-dev-i386 gcc libc6-dev \
     libelf-dev zlib1g-dev libzstd-dev \
-    qemu-system-x86 busybox-static cpio iproute2 zstd xz-utils >/dev/null
+    qemu-system-x86 busybox-static cpio iproute2 zstd xz-utils chromium >/dev/null
 echo "install-deps: system packages installed." >&2

@@ -161,13 +161,17 @@ def test_unknown_class_is_one_sentence_naming_the_classes():
 
 
 def test_missing_fixtures_say_so(monkeypatch, tmp_path):
-    monkeypatch.setattr(catalog, "_PACKAGE", tmp_path / "verifier_doctor")
+    from verifier_doctor import resources
+
+    monkeypatch.setattr(resources, "_PACKAGE", tmp_path / "verifier_doctor")
     catalog.fixtures_dir.cache_clear()
+    resources.fixtures_dir.cache_clear()
     try:
         with pytest.raises(VdoctorError, match="fixtures"):
             catalog.fixtures_dir()
     finally:
         catalog.fixtures_dir.cache_clear()
+        resources.fixtures_dir.cache_clear()
 
 
 # --- the text (render/catalog_text.py) ----------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
+from . import resources
 from .analysis import diagnose
 from .analysis.advice import Lesson, lesson
 from .analysis.classes import CLASSES
@@ -22,8 +23,6 @@ from .errors import VdoctorError
 from .model import ProgramTrace
 from .parsing import read_log
 from .parsing.reader import LineKind, classify
-
-_PACKAGE = Path(__file__).resolve().parent
 
 # Steps shown before the failing instruction, and the most lines an excerpt keeps.
 EXCERPT_STEPS = 3
@@ -40,10 +39,10 @@ ELLIPSIS = "..."
 @cache
 def fixtures_dir() -> Path:
     """The reproducers and their recorded logs: inside the package when installed from a
-    wheel, beside it in a checkout or an editable install (as resources.py does)."""
-    for candidate in (_PACKAGE / "_shipped" / "fixtures", _PACKAGE.parent / "fixtures"):
-        if (candidate / "programs").is_dir():
-            return candidate
+    wheel, beside it in a checkout or an editable install (resources.py finds them)."""
+    found = resources.fixtures_dir()
+    if found is not None:
+        return found
     raise VdoctorError(
         "The catalogue needs the reproducers in fixtures/ (a checkout of verifier-doctor), "
         "and this installation has none."

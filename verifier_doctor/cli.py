@@ -1,41 +1,45 @@
 """The `vdoctor` command: wires parsing, analysis, the kernel side and the renderers.
 
-Every error meant for a person is a VdoctorError, caught here once and printed as one
-sentence with the exit status of CLI.md (0 accepted, 1 rejected, 2 usage/build/not a log,
-3 the environment cannot load BPF).
+Every error meant for a person is a VdoctorError, caught here once (`one_error_path`) and
+printed as one sentence with the exit status of CLI.md (0 accepted, 1 rejected, 2
+usage/build/not a log, 3 the environment cannot load BPF).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
-from . import pipeline
-from .analysis import Diagnosis, diagnose
 from .errors import EXIT_ACCEPTED, EXIT_REJECTED, VdoctorError
-from .parsing import read_log
-from .parsing.reader import read_log_file, read_text
-from .render.json_out import diagnosis_to_dict, run_to_dict
-from .render.text import output_stream, read_program_source, render_matrix, render_run, render_text
+
+# A command imports only what it uses (cold start: `explain` of a small log in well under
+# 100 ms): the parser and analysis inside `explain`, the kernel side only inside `try`.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .analysis import Diagnosis
 
 app = typer.Typer(
     help="verifier-doctor: explains why the eBPF verifier rejected a program, and how to fix it.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help and usage errors as plain text: rich's help formatter alone costs ~40 ms of
+    # start-up, and `vdoctor --help` should answer at once.
+    rich_markup_mode=None,
 )
 
 KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
 Kernel = Enum("Kernel", {label: label for label in KERNEL_CHOICES}, type=str)  # --kernel's choices
-
+FORMATS = ("text", "json", "html", "sarif")
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # --format's choices
+_FORMAT_HELP = "text, json, html (one self-contained page) or sarif (SARIF 2.1.0, for CI)."
+_OUTPUT_HELP = "Write the output to FILE instead of standard output."
 
 class _TrimmedLines:
     """Standard output without the blanks rich pads table cells with (for pipes and files)."""
@@ -56,6 +60,10 @@ class _TrimmedLines:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
+    from .render.text import output_stream
+
     # Plain text when the output is not a terminal (rich decides), wide enough for a
     # history table in a pipe or a CI log.
     stdout = output_stream(sys.stdout)  # any encoding: LANG=C, PYTHONIOENCODING=ascii
@@ -110,6 +118,8 @@ def one_error_path(command):
 def _combined_json(diagnoses: list[Diagnosis]) -> dict[str, Any]:
     """One object as CLI.md shows it: the first rejected program's diagnosis (or the
     first program's); every program's object also under "programs" when there are several."""
+    from .render.json_out import diagnosis_to_dict
+
     chosen = next((d for d in diagnoses if d.verdict == "rejected"), diagnoses[0])
     out = diagnosis_to_dict(chosen)
     if len(diagnoses) > 1:
@@ -117,21 +127,63 @@ def _combined_json(diagnoses: list[Diagnosis]) -> dict[str, Any]:
     return out
 
 
+def _json_text(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, indent=2) + "\n"
+
+
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    sys.stdout.write(_json_text(obj))
+
+
+def _output_format(fmt: Format | None, as_json: bool) -> str:
+    """The one format asked for: --json is --format json."""
+    fmt = fmt.value if fmt is not None else None
+    if as_json and fmt not in (None, "json"):
+        raise VdoctorError(f"--json is --format json; it cannot be combined with --format {fmt}.")
+    return "json" if as_json else (fmt or "text")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text)
+    except OSError as error:
+        raise VdoctorError(f"Could not write {output}: {error.strerror}.") from None
+
+
+def _formatted(fmt: str, shown: list, source_path: Path | None, program_source: list[str] | None,
+               title: str) -> str:
+    """The html or sarif text of (label, diagnosis, trace or None) triples."""
+    if fmt == "sarif":
+        from .render.sarif import sarif_text
+
+        return sarif_text(shown, source_path, program_source)
+    from .render.html import html_page
+
+    return html_page(shown, program_source, title)
 
 
 @app.command()
 @one_error_path
 def explain(
-    log: Annotated[str, typer.Argument(help="The verifier log: a file, or - for standard input.")],
+    log: Annotated[str, typer.Argument(metavar="LOG", help="The verifier log: a file, or - for standard input.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (CLI.md).")] = False,
     source: Annotated[Optional[Path], typer.Option("--source", help="The program's C file, to quote more of it.")] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
 ) -> None:
     """Explain a verifier log (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
 
     Example: vdoctor explain load.log --source prog.bpf.c
     """
+    from .analysis import diagnose
+    from .parsing.reader import read_log, read_log_file, read_text
+
+    chosen = _output_format(fmt, as_json)
     if log == "-":
         document = read_log(read_text(sys.stdin.buffer.read()))
     elif not Path(log).is_file():
@@ -139,21 +191,36 @@ def explain(
     else:
         document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
     diagnoses = [diagnose(program) for program in document.programs]
-    program_source = read_program_source(source) if source else None
-    if as_json:
-        _print_json(_combined_json(diagnoses))
+    program_source = _read_source(source)
+    if chosen == "json":
+        _emit(_json_text(_combined_json(diagnoses)), output)
         return
-    console = _console()
-    for number, diagnosis in enumerate(diagnoses):
-        if number:
-            console.print()
-        render_text(diagnosis, console, program_source)
+    if chosen != "text":
+        shown = [(None, d, t) for d, t in zip(diagnoses, document.programs)]
+        _emit(_formatted(chosen, shown, source, program_source, log if log != "-" else "standard input"), output)
+        return
+    from .render.text import render_text
+
+    with _stdout_to(output, chosen):
+        console = _console()
+        for number, diagnosis in enumerate(diagnoses):
+            if number:
+                console.print()
+            render_text(diagnosis, console, program_source)
+
+
+def _read_source(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    from .render.text import read_program_source
+
+    return read_program_source(path)
 
 
 @app.command("try")
 @one_error_path
 def try_program(
-    program: Annotated[Path, typer.Argument(help="The BPF C file (prog.bpf.c).")],
+    program: Annotated[Path, typer.Argument(metavar="PROGRAM", help="The BPF C file (prog.bpf.c).")],
     kernel: Annotated[Kernel, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = Kernel.host,
     cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
@@ -161,23 +228,86 @@ def try_program(
     attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
     log_level: Annotated[int, typer.Option("--log-level", min=1, max=2, help="Verifier log level: 1 or 2.")] = 1,
     attach_seconds: Annotated[Optional[float], typer.Option(hidden=True)] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
 ) -> None:
     """Compile a BPF program, load it, and explain the verdict.
 
     Example: vdoctor try prog.bpf.c --run 3
     """
+    import tempfile
+
+    from . import pipeline
+
     kernel = kernel.value
-    with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
+    chosen = _output_format(fmt, as_json)
+    as_json = chosen == "json"
+    if chosen in ("html", "sarif") and (run or attach):
+        raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
+    with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
         obj = pipeline.build(program, Path(workdir), cc)
-        if kernel == "host":
+        if chosen in ("html", "sarif"):
+            status = _try_formatted(obj, kernel, chosen, log_level, program, output)
+        elif kernel == "host":
             status = _try_host(obj, as_json, run, attach, log_level, attach_seconds, program)
         else:
             status = _try_kernels(obj, kernel, as_json, log_level, program, run)
     raise typer.Exit(status)
 
 
+def _stdout_to(output: Path | None, fmt: str):
+    """-o FILE for text and JSON: standard output goes to the file (html and sarif write it
+    themselves)."""
+    import contextlib
+
+    if output is None or fmt in ("html", "sarif"):
+        return contextlib.nullcontext()
+    try:
+        stream = output.open("w")
+    except OSError as error:
+        raise VdoctorError(f"Could not write {output}: {error.strerror}.") from None
+    stack = contextlib.ExitStack()
+    stack.enter_context(stream)
+    stack.enter_context(contextlib.redirect_stdout(stream))
+    return stack
+
+
+def _try_formatted(obj: Path, kernel: str, fmt: str, log_level: int, program: Path,
+                   output: Path | None) -> int:
+    """`try --format html|sarif`: every kernel's diagnoses on one page or in one SARIF log."""
+    from . import pipeline
+
+    if kernel == "host":
+        shown = [(None, d, t) for d, t in _host_traces(obj, log_level)]
+    else:  # under QEMU the page shows each diagnosis and its history, not the whole path
+        results = pipeline.load_on_kernels(obj, kernel, log_level)
+        shown = [(f"kernel {version}", d, None) for version, diagnoses in results.items() for d in diagnoses]
+    _emit(_formatted(fmt, shown, program, _read_source(program), str(program)), output)
+    return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
+
+
+def _host_traces(obj: Path, log_level: int) -> list:
+    """(diagnosis, trace) of each program loaded on the host: the page draws the trace."""
+    from . import pipeline
+    from .kernel.loader import load_each_program
+    from .parsing import read_log
+
+    loads = load_each_program(obj, log_level)
+    if not loads:
+        return [(o.diagnosis, None) for o in pipeline.load_on_host(obj, log_level)]  # its error
+    out = []
+    for load in loads:
+        diagnosis = pipeline.diagnose_load(load.name, load.log, load.accepted)
+        traces = read_log(load.log).programs
+        out.append((diagnosis, next((t for t in traces if t.name == load.name), traces[0])))
+    return out
+
+
 def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level: int,
               attach_seconds: float | None, program: Path) -> int:
+    from . import pipeline
+    from .render.json_out import run_to_dict
+
     outcomes = pipeline.load_on_host(obj, log_level)
     diagnoses = [o.diagnosis for o in outcomes]
     runs: dict[str, Any] = {}
@@ -193,7 +323,7 @@ def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level:
         _print_json(out)
     else:
         console = _console()
-        _render_diagnoses(diagnoses, runs, console, read_program_source(program), blank_between=True)
+        _render_diagnoses(diagnoses, runs, console, _read_source(program), blank_between=True)
     if attach:
         pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _console())
     return status
@@ -201,6 +331,10 @@ def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level:
 
 def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program: Path,
                  run: int = 0) -> int:
+    from . import pipeline
+    from .render.json_out import run_to_dict
+    from .render.text import render_matrix
+
     # With --run, each kernel's runs map a program to its RunResult or to why it was not run.
     results, ran = pipeline.run_on_kernels(obj, kernel, log_level, run)
     rejected = any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
@@ -217,7 +351,7 @@ def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program:
         _print_json({"kernels": kernels})
     else:
         console = _console()
-        source = read_program_source(program)
+        source = _read_source(program)
         for version, diagnoses in results.items():
             console.print(f"== kernel {version} ==", style="bold")
             _render_diagnoses(diagnoses, ran.get(version, {}), console, source, blank_between=False)
@@ -228,6 +362,8 @@ def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program:
 def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console: Console,
                       source: list[str] | None, blank_between: bool) -> None:
     """Each diagnosis as text, then its program's run: a RunResult, or why it was not run."""
+    from .render.text import render_run, render_text
+
     for number, diagnosis in enumerate(diagnoses):
         if number and blank_between:
             console.print()

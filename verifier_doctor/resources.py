@@ -1,4 +1,5 @@
-"""Where the files the package ships live: the Lark grammars and the allocator's C."""
+"""Where the files the package ships live: the Lark grammars, the allocator's C, and the
+catalogue's reproducers with their recorded logs (fixtures/programs, fixtures/logs)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,13 @@ def grammar_dir() -> Path:
 @cache
 def allocator_dir() -> Path:
     return _shipped("allocator_c")
+
+
+@cache
+def fixtures_dir() -> Path | None:
+    """The folder holding programs/ and logs/ for the catalogue, or None when neither the
+    package nor a checkout has it."""
+    for candidate in (_PACKAGE / "_shipped" / "fixtures", _PACKAGE.parent / "fixtures"):
+        if (candidate / "programs").is_dir():
+            return candidate
+    return None

@@ -1,0 +1,197 @@
+"""`--format html` in a real browser: headless Chromium (Debian's `chromium`, from
+scripts/install-deps.sh) loads the page, runs its script, and the DOM it dumps must show
+the marked source lines, the path with the offending register's history, and the state
+of the selected instruction. A screenshot of the user's case is kept in
+build/test-artifacts/ (not committed).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+LOGS = ROOT / "fixtures" / "logs"
+SOURCE = ROOT / "fixtures" / "programs" / "linked_list_pool.bpf.c"
+SEED_LOG = ROOT / "fixtures" / "seed" / "linked_list_pool.verifier.log"
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+          "--disable-extensions", "--disable-background-networking"]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/install-deps.sh)")
+
+
+class _Rows(HTMLParser):
+    """Every <tr> of the page: its attributes and its text; and each element's text by id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict] = []
+        self.by_id: dict[str, dict] = {}
+        self._open: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        element = {"tag": tag, **dict(attrs), "text": ""}
+        if tag == "tr":
+            self.rows.append(element)
+        if "id" in element:
+            self.by_id[element["id"]] = element
+        if tag not in ("meta", "br", "img", "input"):
+            self._open.append(element)
+
+    def handle_endtag(self, tag):
+        while self._open:
+            if self._open.pop()["tag"] == tag:
+                break
+
+    def handle_data(self, data):
+        for element in self._open:
+            element["text"] += data
+
+
+def _dom(page: Path, fragment: str = "") -> _Rows:
+    done = subprocess.run([CHROMIUM, *_FLAGS, "--virtual-time-budget=3000", "--dump-dom",
+                           page.as_uri() + fragment], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'data-ready="yes"' in done.stdout, "the page's script did not run to its end"
+    parsed = _Rows()
+    parsed.feed(done.stdout)
+    return parsed
+
+
+def _classes(row: dict) -> set[str]:
+    return set(row.get("class", "").split())
+
+
+@pytest.fixture(scope="module")
+def page_73(tmp_path_factory):
+    """The 7.3 log of the linked-list pool (file:line, and the kernel's own diagnosis)."""
+    from conftest import run_vdoctor
+
+    page = tmp_path_factory.mktemp("html") / "linked_list_pool.html"
+    result = run_vdoctor("explain", "--format", "html", "-o", page, LOGS / "7.3" / "linked_list_pool.L1.log",
+                         "--source", SOURCE)
+    assert result.status == 0, result.stderr
+    return page
+
+
+def test_page_is_self_contained(page_73):
+    text = page_73.read_text()
+    for outside in ("http:", "https:", "//fonts", "<link", " src="):
+        assert outside not in text
+
+
+def test_source_lines_are_marked(page_73):
+    dom = _dom(page_73)
+    lines = SOURCE.read_text().splitlines()
+    source_rows = [r for r in dom.rows if "src" in _classes(r)]
+    assert len(source_rows) == len(lines)
+    (rejected,) = [r for r in source_rows if "rejected" in _classes(r)]
+    (culprit,) = [r for r in source_rows if "culprit" in _classes(r)]
+    assert "curr->free" in lines[int(rejected["data-line"]) - 1]
+    assert lines[int(culprit["data-line"]) - 1].strip() == "curr = curr->next;"
+
+
+def test_path_shows_the_history_and_the_state_at_the_error(page_73):
+    dom = _dom(page_73)
+    path = [r for r in dom.rows if "data-step" in r]
+    assert len(path) > 5
+    history = [r for r in path if "history" in _classes(r)]
+    assert len(history) >= 2  # the culprit, then the rejected instruction
+    assert "culprit" in _classes(history[0]) and "rejected" in _classes(history[-1])
+    assert "R2=scalar" in history[0]["text"]
+    # On load the failing instruction is selected and its state shown, R2 marked.
+    assert "selected" in _classes(path[-1])
+    state = dom.by_id["state-0"]
+    assert state["data-insn"] == path[-1]["data-insn"]
+    offending = [r for r in dom.rows if "offending" in _classes(r)]
+    assert len(offending) == 1 and offending[0]["text"].startswith("R2")
+
+
+def test_selecting_an_instruction_shows_its_state(page_73):
+    first = _dom(page_73)
+    (culprit,) = [r for r in first.rows if "data-step" in r and "culprit" in _classes(r)]
+    dom = _dom(page_73, f"#step-0-{culprit['data-step']}")
+    state = dom.by_id["state-0"]
+    assert state["data-insn"] == culprit["data-insn"]
+    assert "r2 = *(u64 *)(r2 +16)" in state["text"]
+    assert "R2" in state["text"] and "scalar" in state["text"]
+
+
+def test_without_the_program_the_logs_own_source_lines_are_marked(vdoctor):
+    result = vdoctor("explain", "--format", "html", LOGS / "7.3" / "linked_list_pool.L1.log")
+    assert result.status == 0, result.stderr
+    rows = _Rows()
+    rows.feed(result.stdout)
+    source_rows = [r for r in rows.rows if "src" in _classes(r)]
+    numbers = [int(r["data-line"]) for r in source_rows]
+    assert numbers == sorted(numbers)
+    (rejected,) = [r for r in source_rows if "rejected" in _classes(r)]
+    (culprit,) = [r for r in source_rows if "culprit" in _classes(r)]
+    assert "curr->free" in rejected["text"] and "curr = curr->next;" in culprit["text"]
+
+
+def test_kernel_diagnosis_beside_ours(page_73):
+    text = page_73.read_text()
+    assert "The kernel's own diagnosis (7.3) beside ours" in text
+    assert "The kernel names the same culprit." in text
+
+
+def test_long_path_is_paged(tmp_path, monkeypatch):
+    """Only the last MAX_PATH steps are kept, PAGE_ROWS to a page, the error's page first."""
+    from verifier_doctor.analysis import diagnose
+    from verifier_doctor.parsing.reader import read_log_file
+    from verifier_doctor.render import html
+
+    monkeypatch.setattr(html, "MAX_PATH", 25)
+    monkeypatch.setattr(html, "PAGE_ROWS", 10)
+    (trace,) = read_log_file(LOGS / "7.3" / "linked_list_pool.L2.log").programs
+    page = tmp_path / "paged.html"
+    page.write_text(html.html_page([(None, diagnose(trace), trace)], None, "paged"))
+    dom = _dom(page)
+    path = [r for r in dom.rows if "data-step" in r]
+    assert [int(r["data-step"]) for r in path] == list(range(20, 25))
+    assert "The path has older steps before these" in page.read_text()
+    older = _dom(page, "#step-0-3")
+    assert [int(r["data-step"]) for r in older.rows if "data-step" in r] == list(range(0, 10))
+
+
+def test_screenshot_of_the_users_case(tmp_path):
+    """The user's own log and program: kept as build/test-artifacts/users_case.png."""
+    from conftest import run_vdoctor
+
+    page = tmp_path / "users_case.html"
+    source = ROOT.parent / "shared" / "seed" / "linked_list_pool.bpf.c"
+    args = ["--source", source] if source.is_file() else []
+    result = run_vdoctor("explain", "--format", "html", "-o", page, SEED_LOG, *args)
+    assert result.status == 0, result.stderr
+    assert 'class="src rejected"' in page.read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "users_case.png"
+    shot.unlink(missing_ok=True)
+    done = subprocess.run([CHROMIUM, *_FLAGS, "--window-size=1280,1000", f"--screenshot={shot}", page.as_uri()],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.kernel
+def test_try_page_draws_the_loaded_programs_path(tmp_path):
+    from conftest import kernel_loads_bpf, run_vdoctor
+
+    if not kernel_loads_bpf():
+        pytest.skip("the running kernel cannot load BPF here")
+    page = tmp_path / "try.html"
+    result = run_vdoctor("try", "--format", "html", "-o", page, ROOT / "tests" / "kernel_progs" / "reject_scalar.bpf.c")
+    assert result.status == 1, result.stderr
+    dom = _dom(page)
+    assert [r for r in dom.rows if "src" in _classes(r) and "rejected" in _classes(r)]
+    path = [r for r in dom.rows if "data-step" in r]
+    assert path and "rejected" in _classes(path[-1])

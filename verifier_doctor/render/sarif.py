@@ -1,0 +1,131 @@
+"""SARIF 2.1.0 for CI: one result per rejected program, at the source line the verifier
+rejected, with the culprit (where the offending value went wrong) as a related location.
+
+CI systems (code scanning, review bots) show each result as an annotation on that line.
+A log names the file and line from v6.2 on (`@ file.c:N`); older logs name only the
+line's text, which is found in the program's source when it is given (`--source`, or the
+program `try` compiled).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..analysis.advice import lesson
+from ..analysis.diagnosis import Diagnosis
+from ..model import SourceLine
+
+VERSION = "2.1.0"
+
+
+def line_in_source(source: SourceLine | None, program_source: list[str] | None) -> int | None:
+    """The 1-based line of a source line in the program's text: the log's number when it
+    has one, else the one line whose text it is (None when absent or ambiguous)."""
+    if source is None:
+        return None
+    if source.line is not None:
+        return source.line
+    if not program_source:
+        return None
+    wanted = source.text.strip()
+    for same in (lambda line: line.strip() == wanted, lambda line: bool(wanted) and wanted in line):
+        found = [number for number, line in enumerate(program_source, 1) if same(line)]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
+def _uri(path: Path) -> str:
+    """A path as the URI CI resolves against the checkout: relative when it can be."""
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return path.as_uri()
+    return path.as_posix()
+
+
+def _file_of(source: SourceLine | None, source_path: Path | None) -> str | None:
+    """The program's file: the one given (the log names only its base name), else the log's."""
+    if source_path is not None and (source is None or source.file is None
+                                    or Path(source.file).name == source_path.name):
+        return _uri(source_path)
+    return source.file if source is not None else None
+
+
+def _location(source: SourceLine | None, source_path: Path | None, program_source: list[str] | None,
+              text: str | None = None, ident: int | None = None) -> dict[str, Any] | None:
+    uri = _file_of(source, source_path)
+    if uri is None:
+        return None
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+    line = line_in_source(source, program_source)
+    if line is not None:
+        physical["region"] = {"startLine": line, "snippet": {"text": source.text}}
+    out: dict[str, Any] = {"physicalLocation": physical}
+    if ident is not None:
+        out["id"] = ident
+    if text is not None:
+        out["message"] = {"text": text}
+    return out
+
+
+def _message(diagnosis: Diagnosis, label: str | None) -> str:
+    error = diagnosis.error
+    where = f" ({label})" if label else ""
+    lines = [f"{diagnosis.program or 'program'}{where}: {error.message} [{error.error_class}]",
+             diagnosis.explanation]
+    lines += [f"Fix {n}: {text}" for n, text in enumerate(diagnosis.suggestions, 1)]
+    return "\n".join(line for line in lines if line)
+
+
+def _result(diagnosis: Diagnosis, label: str | None, rule_index: int, source_path: Path | None,
+            program_source: list[str] | None) -> dict[str, Any]:
+    error = diagnosis.error
+    culprit = diagnosis.culprit
+    result: dict[str, Any] = {
+        "ruleId": error.error_class,
+        "ruleIndex": rule_index,
+        "level": "error",
+        "message": {"text": _message(diagnosis, label)},
+        "properties": {"program": diagnosis.program, "insn": error.insn, "insn_text": error.insn_text},
+    }
+    if label:
+        result["properties"]["kernel"] = label.removeprefix("kernel ")
+    at = _location(error.source, source_path, program_source)
+    if at is not None:
+        result["locations"] = [at]
+    if culprit is not None:
+        note = f"culprit: {culprit.location} {culprit.note} (instruction {culprit.insn}: {culprit.insn_text})"
+        related = _location(culprit.source, source_path, program_source, note, ident=1)
+        if related is not None:
+            result["relatedLocations"] = [related]
+        result["properties"]["culprit_insn"] = culprit.insn
+    return result
+
+
+def sarif_log(shown: list[tuple[str | None, Diagnosis, object]], source_path: Path | None,
+              program_source: list[str] | None) -> dict[str, Any]:
+    """The SARIF log of (label, diagnosis, trace) triples: a result per rejected program."""
+    rejected = [(label, d) for label, d, _ in shown if d.verdict == "rejected" and d.error is not None]
+    classes = sorted({d.error.error_class for _, d in rejected})
+    rules = [{"id": name, "name": name, "shortDescription": {"text": lesson(name).title},
+              "fullDescription": {"text": lesson(name).explain()}, "defaultConfiguration": {"level": "error"}}
+             for name in classes]
+    results = [_result(d, label, classes.index(d.error.error_class), source_path, program_source)
+               for label, d in rejected]
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "verifier-doctor", "version": __version__, "rules": rules}},
+        "results": results,
+    }
+    if source_path is not None:
+        run["artifacts"] = [{"location": {"uri": _uri(source_path)}}]
+    return {"version": VERSION, "runs": [run]}
+
+
+def sarif_text(shown: list[tuple[str | None, Diagnosis, object]], source_path: Path | None,
+               program_source: list[str] | None) -> str:
+    return json.dumps(sarif_log(shown, source_path, program_source), indent=2) + "\n"
