@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,6 +45,10 @@ _VDOCTOR_PREFIX = "vdoctor: "
 # libbpf >= 0.7 wraps each program's log in these markers; older libbpf said "DUMP LOG".
 _BEGIN_MARKERS = ("-- BEGIN PROG LOAD LOG --", "-- BEGIN DUMP LOG ---")
 _END_MARKERS = ("-- END PROG LOAD LOG --", "-- END LOG --")
+# bpftrace -v frames a program's log with "The verifier log:" (accepted) or "Error log:"
+# (rejected), and prints its own lines with these prefixes, which end the log.
+_BPFTRACE_BEGIN = ("The verifier log:", "Error log:")
+_BPFTRACE_PREFIXES = ("ERROR: ", "WARNING: ", "INFO: ", "Attaching ")
 
 # Lines the verifier prints about its own bookkeeping: kept out of the error messages.
 _PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't have", "parent already had", "propagating ")
@@ -116,6 +121,8 @@ def classify(line: str) -> LineKind:
         return LineKind.PRECISION
     if first == "(" and text[1:].partition(")")[0].isdigit():
         return LineKind.STRUCTURE  # v6.18 stack liveness: "(0) frame 0 insn 6 +live -8"
+    if first == "(" and (text.endswith(" line(s) omitted)") or text == "(truncated)"):
+        return LineKind.STRUCTURE  # cilium/ebpf's marks where it cut a log it prints
     if text.startswith(_STRUCTURE_PREFIXES):
         return LineKind.STRUCTURE
     key = text.partition(":")[0]
@@ -164,8 +171,8 @@ _OPTIONAL_STEP = ("skipping optional step", "BPF token")
 
 
 def _load_failed(libbpf_lines: list[str]) -> bool:
-    return any(("failed" in body or body.startswith("Error")) and not any(p in body for p in _OPTIONAL_STEP)
-               for body in libbpf_lines)
+    return any(("failed" in body or body.startswith("Error") or _GO_MAP_ERROR.match(body))
+               and not any(p in body for p in _OPTIONAL_STEP) for body in libbpf_lines)
 
 
 def _disassembly(text: str) -> str:
@@ -434,6 +441,10 @@ class _TraceBuilder:
             key, _, value = text.partition(":")
             self.diagnostics.append(Block(key.strip(), value.strip()))
             return
+        if self.stats is not None:
+            # The log ended with its statistics: what follows is the loader's or the
+            # user's program's output (BCC's "HINT:", a Python traceback, a print).
+            return
         glued = _glued_trailer(text)
         if glued:
             # "...cannot call exception cb directlyverification time 59 usec": the kernel
@@ -616,6 +627,43 @@ def read_log(text: str) -> LogDocument:
     return _read_lines(iter(text.splitlines()), eager=len(text) <= EAGER_BYTES)
 
 
+# cilium/ebpf's error for a map it could not create: "map per_queue: map create: invalid argument".
+_GO_MAP_ERROR = re.compile(r"map [\w.]+: ")
+_GO_PROGRAM = re.compile(r"\bprogram (\w+): |^(\w+): ")
+
+
+def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
+    """cilium/ebpf's VerifierError, as a Go program prints it with %+v or %-Nv:
+    "count_queue: load program: permission denied:" and then the log, each line after a
+    tab. The header is kept as a loader line; the log is read as libbpf's BEGIN/END pair
+    would frame it, under the program's name when the header gives one."""
+    held: str | None = None
+    inside = False
+    for line in lines:
+        if held is not None:
+            header, held = held, None
+            yield header
+            if line.startswith("\t"):
+                found = _GO_PROGRAM.search(header)
+                name = next((g for g in found.groups() if g), None) if found else None
+                yield f"{_LIBBPF_PREFIX}prog '{name}': {_BEGIN_MARKERS[0]}" if name else _LIBBPF_PREFIX + _BEGIN_MARKERS[0]
+                inside = True
+        if inside:
+            if line.startswith("\t"):
+                yield line[1:]
+                continue
+            yield _END_MARKERS[0]
+            inside = False
+        if line.endswith(":") and not line[:1].isspace() and ": " in line and not line.startswith(_LIBBPF_PREFIX):
+            held = line
+            continue
+        yield line
+    if held is not None:
+        yield held
+    if inside:
+        yield _END_MARKERS[0]
+
+
 @dataclass(frozen=True)
 class _Wrapped:
     """A libbpf/bpftool line outside any program's log, where it stood."""
@@ -637,7 +685,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     def wrapped(body: str) -> None:
         wrapper.append(_Wrapped(len(wrapper), len(sections), _prog_name(body), body))
 
-    for line in lines:
+    for line in _unwrap_go_errors(lines):
         if line.startswith(_LIBBPF_PREFIX):
             body = line[len(_LIBBPF_PREFIX):]
             if any(marker in body for marker in _BEGIN_MARKERS):
@@ -652,6 +700,15 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
                 continue
             wrapped(body)
             continue
+        if line.rstrip() in _BPFTRACE_BEGIN:
+            if current is not None:
+                current.end_at = len(wrapper)
+            current = _Section(None, _TraceBuilder(None, eager), has_log=True, ended=False,
+                               begin_at=len(wrapper), end_at=len(wrapper))
+            sections.append(current)
+            continue
+        if current is not None and line.startswith(_BPFTRACE_PREFIXES) and current.name is None:
+            current.ended, current.end_at, current = True, len(wrapper), None
         if current is not None:
             if line.strip() in _END_MARKERS:
                 current.ended, current.end_at, current = True, len(wrapper), None
@@ -660,7 +717,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             line_numbers[id(current)] = number
             current.builder.add(number, line)
             continue
-        if line.startswith(("Error: ", _VDOCTOR_PREFIX)):
+        if line.startswith(("Error: ", _VDOCTOR_PREFIX, *_BPFTRACE_PREFIXES)) or _GO_MAP_ERROR.match(line):
             wrapped(line.removeprefix(_VDOCTOR_PREFIX))
             continue
         if not sections:
@@ -672,6 +729,13 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
                 bare.has_log = True
         elif line.strip():
             wrapped(line)
+    if not sections and wrapper and not bare.builder.steps and bare.builder.stats is None:
+        # No verifier log, only a loader's lines: its own unprefixed words among them
+        # ("failed to load BPF object: -22") are the loader's too, not the verifier's.
+        for message in bare.builder.messages:
+            wrapped(message.text)
+        bare.builder.messages.clear()
+        bare.has_log = False
     names = list(dict.fromkeys(w.owner for w in wrapper if w.owner))
     if not sections and not bare.has_log and names:
         # Only libbpf's lines, naming the programs: one trace for each (an accepted
