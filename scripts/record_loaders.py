@@ -77,6 +77,18 @@ BPFTRACE_PROGRAMS = {
 }
 
 
+# Loads that fail before the verifier runs, as libbpf (through bpftool) words them: an
+# fentry program whose target the kernel's BTF does not have (-ESRCH), and a user without
+# CAP_BPF (libbpf's probe of a trivial program gets -EPERM).
+FENTRY_MISSING_TARGET = r'''
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+SEC("fentry/vdoctor_no_such_function")
+int trace_missing(void *ctx) { return 0; }
+'''
+
+
 def run(argv: list[str], **kwargs) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, errors="replace", **kwargs)
     return done.stdout + done.stderr
@@ -152,12 +164,30 @@ def record_bpftrace(scratch: Path) -> None:
         write("bpftrace", name, out, scratch)
 
 
+def record_failures(objects: dict[str, Path], scratch: Path) -> None:
+    source = scratch / "fentry_missing_target.bpf.c"
+    source.write_text(FENTRY_MISSING_TARGET)
+    obj = compile_program(source, scratch, find_compiler(None))
+    pin = Path("/sys/fs/bpf") / "vdoctor-loaders-failure"
+    write("failures", "fentry_missing_target", run(["bpftool", "prog", "loadall", str(obj), str(pin)]), scratch)
+    subprocess.run(["rm", "-rf", str(pin)], check=False)
+    if shutil.which("setpriv") and os.geteuid() == 0:
+        unprivileged = scratch / "accepted_counter.o"
+        shutil.copy(objects["accepted_counter"], unprivileged)
+        scratch.chmod(0o755)
+        unprivileged.chmod(0o644)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        write("failures", "no_capability", run([*as_nobody, "bpftool", "prog", "loadall", str(unprivileged), str(pin)]),
+              scratch)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="bpftool,libbpf,cilium,bcc,bpftrace")
+    parser.add_argument("--only", default="bpftool,libbpf,cilium,bcc,bpftrace,failures")
     args = parser.parse_args()
     wanted = args.only.split(",")
-    needs = {"bpftool": "bpftool", "libbpf": "gcc", "cilium": "go", "bcc": "/usr/bin/python3", "bpftrace": "bpftrace"}
+    needs = {"bpftool": "bpftool", "libbpf": "gcc", "cilium": "go", "bcc": "/usr/bin/python3", "bpftrace": "bpftrace",
+             "failures": "bpftool"}
     OUT.mkdir(parents=True, exist_ok=True)
     # The kernel the outputs come from: the tests compare them with its fixtures/logs/.
     (OUT / "kernel.txt").write_text(".".join(os.uname().release.split(".")[:2]) + "\n")
@@ -179,6 +209,8 @@ def main() -> int:
                 record_bcc(scratch)
             elif loader == "bpftrace":
                 record_bpftrace(scratch)
+            elif loader == "failures":
+                record_failures(objects, scratch)
     return 0
 
 

@@ -100,3 +100,17 @@ def test_bcc_and_bpftrace_outputs(name):
     assert diagnosis.error.error_class == error_class
     if insn_text:
         assert diagnosis.error.insn_text == insn_text
+
+
+@pytest.mark.parametrize("name, program, errno, says", [
+    # fentry to a function the kernel's BTF lacks: -ESRCH, and libbpf names the target.
+    ("fentry_missing_target", "trace_missing", -3, "failed to find kernel BTF type ID of 'vdoctor_no_such_function'"),
+    # A user without CAP_BPF: libbpf's probe of a trivial program gets -EPERM.
+    ("no_capability", None, -1, "Couldn't load trivial BPF program"),
+])
+def test_load_failures_before_the_verifier(name, program, errno, says):
+    (trace,) = read_log((LOADERS / "failures" / f"{name}.log").read_text()).programs
+    assert trace.name == program and trace.errno == errno and trace.load_failed
+    assert not trace.has_verifier_log and any(says in line for line in trace.libbpf_lines)
+    diagnosis = diagnose(trace)
+    assert diagnosis.verdict == "rejected" and diagnosis.error.error_class == "load-error"

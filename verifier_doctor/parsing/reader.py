@@ -154,14 +154,23 @@ def _prog_name(libbpf_text: str) -> str | None:
     return None
 
 
+# libbpf's probe of a trivial program, before any of ours: the kernel refuses BPF for this
+# user. "Error in bpf_object__probe_loading():Operation not permitted(1). Couldn't load ..."
+_PROBE_FAILED = re.compile(r"Error in bpf_object__probe_loading\(\):.*?\((-?[0-9]{1,4})\)")
+
+
 def _errno(libbpf_lines: list[str]) -> int | None:
-    # "prog 'hello': failed to load: -13" (libbpf >= 1.0).
+    """The load's negative errno: "prog 'hello': failed to load: -13" (libbpf >= 1.0), or
+    the errno of libbpf's probe ("...probe_loading():Operation not permitted(1)": -1)."""
     for body in libbpf_lines:
         _, sep, tail = body.rpartition("failed to load: ")
         if sep:
             value = _number(tail.split()[0] if tail.split() else "")
             if value is not None:
                 return value
+        probe = _PROBE_FAILED.search(body)
+        if probe:
+            return -abs(int(probe.group(1)))
     return None
 
 
