@@ -5,8 +5,9 @@ themselves, on the running kernel, into fixtures/loaders/<loader>/<name>.log.
 
 The loaders (scripts/install-deps.sh --loaders installs them): bpftool with and without
 -d; libbpf with its debug log on (tests/loaders/libbpf_debug.c); cilium/ebpf, the Go
-library (tests/loaders/cilium: its VerifierError with %+v, and with %-20v, which cuts the
-log to its last lines after "(N line(s) omitted)"); BCC's Python front end; bpftrace -v.
+library (tests/loaders/cilium: its VerifierError with %+v; with %-20v, which cuts the log
+to its last lines after "(N line(s) omitted)"; and with %v, one line, as log.Fatal(err)
+prints it); BCC's Python front end; bpftrace -v.
 bpftool, libbpf and cilium load fixtures/programs/; BCC and bpftrace take their own
 languages, so they load the BCC and bpftrace versions of the same cases (BCC_PROGRAMS,
 BPFTRACE_PROGRAMS). tests/test_loader_outputs.py reads the recorded files.
@@ -128,6 +129,7 @@ def record_cilium(objects: dict[str, Path], scratch: Path) -> None:
     for stem, obj in objects.items():
         write("cilium", f"{stem}.full", run([str(binary), str(obj), "1", "full"]), scratch)
         write("cilium", f"{stem}.tail", run([str(binary), str(obj), "2", "tail"]), scratch)
+        write("cilium", f"{stem}.summary", run([str(binary), str(obj), "1", "summary"]), scratch)
 
 
 def _kernel_headers(scratch: Path) -> Path | None:

@@ -3,12 +3,13 @@
 reproducer's expect file and its libbpf log of the same kernel (fixtures/logs/) give.
 
 Loaders: bpftool with and without -d, libbpf with its debug log on, cilium/ebpf's
-VerifierError (%+v, and %-20v with its "(N line(s) omitted)" cut), BCC's Python front end,
-bpftrace -v."""
+VerifierError (%+v; %-20v with its "(N line(s) omitted)" cut; %v, one line), BCC's Python
+front end, bpftrace -v."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,11 @@ def test_loader_output_reads_as_the_kernel_said(output: Path):
         assert diagnosis.error is None
         return
     assert diagnosis.error.error_class == expect["class"], diagnosis.error.message
+    if output.name.endswith(".summary.log") and not re.search(r": [0-9]+: \([0-9a-f]{2}\) ", text):
+        # cilium's one line keeps the log's last line or two: the instruction only when
+        # the error's line is about a register ("R0 invalid mem access").
+        assert diagnosis.error.insn is None
+        return
     assert diagnosis.error.insn == reference.error.insn
     assert diagnosis.error.insn_text == reference.error.insn_text
 

@@ -121,7 +121,7 @@ def classify(line: str) -> LineKind:
         return LineKind.PRECISION
     if first == "(" and text[1:].partition(")")[0].isdigit():
         return LineKind.STRUCTURE  # v6.18 stack liveness: "(0) frame 0 insn 6 +live -8"
-    if first == "(" and (text.endswith(" line(s) omitted)") or text == "(truncated)"):
+    if first == "(" and (text.endswith(" line(s) omitted)") or text.startswith("(truncated")):
         return LineKind.STRUCTURE  # cilium/ebpf's marks where it cut a log it prints
     if text.startswith(_STRUCTURE_PREFIXES):
         return LineKind.STRUCTURE
@@ -180,7 +180,7 @@ _OPTIONAL_STEP = ("skipping optional step", "BPF token")
 
 
 def _load_failed(libbpf_lines: list[str]) -> bool:
-    return any(("failed" in body or body.startswith("Error") or _GO_MAP_ERROR.match(body))
+    return any(("failed" in body or body.startswith("Error") or _GO_MAP_ERROR.match(body) or "load program: " in body)
                and not any(p in body for p in _OPTIONAL_STEP) for body in libbpf_lines)
 
 
@@ -638,7 +638,29 @@ def read_log(text: str) -> LogDocument:
 
 # cilium/ebpf's error for a map it could not create: "map per_queue: map create: invalid argument".
 _GO_MAP_ERROR = re.compile(r"map [\w.]+: ")
+# cilium/ebpf's one-line error (%v, as log.Fatal(err) prints it): the cause, then the log's
+# last line or two joined by ": ", then how much it left out.
+# "program count_queue: load program: permission denied: 7: (79) r1 = *(u64 *)(r0 +0):
+#  R0 invalid mem access 'map_value_or_null' (11 line(s) omitted)"
+_GO_SUMMARY = re.compile(r"(?:.*?\bprogram (\w+): )?load program: ([a-z ]+): (.+?)"
+                         r"(?: \(((?:truncated, )?[0-9]+ line\(s\) omitted|truncated)\))?")
 _GO_PROGRAM = re.compile(r"\bprogram (\w+): |^(\w+): ")
+
+
+def _go_summary(line: str) -> list[str] | None:
+    """The lines of a cilium/ebpf one-line error, framed as libbpf frames a log."""
+    found = _GO_SUMMARY.fullmatch(line)
+    if found is None:
+        return None
+    name, cause, tail, cut = found.groups()
+    begin = f"{_LIBBPF_PREFIX}prog '{name}': {_BEGIN_MARKERS[0]}" if name else _LIBBPF_PREFIX + _BEGIN_MARKERS[0]
+    logged = [tail]
+    if tail[:1].isdigit() and ") " in tail and ": " in tail[tail.find(") "):]:
+        # The instruction the error is about, then the error: "7: (79) r1 = ...: R0 ..."
+        split = tail.find(": ", tail.find(") "))
+        logged = [tail[:split], tail[split + 2:]]
+    head = [f"({cut})"] if cut else []
+    return [begin, *head, *logged, _END_MARKERS[0], line[: found.start(3) - 2]]
 
 
 def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
@@ -665,6 +687,10 @@ def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
             inside = False
         if line.endswith(":") and not line[:1].isspace() and ": " in line and not line.startswith(_LIBBPF_PREFIX):
             held = line
+            continue
+        summary = _go_summary(line) if "load program: " in line else None
+        if summary:
+            yield from summary
             continue
         yield line
     if held is not None:

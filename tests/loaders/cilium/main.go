@@ -2,9 +2,10 @@
 // every program of an object file, at a verifier log level, printing what the library
 // gives: for a rejected program its *ebpf.VerifierError formatted with %+v (every line)
 // or with %-20v (its last 20 lines, after cilium's "(N line(s) omitted)"); for an
-// accepted one the verifier log the library keeps (Program.VerifierLog).
+// accepted one the verifier log the library keeps (Program.VerifierLog). "summary" prints
+// the error with %v, as log.Fatal(err) does: one line, the log's last lines only.
 //
-//	vdoctor-cilium-loader OBJECT LEVEL full|tail
+//	vdoctor-cilium-loader OBJECT LEVEL full|tail|summary
 package main
 
 import (
@@ -19,7 +20,7 @@ import (
 
 func main() {
 	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: vdoctor-cilium-loader OBJECT LEVEL full|tail")
+		fmt.Fprintln(os.Stderr, "usage: vdoctor-cilium-loader OBJECT LEVEL full|tail|summary")
 		os.Exit(2)
 	}
 	level, err := strconv.Atoi(os.Args[2])
@@ -47,8 +48,8 @@ func main() {
 			// As cilium/ebpf's documentation shows: errors.As, then %+v or %-Nv.
 			var verr *ebpf.VerifierError
 			switch {
-			case !errors.As(err, &verr):
-				fmt.Printf("%v\n", err)
+			case !errors.As(err, &verr) || os.Args[3] == "summary":
+				fmt.Printf("%v\n", err) // log.Fatal(err) prints this one line
 			case os.Args[3] == "tail":
 				fmt.Printf("%s: %-20v\n", name, verr)
 			default:
