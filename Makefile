@@ -32,6 +32,8 @@ demo: deps venv
 
 fixtures: deps venv
 	$(BIN)/python scripts/record_fixtures.py
+	bash scripts/install-deps.sh --loaders
+	$(BIN)/python scripts/record_loaders.py
 
 # The verifier's messages, from the matrix kernels' sources (linux-source-* through apt).
 messages: deps venv

@@ -4,6 +4,24 @@
 # The Debian mirror is read from this machine's own apt configuration; no host is written here.
 set -euo pipefail
 
+# --loaders: also the other loaders whose output `make fixtures` records
+# (scripts/record_loaders.py): Go and cilium/ebpf, BCC and kernel headers for it, bpftrace.
+# The tests read the recorded files and need none of them.
+if [ "${1:-}" = "--loaders" ]; then
+    missing=0
+    for tool in go bpftrace; do command -v "$tool" >/dev/null 2>&1 || missing=1; done
+    [ -d /usr/share/gocode/src/github.com/cilium/ebpf ] || missing=1
+    [ -d /usr/lib/python3/dist-packages/bcc ] || missing=1
+    ls -d /usr/src/linux-headers-*-common >/dev/null 2>&1 || [ -d "/lib/modules/$(uname -r)/build" ] || missing=1
+    [ "$missing" = 0 ] && exit 0
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends golang-go golang-github-cilium-ebpf-dev \
+        python3-bpfcc bpftrace linux-headers-amd64 >/dev/null
+    echo "install-deps: loaders installed." >&2
+    exit 0
+fi
+
 need_apt=0
 # chromium: tests/test_html.py loads the HTML view in a real headless browser.
 for tool in clang-19 clang-14 bpftool qemu-system-x86_64 busybox cpio llvm-objdump-19 ip chromium; do

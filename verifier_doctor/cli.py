@@ -8,6 +8,7 @@ usage/build/not a log, 3 the environment cannot load BPF).
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -94,7 +95,8 @@ def _os_error_sentence(error: OSError) -> str:
 def one_error_path(command):
     """Every command's failures, caught here once: a VdoctorError or an OSError is one
     sentence on stderr and the exit status of CLI.md; anything else is a fault of ours,
-    said in one sentence too (status 2), never a traceback."""
+    said in one sentence too (status 2), never a traceback (VDOCTOR_DEBUG=1 lets it raise,
+    for a bug report)."""
 
     @functools.wraps(command)
     def guarded(*args, **kwargs):
@@ -107,6 +109,8 @@ def one_error_path(command):
         except OSError as error:
             raise _fail(VdoctorError(_os_error_sentence(error))) from None
         except Exception as error:  # noqa: BLE001 - the one place every fault ends up
+            if os.environ.get("VDOCTOR_DEBUG"):
+                raise  # the traceback, for a report or a test
             detail = " ".join(str(error).split())[:200]
             raise _fail(VdoctorError(
                 f"internal error ({type(error).__name__}: {detail}); please report the input that caused it."

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -45,6 +46,10 @@ _VDOCTOR_PREFIX = "vdoctor: "
 # libbpf >= 0.7 wraps each program's log in these markers; older libbpf said "DUMP LOG".
 _BEGIN_MARKERS = ("-- BEGIN PROG LOAD LOG --", "-- BEGIN DUMP LOG ---")
 _END_MARKERS = ("-- END PROG LOAD LOG --", "-- END LOG --")
+# bpftrace -v frames a program's log with "The verifier log:" (accepted) or "Error log:"
+# (rejected), and prints its own lines with these prefixes, which end the log.
+_BPFTRACE_BEGIN = ("The verifier log:", "Error log:")
+_BPFTRACE_PREFIXES = ("ERROR: ", "WARNING: ", "INFO: ", "Attaching ")
 
 # Lines the verifier prints about its own bookkeeping: kept out of the error messages.
 _PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't have", "parent already had", "propagating ")
@@ -117,6 +122,8 @@ def classify(line: str) -> LineKind:
         return LineKind.PRECISION
     if first == "(" and text[1:].partition(")")[0].isdigit():
         return LineKind.STRUCTURE  # v6.18 stack liveness: "(0) frame 0 insn 6 +live -8"
+    if first == "(" and (text.endswith(" line(s) omitted)") or text.startswith("(truncated")):
+        return LineKind.STRUCTURE  # cilium/ebpf's marks where it cut a log it prints
     if text.startswith(_STRUCTURE_PREFIXES):
         return LineKind.STRUCTURE
     key = text.partition(":")[0]
@@ -148,14 +155,23 @@ def _prog_name(libbpf_text: str) -> str | None:
     return None
 
 
+# libbpf's probe of a trivial program, before any of ours: the kernel refuses BPF for this
+# user. "Error in bpf_object__probe_loading():Operation not permitted(1). Couldn't load ..."
+_PROBE_FAILED = re.compile(r"Error in bpf_object__probe_loading\(\):.*?\((-?[0-9]{1,4})\)")
+
+
 def _errno(libbpf_lines: list[str]) -> int | None:
-    # "prog 'hello': failed to load: -13" (libbpf >= 1.0).
+    """The load's negative errno: "prog 'hello': failed to load: -13" (libbpf >= 1.0), or
+    the errno of libbpf's probe ("...probe_loading():Operation not permitted(1)": -1)."""
     for body in libbpf_lines:
         _, sep, tail = body.rpartition("failed to load: ")
         if sep:
             value = _number(tail.split()[0] if tail.split() else "")
             if value is not None:
                 return value
+        probe = _PROBE_FAILED.search(body)
+        if probe:
+            return -abs(int(probe.group(1)))
     return None
 
 
@@ -165,8 +181,8 @@ _OPTIONAL_STEP = ("skipping optional step", "BPF token")
 
 
 def _load_failed(libbpf_lines: list[str]) -> bool:
-    return any(("failed" in body or body.startswith("Error")) and not any(p in body for p in _OPTIONAL_STEP)
-               for body in libbpf_lines)
+    return any(("failed" in body or body.startswith("Error") or _GO_MAP_ERROR.match(body) or "load program: " in body)
+               and not any(p in body for p in _OPTIONAL_STEP) for body in libbpf_lines)
 
 
 def _disassembly(text: str) -> str:
@@ -435,6 +451,10 @@ class _TraceBuilder:
             key, _, value = text.partition(":")
             self.diagnostics.append(Block(key.strip(), value.strip()))
             return
+        if self.stats is not None:
+            # The log ended with its statistics: what follows is the loader's or the
+            # user's program's output (BCC's "HINT:", a Python traceback, a print).
+            return
         glued = _glued_trailer(text)
         if glued:
             # "...cannot call exception cb directlyverification time 59 usec": the kernel
@@ -627,6 +647,69 @@ def read_log(text: str) -> LogDocument:
     return _read_lines(iter(text.splitlines()), eager=len(text) <= EAGER_BYTES)
 
 
+# cilium/ebpf's error for a map it could not create: "map per_queue: map create: invalid argument".
+_GO_MAP_ERROR = re.compile(r"map [\w.]+: ")
+# cilium/ebpf's one-line error (%v, as log.Fatal(err) prints it): the cause, then the log's
+# last line or two joined by ": ", then how much it left out.
+# "program count_queue: load program: permission denied: 7: (79) r1 = *(u64 *)(r0 +0):
+#  R0 invalid mem access 'map_value_or_null' (11 line(s) omitted)"
+_GO_SUMMARY = re.compile(r"(?:.*?\bprogram (\w+): )?load program: ([a-z ]+): (.+?)"
+                         r"(?: \(((?:truncated, )?[0-9]+ line\(s\) omitted|truncated)\))?")
+_GO_PROGRAM = re.compile(r"\bprogram (\w+): |^(\w+): ")
+
+
+def _go_summary(line: str) -> list[str] | None:
+    """The lines of a cilium/ebpf one-line error, framed as libbpf frames a log."""
+    found = _GO_SUMMARY.fullmatch(line)
+    if found is None:
+        return None
+    name, cause, tail, cut = found.groups()
+    begin = f"{_LIBBPF_PREFIX}prog '{name}': {_BEGIN_MARKERS[0]}" if name else _LIBBPF_PREFIX + _BEGIN_MARKERS[0]
+    logged = [tail]
+    if tail[:1].isdigit() and ") " in tail and ": " in tail[tail.find(") "):]:
+        # The instruction the error is about, then the error: "7: (79) r1 = ...: R0 ..."
+        split = tail.find(": ", tail.find(") "))
+        logged = [tail[:split], tail[split + 2:]]
+    head = [f"({cut})"] if cut else []
+    return [begin, *head, *logged, _END_MARKERS[0], line[: found.start(3) - 2]]
+
+
+def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
+    """cilium/ebpf's VerifierError, as a Go program prints it with %+v or %-Nv:
+    "count_queue: load program: permission denied:" and then the log, each line after a
+    tab. The header is kept as a loader line; the log is read as libbpf's BEGIN/END pair
+    would frame it, under the program's name when the header gives one."""
+    held: str | None = None
+    inside = False
+    for line in lines:
+        if held is not None:
+            header, held = held, None
+            yield header
+            if line.startswith("\t"):
+                found = _GO_PROGRAM.search(header)
+                name = next((g for g in found.groups() if g), None) if found else None
+                yield f"{_LIBBPF_PREFIX}prog '{name}': {_BEGIN_MARKERS[0]}" if name else _LIBBPF_PREFIX + _BEGIN_MARKERS[0]
+                inside = True
+        if inside:
+            if line.startswith("\t"):
+                yield line[1:]
+                continue
+            yield _END_MARKERS[0]
+            inside = False
+        if line.endswith(":") and not line[:1].isspace() and ": " in line and not line.startswith(_LIBBPF_PREFIX):
+            held = line
+            continue
+        summary = _go_summary(line) if "load program: " in line else None
+        if summary:
+            yield from summary
+            continue
+        yield line
+    if held is not None:
+        yield held
+    if inside:
+        yield _END_MARKERS[0]
+
+
 @dataclass(frozen=True)
 class _Wrapped:
     """A libbpf/bpftool line outside any program's log, where it stood."""
@@ -648,7 +731,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     def wrapped(body: str) -> None:
         wrapper.append(_Wrapped(len(wrapper), len(sections), _prog_name(body), body))
 
-    for line in lines:
+    for line in _unwrap_go_errors(lines):
         if line.startswith(_LIBBPF_PREFIX):
             body = line[len(_LIBBPF_PREFIX):]
             if any(marker in body for marker in _BEGIN_MARKERS):
@@ -663,6 +746,15 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
                 continue
             wrapped(body)
             continue
+        if line.rstrip() in _BPFTRACE_BEGIN:
+            if current is not None:
+                current.end_at = len(wrapper)
+            current = _Section(None, _TraceBuilder(None, eager), has_log=True, ended=False,
+                               begin_at=len(wrapper), end_at=len(wrapper))
+            sections.append(current)
+            continue
+        if current is not None and line.startswith(_BPFTRACE_PREFIXES) and current.name is None:
+            current.ended, current.end_at, current = True, len(wrapper), None
         if current is not None:
             if line.strip() in _END_MARKERS:
                 current.ended, current.end_at, current = True, len(wrapper), None
@@ -671,7 +763,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             line_numbers[id(current)] = number
             current.builder.add(number, line)
             continue
-        if line.startswith(("Error: ", _VDOCTOR_PREFIX)):
+        if line.startswith(("Error: ", _VDOCTOR_PREFIX, *_BPFTRACE_PREFIXES)) or _GO_MAP_ERROR.match(line):
             wrapped(line.removeprefix(_VDOCTOR_PREFIX))
             continue
         if not sections:
@@ -683,6 +775,13 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
                 bare.has_log = True
         elif line.strip():
             wrapped(line)
+    if not sections and wrapper and not bare.builder.steps and bare.builder.stats is None:
+        # No verifier log, only a loader's lines: its own unprefixed words among them
+        # ("failed to load BPF object: -22") are the loader's too, not the verifier's.
+        for message in bare.builder.messages:
+            wrapped(message.text)
+        bare.builder.messages.clear()
+        bare.has_log = False
     names = list(dict.fromkeys(w.owner for w in wrapper if w.owner))
     if not sections and not bare.has_log and names:
         # Only libbpf's lines, naming the programs: one trace for each (an accepted
