@@ -200,3 +200,20 @@ def test_map_value_sizes_are_said_in_words():
         assert words in diagnosis.explanation, log
         said += 1
     assert said >= 6  # every kernel's log of the off-by-one reproducer
+
+
+# --- loads that fail before the verifier, said right (recorded by scripts/record_loaders.py) --
+
+@pytest.mark.parametrize("name,kind,words", [
+    ("fentry_missing_target", "attach-target-missing", "`vdoctor_no_such_function` in the running kernel's BTF"),
+    ("no_capability", "no-permission", "lockdown"),
+])
+def test_load_failures_name_what_is_missing(name, kind, words):
+    from verifier_doctor.analysis import diagnose
+    from verifier_doctor.parsing import read_log
+
+    (trace,) = read_log((ROOT / "fixtures" / "loaders" / "failures" / f"{name}.log").read_text()).programs
+    assert trace.load_failure is not None and trace.load_failure.kind == kind
+    diagnosis = diagnose(trace)
+    assert diagnosis.error.error_class == "load-error" and words in diagnosis.explanation
+    assert "run as root or with CAP_BPF" not in diagnosis.explanation or kind == "no-permission"

@@ -308,6 +308,16 @@ def _is_register(text: str) -> bool:
 
 
 @dataclass(frozen=True)
+class LoadFailure:
+    """What a load that failed before or outside the verifier says was wrong, read from
+    libbpf's words and the errno (parsing/messages.py)."""
+
+    kind: str  # "attach-target-missing", "no-permission", "no-kernel-btf", "kfunc-missing",
+    #            "map-create", "too-large", "not-supported"
+    subject: str | None = None  # the function, kfunc or map it names
+
+
+@dataclass(frozen=True)
 class Message:
     """A line that is none of the structural kinds: errors and the verifier's remarks."""
 
@@ -378,6 +388,7 @@ class ProgramTrace:
     log_level: int  # 1, or 2 when branch states or precision lines appear
     libbpf_lines: tuple[str, ...] = ()
     load_errors: tuple[str, ...] = ()  # the libbpf lines that report a failure
+    load_failure: LoadFailure | None = None  # what they say was wrong, when they say it
     load_failed: bool = False  # libbpf or bpftool said the load failed
     errno: int | None = None
     unparsed: tuple[tuple[int, str], ...] = ()  # (log line, text) of lines no rule fits

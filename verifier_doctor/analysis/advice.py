@@ -37,12 +37,19 @@ def advise(error: "ErrorInfo", provenance: Provenance | None, trace: ProgramTrac
     if described:
         text = f"{text} {described}"
     suggestions = [fix.text for fix in taught.fixes]
-    specific = _specific(error, provenance)
+    specific = _specific(error, provenance) or _load_failure(error)
     if specific is not None:
         reason, extra = specific
         text = f"{text} {reason}"
         suggestions = extra + [s for s in suggestions if s not in extra]
     return text, suggestions
+
+
+def _load_failure(error: "ErrorInfo") -> tuple[str, list[str]] | None:
+    cls = CLASSES_BY_NAME.get(error.error_class)
+    if cls is None or cls.failure_words is None or error.load_failure is None:
+        return None
+    return cls.failure_words(error.load_failure)
 
 
 def _described(error: "ErrorInfo") -> str | None:

@@ -154,7 +154,8 @@ def _error(trace: ProgramTrace, messages: list[Message], caveats: list[str]) -> 
         # libbpf failed the load and the kernel said nothing: map creation, BTF, relocation.
         # The reader puts the line that says what failed first.
         lines = list(trace.load_errors) or list(trace.libbpf_lines) or ["the load failed"]
-        return ErrorInfo(lines[0], "load-error", None, None, None, tuple(lines), None), None
+        return ErrorInfo(lines[0], "load-error", None, None, None, tuple(lines), None,
+                         load_failure=trace.load_failure), None
     primary, error_class = _primary(messages)
     message = primary.text
     failing = trace.steps[-1] if trace.steps else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import KernelMessage, SourceLine
+from ..model import KernelMessage, LoadFailure, SourceLine
 from .provenance import Origin
 
 
@@ -22,6 +22,7 @@ class ErrorInfo:
     details: tuple[str, ...]
     insn_text: str | None
     kernel: KernelMessage | None = None  # the catalogued message, with its fields
+    load_failure: LoadFailure | None = None  # what stopped a load before the verifier
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..model import KernelMessage
+from ..model import KernelMessage, LoadFailure
 from ..resources import grammar_dir
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "verifier_messages.json"
@@ -186,5 +186,35 @@ def load_error_lines(libbpf_lines: tuple[str, ...] | list[str]) -> tuple[str, ..
     """The libbpf lines that report a failure, the one that says what failed first."""
     lines = [line for line in libbpf_lines
              if any(w in line for w in _LOAD_ERROR_WORDS) and not any(w in line for w in _LOAD_NOISE_WORDS)]
-    telling = next((i for i, line in enumerate(lines) if any(w in line for w in _TELLING_WORDS)), 0)
+    telling = next((i for i, line in enumerate(lines) if any(p.search(line) for p, _ in _LOAD_FAILURES)),
+                   next((i for i, line in enumerate(lines) if any(w in line for w in _TELLING_WORDS)), 0))
     return tuple(lines[telling:telling + 1] + lines[:telling] + lines[telling + 1:])
+
+
+# libbpf's words (src/libbpf.c, 1.x) for what stopped a load before the verifier ran.
+_LOAD_FAILURES = (
+    (re.compile(r"failed to find kernel BTF type ID of '([^']+)'"), "attach-target-missing"),
+    (re.compile(r"extern \(func ksym\) '([^']+)': not found in kernel"), "kfunc-missing"),
+    (re.compile(r"kfunc '([^']+)' is referenced but wasn't resolved"), "kfunc-missing"),
+    (re.compile(r"Couldn't load trivial BPF program"), "no-permission"),
+    (re.compile(r"kernel BTF is missing|failed to find valid kernel BTF|vmlinux BTF is not found"), "no-kernel-btf"),
+    (re.compile(r"map '([^']+)': failed to create"), "map-create"),
+)
+_EPERM, _EACCES, _E2BIG, _ENOTSUPP = 1, 13, 7, 524
+
+
+def load_failure(libbpf_lines: tuple[str, ...] | list[str], errno: int | None) -> LoadFailure | None:
+    """What libbpf's lines (else the errno) say stopped the load, typed."""
+    for line in libbpf_lines:
+        for pattern, kind in _LOAD_FAILURES:
+            match = pattern.search(line)
+            if match:
+                return LoadFailure(kind, match.group(1) if match.groups() else None)
+    code = -errno if errno is not None and errno < 0 else errno
+    if code in (_EPERM, _EACCES):
+        return LoadFailure("no-permission")
+    if code == _E2BIG:
+        return LoadFailure("too-large")
+    if code == _ENOTSUPP:
+        return LoadFailure("not-supported")
+    return None

@@ -37,7 +37,7 @@ from ..model import (
 )
 from .diagnostics import Block, kernel_diagnosis
 from .grammar import parse_line
-from .messages import load_error_lines, parse_message
+from .messages import load_error_lines, load_failure, parse_message
 from .transformer import InsnLine
 
 _LIBBPF_PREFIX = "libbpf: "
@@ -562,6 +562,7 @@ class _TraceBuilder:
             log_level=2 if self.saw["level2"] else 1,
             libbpf_lines=tuple(section.libbpf),
             load_errors=load_error_lines(section.libbpf),
+            load_failure=load_failure(section.libbpf, _errno(section.libbpf)),
             load_failed=_load_failed(section.libbpf),
             errno=_errno(section.libbpf),
             unparsed=tuple(self.unparsed),

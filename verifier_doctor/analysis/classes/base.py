@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ...model import KernelMessage, ProgramTrace
+from ...model import KernelMessage, LoadFailure, ProgramTrace
 from ..lesson import Lesson
 from ..provenance import Follow, Provenance
 
@@ -37,6 +37,8 @@ class ErrorClass:
     # Where the class finds its culprit itself, before (or instead of) following the value
     # back: the instruction that took a lock, acquired a reference, checked the packet.
     culprit: "Callable[[ProgramTrace, ErrorInfo], Culprit | None] | None" = None
+    # What stopped a load before the verifier ran, in words, with the fixes that fit it.
+    failure_words: Callable[[LoadFailure], tuple[str, list[str]]] | None = None
     # The register the rejection is about when its message names none ("R0" at exit, the
     # helper argument that holds a packet pointer), from the trace and the message.
     register_when_unnamed: Callable[[ProgramTrace, KernelMessage | None], str | None] | None = None

@@ -3,7 +3,53 @@
 from __future__ import annotations
 
 from ..lesson import Fix, Lesson
+from ...model import LoadFailure
 from .base import ErrorClass
+
+
+def failure_words(failure: LoadFailure) -> tuple[str, list[str]]:
+    """What really is missing, for each way a load fails before the verifier."""
+    subject = failure.subject
+    if failure.kind == "attach-target-missing":
+        return (f"libbpf looked for the attach target `{subject}` in the running kernel's BTF and it is "
+                "not there: the function does not exist in this kernel, is inlined or static, or lives "
+                "in a module that is not loaded.",
+                [f"Check the target: `bpftool btf dump file /sys/kernel/btf/vmlinux | grep \"'{subject}'\"`; "
+                 "trace another function, or use a kprobe, which needs no BTF entry."])
+    if failure.kind == "kfunc-missing":
+        return (f"The kernel function `{subject}` the program calls is not in this kernel (it is newer, or "
+                "its module is not loaded), so libbpf could not resolve the call.",
+                [f"Declare `{subject}` `__weak` and guard the call with `if (bpf_ksym_exists({subject}))`, "
+                 "or require a kernel that has it."])
+    if failure.kind == "no-permission":
+        return ("The kernel refused to load even a trivial program for this process: it lacks the "
+                "capabilities (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN; tracing programs need "
+                "CAP_PERFMON too), unprivileged BPF is disabled (kernel.unprivileged_bpf_disabled), or "
+                "the kernel is in lockdown (`cat /sys/kernel/security/lockdown`: 'confidentiality' refuses "
+                "most tracing).",
+                ["Run the loader as root, or grant it `cap_bpf,cap_perfmon` (`setcap`); in lockdown, boot "
+                 "without it or sign and allow the program as the distribution documents."])
+    if failure.kind == "no-kernel-btf":
+        return ("The running kernel has no BTF (/sys/kernel/btf/vmlinux), which CO-RE relocations, "
+                "fentry/fexit/lsm/tp_btf programs and kfuncs need.",
+                ["Use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give libbpf a BTF file "
+                 "(btf_custom_path) made for this kernel."])
+    if failure.kind == "map-create":
+        return (f"The kernel refused to create the map `{subject}`: its type, key or value size, flags or "
+                "number of entries are not allowed here.",
+                ["Check the map's definition against what this kernel supports (`bpftool feature`), and "
+                 "the memory limit (RLIMIT_MEMLOCK before 5.11)."])
+    if failure.kind == "too-large":
+        return ("The kernel answered E2BIG: the program has more instructions than it accepts (the "
+                "verifier's 1,000,000 processed instructions, or 4,096 instructions unprivileged).",
+                ["Split the program into bpf-to-bpf functions or tail calls, bound loops tighter, or use "
+                 "bpf_loop() (5.17+) instead of unrolled loops."])
+    return ("The kernel answered ENOTSUPP (-524): it does not support what the program asks for here (a "
+            "helper or kfunc for this program type or attach point, a map feature, mmap of a map "
+            "holding a bpf_spin_lock).",
+            ["Check `bpftool feature probe` for what this kernel supports, and load on a newer kernel "
+             "(`vdoctor try --kernel all`)."])
+
 
 CLASS = ErrorClass(
     name="load-error",
@@ -92,6 +138,7 @@ CLASS = ErrorClass(
         "missing btf func_info",
         "struct ops programs must have a GPL compatible license",
     ),
+    failure_words=failure_words,
     lesson=Lesson(
         "load-error",
         "The load failed before or outside the verifier",
