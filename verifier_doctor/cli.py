@@ -114,9 +114,15 @@ def explain(
 
 @app.command("try")
 def try_program(
-    program: Annotated[Path, typer.Argument(help="The BPF C file (prog.bpf.c).")],
+    program: Annotated[Path, typer.Argument(help="The BPF C file (prog.bpf.c), or an object (prog.bpf.o) to load as it is.")],
     kernel: Annotated[str, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = "host",
     cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
+    include_dirs: Annotated[Optional[list[Path]], typer.Option(
+        "-I", "--include", help="Add DIR to the include path (repeatable).", metavar="DIR")] = None,
+    defines: Annotated[Optional[list[str]], typer.Option(
+        "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")] = None,
+    cflags: Annotated[Optional[str], typer.Option(
+        "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     run: Annotated[int, typer.Option("--run", help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
     attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
@@ -125,7 +131,7 @@ def try_program(
 ) -> None:
     """Compile a BPF program, load it, and explain the verdict.
 
-    Example: vdoctor try prog.bpf.c --run 3
+    Example: vdoctor try prog.bpf.c -I include -D DEBUG=1 --run 3
     """
     try:
         if kernel not in KERNEL_CHOICES:
@@ -133,18 +139,40 @@ def try_program(
         if log_level not in (1, 2):
             raise VdoctorError("--log-level takes 1 or 2.")
         with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
-            obj = pipeline.build(program, Path(workdir), cc)
+            built = pipeline.build(program, Path(workdir), cc, include_dirs or (), defines or (), cflags)
+            if not as_json:
+                _say_build(built, program)
             if kernel == "host":
-                status = _try_host(obj, as_json, run, attach, log_level, attach_seconds, program)
+                status = _try_host(built, as_json, run, attach, log_level, attach_seconds, program)
             else:
-                status = _try_kernels(obj, kernel, as_json, log_level, program, run)
+                status = _try_kernels(built, kernel, as_json, log_level, program, run)
     except VdoctorError as error:
         raise _fail(error) from None
     raise typer.Exit(status)
 
 
-def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level: int,
+def _say_build(built, program: Path) -> None:
+    """The compile command `try` ran (or that the object is loaded as it is), on stderr."""
+    import shlex
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if built.command is None:
+        err.print(f"vdoctor: {program} is an object file; loading it as it is.", markup=False)
+    else:
+        err.print(f"vdoctor: built with: {shlex.join(built.command)}", markup=False)
+    if built.vmlinux_h is not None:
+        err.print(f"vdoctor: made vmlinux.h from the kernel's BTF: {built.vmlinux_h}", markup=False)
+
+
+def _build_json(built) -> dict[str, Any]:
+    return {"command": list(built.command) if built.command else None,
+            "object_given": built.command is None,
+            "vmlinux_h": str(built.vmlinux_h) if built.vmlinux_h else None}
+
+
+def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int,
               attach_seconds: float | None, program: Path) -> int:
+    obj = built.object
     outcomes = pipeline.load_on_host(obj, log_level)
     diagnoses = [o.diagnosis for o in outcomes]
     runs: dict[str, Any] = {}
@@ -157,6 +185,7 @@ def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level:
         out = _combined_json(diagnoses)
         if runs:
             out["runs"] = {name: run_to_dict(result) for name, result in runs.items()}
+        out["build"] = _build_json(built)
         _print_json(out)
     else:
         console = _console()
@@ -166,10 +195,10 @@ def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level:
     return status
 
 
-def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program: Path,
+def _try_kernels(built, kernel: str, as_json: bool, log_level: int, program: Path,
                  run: int = 0) -> int:
     # With --run, each kernel's runs map a program to its RunResult or to why it was not run.
-    results, ran = pipeline.run_on_kernels(obj, kernel, log_level, run)
+    results, ran = pipeline.run_on_kernels(built.object, kernel, log_level, run)
     rejected = any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
     if as_json:
         kernels: dict[str, Any] = {}
@@ -181,7 +210,7 @@ def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program:
                 out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
             if failed:
                 out["run_errors"] = failed
-        _print_json({"kernels": kernels})
+        _print_json({"kernels": kernels, "build": _build_json(built)})
     else:
         console = _console()
         source = read_program_source(program)
@@ -199,6 +228,9 @@ def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console:
         if number and blank_between:
             console.print()
         render_text(diagnosis, console, source)
+        if diagnosis.verdict == "accepted":  # render_text shows notes of rejections only
+            for caveat in diagnosis.caveats:
+                console.print(f"  note     {caveat}", markup=False, highlight=False)
         result = runs.get(diagnosis.program or "")
         if isinstance(result, str):
             console.print(f"  run      not run: {result}", markup=False, highlight=False)

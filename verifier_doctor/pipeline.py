@@ -6,15 +6,17 @@ parser and analysis as `vdoctor explain`, so `try` and `explain` can never disag
 
 from __future__ import annotations
 
+import errno
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
 
 from .analysis import Diagnosis, diagnose
-from .errors import VdoctorError
-from .kernel.build import compile_program, find_compiler
+from .errors import IncompleteLog, NotAVerifierLog, VdoctorError
+from .kernel.build import Built, build_object
 from .parsing import read_log
 
 
@@ -24,10 +26,43 @@ class Outcome:
     diagnosis: Diagnosis
 
 
-def build(program: Path, workdir: Path, cc: str | None) -> Path:
+def build(program: Path, workdir: Path, cc: str | None, include_dirs: Sequence[Path] = (),
+          defines: Sequence[str] = (), cflags: str | None = None) -> Built:
+    """The object to load: `program` compiled with the user's flags, or as it is if it is one."""
     if not program.is_file():
         raise VdoctorError(f"There is no file {program} to compile.")
-    return compile_program(program, workdir, find_compiler(cc))
+    return build_object(program, workdir, cc, include_dirs, defines, cflags)
+
+
+def no_program(obj: Path) -> VdoctorError:
+    return VdoctorError(f"{obj.name} holds no BPF program (no function in a SEC(\"...\") section).")
+
+
+OPTIONAL_NOTE = ("SEC(\"?{section}\") starts with '?': libbpf does not load this program unless "
+                 "asked (bpf_program__set_autoload); vdoctor loaded it on its own.")
+RERUN_NOTE = ("The level-1 log did not show the cause ({why}); vdoctor loaded the program again at "
+              "log level 2 by itself, with a {mib} MiB log buffer keeping the end of a longer log, "
+              "and this is that log's diagnosis.")
+
+
+def _with_notes(diagnosis: Diagnosis, *notes: str) -> Diagnosis:
+    return replace(diagnosis, caveats=(*notes, *diagnosis.caveats)) if notes else diagnosis
+
+
+def _rerun_reason(diagnosis: Diagnosis | None, load) -> str | None:
+    """Why a rejected level-1 load should be loaded again at level 2, or None."""
+    if load.accepted or load.log_level != 1:
+        return None
+    if diagnosis is None:
+        return "the log is cut off"
+    error = diagnosis.error
+    if error is None:
+        return None
+    if error.error_class == "load-error" and load.error == -errno.E2BIG:
+        return "libbpf says only 'Argument list too long'"
+    if error.register and diagnosis.culprit is None and not diagnosis.history:
+        return f"it names {error.register} but shows none of the states that made it"
+    return None
 
 
 def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
@@ -45,13 +80,34 @@ def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
     return diagnosis
 
 
+def _diagnose_host_load(obj: Path, load) -> Diagnosis:
+    """The diagnosis of one host load; at level 2 again when level 1 cannot show the cause."""
+    from .kernel.loader import RERUN_LOG_BYTES, reload_at_level_2
+
+    try:
+        diagnosis = diagnose_load(load.name, load.log, load.accepted)
+    except (IncompleteLog, NotAVerifierLog):
+        if load.accepted or "-- BEGIN PROG LOAD LOG --" not in load.log:
+            raise
+        diagnosis = None
+    why = _rerun_reason(diagnosis, load)
+    if why is not None:
+        again = reload_at_level_2(obj, load.name)
+        diagnosis = _with_notes(diagnose_load(again.name, again.log, again.accepted),
+                                RERUN_NOTE.format(why=why, mib=RERUN_LOG_BYTES >> 20))
+    assert diagnosis is not None
+    if load.optional:
+        diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
+    return diagnosis
+
+
 def load_on_host(obj: Path, log_level: int) -> list[Outcome]:
     from .kernel.loader import load_each_program
 
     loads = load_each_program(obj, log_level)
     if not loads:
-        raise VdoctorError(f"{obj.name} holds no BPF program (no function in a SEC(\"...\") section).")
-    return [Outcome(load.name, diagnose_load(load.name, load.log, load.accepted)) for load in loads]
+        raise no_program(obj)
+    return [Outcome(load.name, _diagnose_host_load(obj, load)) for load in loads]
 
 
 def run_program(obj: Path, name: str, repeat: int):
@@ -89,13 +145,21 @@ def run_on_kernels(obj: Path, kernel: str, log_level: int, runs: int):
                     ran["host"][diagnosis.program] = run_program(obj, diagnosis.program, runs)
                 except VdoctorError as error:
                     ran["host"][diagnosis.program] = str(error)
+    from .kernel.loader import optional_programs
+
+    optional = optional_programs(obj)
     guests = load_in_guests(versions, [obj], log_level, runs=max(0, runs))
     for version in versions:
         run = guests[version]
         if isinstance(run, VdoctorError):
             raise run
-        loads = run.results.get(obj, [])
-        results[version] = [diagnose_load(load.name, load.log, load.accepted) for load in loads]
+        loads = [load for load in run.results.get(obj, []) if load.section != ".text"]
+        if not loads:
+            raise no_program(obj)
+        results[version] = [
+            _with_notes(diagnose_load(load.name, load.log, load.accepted),
+                        *([OPTIONAL_NOTE.format(section=load.section)] if load.name in optional else []))
+            for load in loads]
         ran[version] = {}
         for load in loads:
             if (obj, load.name) in run.runs:

@@ -38,6 +38,10 @@ class ProgramLoad:
     accepted: bool
     log: str  # libbpf's lines and the verifier's log, as libbpf prints them
     error: int | None  # negative errno from libbpf on failure, else None
+    # libbpf does not load a SEC("?...") program unless asked (bpf_program__set_autoload);
+    # we load each program on its own, so it is loaded and verified like the others.
+    optional: bool = False
+    log_level: int = 1  # the level the kept log was made at (2 when `try` reran the load)
 
 
 @cache
@@ -80,6 +84,26 @@ def _prog_name(prog: int) -> str:
     return libbpf.lib().bpf_program__name(prog).decode()
 
 
+def _section(prog: int) -> str:
+    return libbpf.lib().bpf_program__section_name(prog).decode()
+
+
+def _is_entry_program(prog: int) -> bool:
+    """A function in a SEC() section; libbpf 1.4 also lists global functions of .text, which
+    are only called by the programs (no SEC(), nothing to load on their own)."""
+    return _section(prog) != ".text"
+
+
+# Program sections that need a BPF trampoline: their load makes the kernel prepare an
+# attachment to a kernel function (fentry, fexit, fmod_ret, lsm; sleepable ".s" variants).
+_TRAMPOLINE_SECTIONS = ("fentry", "fexit", "fmod_ret", "lsm")
+
+
+def _needs_trampoline(section: str) -> bool:
+    kind = section.lstrip("?").split("/", 1)[0].removesuffix(".s")
+    return kind in _TRAMPOLINE_SECTIONS
+
+
 class _Object:
     """One opened bpf_object; closing it unloads its programs and maps."""
 
@@ -97,14 +121,20 @@ class _Object:
     def program(self, name: str) -> int | None:
         return next((p for p in _programs(self.ptr) if _prog_name(p) == name), None)
 
-    def load_only(self, name: str, log_level: int) -> int:
-        """Load the object with `name` its only program; 0 or libbpf's negative errno."""
+    def load_only(self, name: str, log_level: int, log_buf=None) -> int:
+        """Load the object with `name` its only program; 0 or libbpf's negative errno.
+
+        With `log_buf` (a ctypes buffer) the verifier writes its log there and libbpf
+        neither prints it nor grows it; a kernel since 6.4 keeps the end of a longer log.
+        """
         handle = libbpf.lib()
         for prog in _programs(self.ptr):
             mine = _prog_name(prog) == name
             handle.bpf_program__set_autoload(prog, mine)
             if mine:
                 handle.bpf_program__set_log_level(prog, log_level | BPF_LOG_STATS)
+                if log_buf is not None:
+                    handle.bpf_program__set_log_buf(prog, log_buf, len(log_buf))
         return handle.bpf_object__load(self.ptr)
 
 
@@ -143,8 +173,18 @@ def _check_file(obj: Path) -> Path:
     return obj
 
 
-def _load(obj: Path, name: str, log_level: int) -> tuple[_Object, ProgramLoad]:
-    """Open `obj` and load only `name`; the caller closes the returned object."""
+# The log buffer of a rerun at level 2: a level-2 log of a program that reaches the
+# instruction limit runs to gigabytes; the kernel keeps its end, where the verdict is.
+RERUN_LOG_BYTES = 64 << 20
+
+
+def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0) -> tuple[_Object, ProgramLoad]:
+    """Open `obj` and load only `name`; the caller closes the returned object.
+
+    With `log_bytes`, the verifier log goes to a buffer of that size of our own (its end is
+    kept when the log is longer) instead of libbpf's, which doubles until the log fits.
+    """
+    log_buf = ctypes.create_string_buffer(log_bytes) if log_bytes else None
     with libbpf.capture_prints() as messages:
         opened = _Object(obj)
         if opened.ptr is None:
@@ -154,22 +194,63 @@ def _load(obj: Path, name: str, log_level: int) -> tuple[_Object, ProgramLoad]:
             if prog is None:
                 opened.close()
                 raise VdoctorError(f"{obj.name} has no program named {name}.")
-            section = libbpf.lib().bpf_program__section_name(prog).decode()
-            err = opened.load_only(name, log_level)
+            section = _section(prog)
+            optional = not libbpf.lib().bpf_program__autoload(prog)  # SEC("?..."), before we set it
+            err = opened.load_only(name, log_level, log_buf)
     log = _log_text(messages)
+    if log_buf is not None and log_buf.value:
+        log += (f"libbpf: prog '{name}': {_BEGIN_MARK}\n" + log_buf.value.decode("utf-8", "replace")
+                + "-- END PROG LOAD LOG --\n")
     if opened.ptr is not None and err == 0:
         refused = _unmappable_global_data(opened.ptr)
         if refused is not None:
-            return opened, ProgramLoad(name, section, False, log + refused + "\n", -ENOTSUPP)
+            return opened, ProgramLoad(name, section, False, log + refused + "\n", -ENOTSUPP,
+                                       optional, log_level)
     if opened.ptr is None:
         return opened, ProgramLoad(name, "", False, log, err)
     if err == -errno.EPERM and _BEGIN_MARK not in log:
+        if _needs_trampoline(section):
+            # Root with CAP_BPF and CAP_PERFMON, a trivial program loads, tp_btf and iter
+            # programs (the same program type) load, yet these fail before the verifier
+            # writes a line: the kernel's policy forbids attaching to kernel functions.
+            kind = section.lstrip("?").split("/", 1)[0]
+            refused = (f"vdoctor: the running kernel refuses {kind} programs before "
+                       f"verifying them (EPERM with an empty log, although it loads other programs "
+                       f"for this user): it does not allow BPF trampolines, which attach programs to "
+                       f"kernel functions, here (kernel lockdown or a security module's policy); "
+                       f"try it in another kernel with --kernel\n")
+            # libbpf's hint to raise 'ulimit -l' misleads: memory is not what is missing.
+            log = refused + "".join(line + "\n" for line in log.splitlines()
+                                    if "try raising 'ulimit -l'" not in line)
+            return opened, ProgramLoad(name, section, False, log, err, optional, log_level)
         # The kernel refused before verifying: bpf_prog_load() wants CAP_BPF
         # (and CAP_NET_ADMIN or CAP_PERFMON) for every type but socket filters
         # and cgroup skb, which the probe in _require_kernel() may have passed.
         opened.close()
         raise KernelUnavailable(f"The running kernel refuses to load {section} programs for this user; run as root or with CAP_BPF.")
-    return opened, ProgramLoad(name, section, err == 0, log, err if err else None)
+    return opened, ProgramLoad(name, section, err == 0, log, err if err else None,
+                               optional, log_level)
+
+
+def optional_programs(obj: Path) -> set[str]:
+    """The programs of `obj` in SEC("?...") sections, which libbpf does not load by default.
+
+    Opening an object needs no privilege: this works where nothing can be loaded."""
+    with libbpf.capture_prints():
+        listing = _Object(_check_file(obj))
+    if listing.ptr is None:
+        return set()
+    try:
+        return {_prog_name(p) for p in _programs(listing.ptr) if not libbpf.lib().bpf_program__autoload(p)}
+    finally:
+        listing.close()
+
+
+def reload_at_level_2(obj: Path, name: str, log_bytes: int = RERUN_LOG_BYTES) -> ProgramLoad:
+    """Load program `name` of `obj` again at log level 2 into a buffer of `log_bytes`."""
+    opened, result = _load(_check_file(obj), name, 2, log_bytes)
+    opened.close()
+    return result
 
 
 def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
@@ -177,7 +258,7 @@ def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
 
     An object libbpf cannot even open (bad ELF or BTF) gives one entry named
     after the file, with an empty section and libbpf's lines; an object without
-    programs gives an empty list.
+    programs (no function in a SEC() section) gives an empty list.
     """
     obj = _check_file(obj)
     _require_kernel()
@@ -186,7 +267,7 @@ def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
     if listing.ptr is None:
         return [ProgramLoad(obj.name, "", False, _log_text(messages), listing.error)]
     try:
-        names = [_prog_name(p) for p in _programs(listing.ptr)]
+        names = [_prog_name(p) for p in _programs(listing.ptr) if _is_entry_program(p)]
     finally:
         listing.close()
 
