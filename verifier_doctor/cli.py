@@ -161,7 +161,7 @@ def _say_build(built, program: Path) -> None:
     else:
         err.print(f"vdoctor: built with: {shlex.join(built.command)}", markup=False)
     if built.vmlinux_h is not None:
-        err.print(f"vdoctor: made vmlinux.h from the kernel's BTF: {built.vmlinux_h}", markup=False)
+        err.print(f"vdoctor: vmlinux.h made from the kernel's BTF: {built.vmlinux_h}", markup=False)
 
 
 def _build_json(built) -> dict[str, Any]:
@@ -179,12 +179,18 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
     if run > 0:
         for outcome in outcomes:
             if outcome.diagnosis.verdict == "accepted":
-                runs[outcome.name] = pipeline.run_program(obj, outcome.name, run)
+                try:  # a type BPF_PROG_TEST_RUN cannot run must not hide the other runs
+                    runs[outcome.name] = pipeline.run_program(obj, outcome.name, run)
+                except VdoctorError as error:
+                    runs[outcome.name] = str(error)
     status = EXIT_ACCEPTED if all(d.verdict == "accepted" for d in diagnoses) else EXIT_REJECTED
     if as_json:
         out = _combined_json(diagnoses)
-        if runs:
-            out["runs"] = {name: run_to_dict(result) for name, result in runs.items()}
+        done = {n: r for n, r in runs.items() if not isinstance(r, str)}
+        if done:
+            out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
+        if len(done) < len(runs):
+            out["run_errors"] = {n: r for n, r in runs.items() if isinstance(r, str)}
         out["build"] = _build_json(built)
         _print_json(out)
     else:
@@ -214,11 +220,38 @@ def _try_kernels(built, kernel: str, as_json: bool, log_level: int, program: Pat
     else:
         console = _console()
         source = read_program_source(program)
-        for version, diagnoses in results.items():
-            console.print(f"== kernel {version} ==", style="bold")
-            _render_diagnoses(diagnoses, ran.get(version, {}), console, source, blank_between=False)
         render_matrix(results, console)
+        for (name, error_class, _), (diagnosis, versions) in _distinct_failures(results).items():
+            console.print()
+            console.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold", markup=False)
+            render_text(diagnosis, console, source)
+        for version, programs in ran.items():
+            if programs:
+                console.print()
+                console.print(f"== test runs on kernel {version} ==", style="bold")
+                for name, result in programs.items():
+                    if isinstance(result, str):
+                        console.print(f"  run      {name}: not run: {result}", markup=False, highlight=False)
+                    else:
+                        console.print(f"  {name}:", markup=False, highlight=False)
+                        render_run(result, console)
     return EXIT_REJECTED if rejected else EXIT_ACCEPTED
+
+
+def _distinct_failures(results: dict[str, list[Diagnosis]]) -> dict[tuple, tuple[Diagnosis, list[str]]]:
+    """Each distinct rejection once, with the kernels that gave it: the same program, class and
+    rejected source line (or instruction text) is one failure, whatever each kernel's wording.
+    The diagnosis shown is the first kernel's (the running kernel's with --kernel all)."""
+    failures: dict[tuple, tuple[Diagnosis, list[str]]] = {}
+    for version, diagnoses in results.items():
+        for diagnosis in diagnoses:
+            if diagnosis.verdict == "accepted" or diagnosis.error is None:
+                continue
+            error = diagnosis.error
+            where = (error.source.text if error.source and error.source.text else error.insn_text) or error.message
+            key = (diagnosis.program or "?", error.error_class, where)
+            failures.setdefault(key, (diagnosis, []))[1].append(version)
+    return failures
 
 
 def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console: Console,

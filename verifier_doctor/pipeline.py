@@ -65,8 +65,20 @@ def _rerun_reason(diagnosis: Diagnosis | None, load) -> str | None:
     return None
 
 
+def _libbpf_refusal(name: str, log: str) -> VdoctorError:
+    """libbpf refused the object before any program reached the kernel (no BTF, bad ELF)."""
+    said = "; ".join(line.removeprefix("libbpf: ").strip() for line in log.splitlines() if line.strip()).rstrip(".")
+    hint = " (an object built without -g has no BTF)" if "BTF is required" in log else ""
+    return VdoctorError(f"libbpf could not load {name}: {said}{hint}.")
+
+
 def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
     """The diagnosis of one program's load, from the text libbpf printed for it."""
+    if not accepted and log.strip() and "-- BEGIN PROG LOAD LOG --" not in log:
+        try:
+            read_log(log)
+        except NotAVerifierLog:
+            raise _libbpf_refusal(name, log) from None
     document = read_log(log) if log.strip() else None
     if document is None:
         raise VdoctorError(f"Loading {name} printed nothing to explain.")

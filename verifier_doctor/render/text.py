@@ -132,7 +132,7 @@ def render_run(result, console: Console) -> None:
 
 
 def render_matrix(results: dict[str, list[Diagnosis]], console: Console) -> None:
-    """Programs x kernels: accepted, or the class of the rejection."""
+    """Programs x kernels: accepted, or the class of the rejection and its instruction (@N)."""
     programs: list[str] = []
     for diagnoses in results.values():
         for diagnosis in diagnoses:
@@ -150,7 +150,11 @@ def render_matrix(results: dict[str, list[Diagnosis]], console: Console) -> None
                 row.append("-")
             elif found.verdict == "accepted":
                 row.append("accepted")
-            else:
-                row.append(found.error.error_class if found.error else "rejected")
+            elif found.error is None:
+                row.append("rejected")
+            elif found.error.insn is None:
+                row.append(found.error.error_class)
+            else:  # the class and the rejected instruction, as compact as a cell allows
+                row.append(f"{found.error.error_class} @{found.error.insn}")
         table.add_row(*row)
     console.print(table)
