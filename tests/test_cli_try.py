@@ -265,3 +265,49 @@ def test_example_project_builds_with_its_include_dir_and_is_explained(vdoctor, o
     xdp = _by_name(broken.json())["count_protocols"]
     assert xdp["error"]["class"] == "packet-bounds"
     assert "eth->h_proto" in xdp["error"]["source"]["text"]
+
+
+@pytest.mark.qemu
+def test_example_project_and_selftest_program_in_a_qemu_kernel(vdoctor):
+    """6.12 under QEMU: vmlinux.h from the BTF inside its image, fentry and kfuncs load there."""
+    result = vdoctor("try", EXAMPLE / "bootstrap.bpf.c", "-I", EXAMPLE / "include", "--kernel", "6.12", "--json")
+    assert result.status == 0, result.stderr
+    out = result.json()
+    assert "6.12" in out["build"]["vmlinux_h"]  # made from that kernel's BTF, not the host's
+    programs = _by_name(out["kernels"]["6.12"])
+    assert {name: p["verdict"] for name, p in programs.items()} == {
+        "handle_exec": "accepted", "handle_unlink": "accepted", "count_protocols": "accepted"}
+
+    result = vdoctor("try", SELFTEST / "progs" / "task_kfuncs.bpf.c", "-I", SELFTEST / "include",
+                     "-D", "EXPECTED_RET=5", "--kernel", "6.12", "--run", "1", "--json")
+    assert result.status == 1, result.stderr
+    kernel = result.json()["kernels"]["6.12"]
+    programs = _by_name(kernel)
+    assert programs["task_acquire_release"]["verdict"] == "accepted"
+    assert programs["task_acquire_leak"]["error"]["class"] == "unreleased-reference"
+    assert any("starts with '?'" in note for note in programs["task_acquire_leak"]["caveats"])
+    assert kernel["runs"]["expected_ret"]["retval"] == 5
+
+
+@pytest.mark.qemu
+def test_every_kernel_gives_one_table_and_each_distinct_failure_once(vdoctor):
+    result = vdoctor("try", EXAMPLE / "bootstrap.bpf.c", "-I", EXAMPLE / "include", "--kernel", "all")
+    assert result.status == 1, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if "program" in line and "host" in line)
+    assert [cell.strip() for cell in header.strip("┃│ ").split("┃")] == [
+        "program", "host", "5.10", "6.1", "6.12", "7.2", "7.3"]
+    rows = {cells[0]: cells[1:] for cells in (
+        [c.strip() for c in line.strip("│ ").split("│")] for line in lines if line.startswith("│"))}
+    assert rows["handle_exec"] == ["accepted"] * 6
+    assert rows["count_protocols"] == ["accepted"] * 6
+    host, v5_10, v6_1, v6_12, v7_2, v7_3 = rows["handle_unlink"]
+    assert v6_1 == v6_12 == "accepted"  # the fentry program, in kernels that let it attach
+    assert v5_10 == "other @1"  # bpf_get_current_task_btf (5.11+) at instruction 1
+    assert host == "accepted" or host == "load-error"  # a host that refuses trampolines says so
+    # 7.2 and 7.3 have no do_unlinkat to attach to: one failure, shown once for both kernels.
+    assert v7_2 == v7_3 == "load-error"
+    assert result.stdout.count("== handle_unlink: load-error on 7.2, 7.3 ==") == 1
+    assert result.stdout.count("handle_unlink: rejected") == len(
+        [line for line in lines if line.startswith("== handle_unlink:")])
+    assert "vdoctor: built for 7.3 with:" in result.stderr

@@ -139,35 +139,62 @@ def try_program(
         if log_level not in (1, 2):
             raise VdoctorError("--log-level takes 1 or 2.")
         with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
-            built = pipeline.build(program, Path(workdir), cc, include_dirs or (), defines or (), cflags)
-            if not as_json:
-                _say_build(built, program)
             if kernel == "host":
+                built = pipeline.build(program, Path(workdir), cc, include_dirs or (), defines or (), cflags)
+                if not as_json:
+                    _say_build(built, program)
                 status = _try_host(built, as_json, run, attach, log_level, attach_seconds, program)
             else:
-                status = _try_kernels(built, kernel, as_json, log_level, program, run)
+                from .kernel.kernels import SUPPORTED
+
+                targets = ["host", *SUPPORTED] if kernel == "all" else [kernel]
+                builds = pipeline.build_for_kernels(program, Path(workdir), targets, cc,
+                                                    include_dirs or (), defines or (), cflags)
+                if not as_json:
+                    for label, built in _distinct_builds(builds).items():
+                        if not isinstance(built, VdoctorError):
+                            _say_build(built, program, label)
+                status = _try_kernels(builds, kernel, as_json, log_level, program, run)
     except VdoctorError as error:
         raise _fail(error) from None
     raise typer.Exit(status)
 
 
-def _say_build(built, program: Path) -> None:
+def _say_build(built, program: Path, label: str | None = None) -> None:
     """The compile command `try` ran (or that the object is loaded as it is), on stderr."""
     import shlex
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    target = f" for {label}" if label else ""
     if built.command is None:
         err.print(f"vdoctor: {program} is an object file; loading it as it is.", markup=False)
     else:
-        err.print(f"vdoctor: built with: {shlex.join(built.command)}", markup=False)
+        err.print(f"vdoctor: built{target} with: {shlex.join(built.command)}", markup=False)
     if built.vmlinux_h is not None:
-        err.print(f"vdoctor: vmlinux.h made from the kernel's BTF: {built.vmlinux_h}", markup=False)
+        err.print(f"vdoctor: vmlinux.h made from the kernel's BTF{target}: {built.vmlinux_h}", markup=False)
+
+
+def _distinct_builds(builds: dict) -> dict:
+    """The builds by kernel label; one, unlabelled, when every kernel loads the same object.
+    A kernel the program does not compile for maps to its BuildFailed."""
+    if len({id(b) for b in builds.values()}) == 1:
+        return {None: next(iter(builds.values()))}
+    return builds
 
 
 def _build_json(built) -> dict[str, Any]:
+    if isinstance(built, VdoctorError):
+        return {"error": str(built)}
     return {"command": list(built.command) if built.command else None,
             "object_given": built.command is None,
             "vmlinux_h": str(built.vmlinux_h) if built.vmlinux_h else None}
+
+
+def _builds_json(builds: dict) -> dict[str, Any]:
+    distinct = _distinct_builds(builds)
+    if None in distinct:
+        return _build_json(distinct[None])
+    return {"per_kernel": {label: _build_json(built) for label, built in distinct.items()}}
 
 
 def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int,
@@ -201,11 +228,13 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
     return status
 
 
-def _try_kernels(built, kernel: str, as_json: bool, log_level: int, program: Path,
+def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, program: Path,
                  run: int = 0) -> int:
     # With --run, each kernel's runs map a program to its RunResult or to why it was not run.
-    results, ran = pipeline.run_on_kernels(built.object, kernel, log_level, run)
-    rejected = any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
+    objects = {label: built.object for label, built in builds.items() if not isinstance(built, VdoctorError)}
+    unbuilt = {label: error for label, error in builds.items() if isinstance(error, VdoctorError)}
+    results, ran = pipeline.run_on_kernels(objects, kernel, log_level, run)
+    rejected = bool(unbuilt) or any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
     if as_json:
         kernels: dict[str, Any] = {}
         for version, diagnoses in results.items():
@@ -216,11 +245,18 @@ def _try_kernels(built, kernel: str, as_json: bool, log_level: int, program: Pat
                 out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
             if failed:
                 out["run_errors"] = failed
-        _print_json({"kernels": kernels, "build": _build_json(built)})
+        for label, error in unbuilt.items():
+            kernels[label] = {"verdict": "build-error", "error": {"message": str(error), "class": "build-error"}}
+        _print_json({"kernels": kernels, "build": _builds_json(builds)})
     else:
         console = _console()
         source = read_program_source(program)
-        render_matrix(results, console)
+        render_matrix({label: results.get(label, []) for label in builds if label in results or label in unbuilt},
+                      console, dict.fromkeys(unbuilt, "build-error"))
+        for label, error in unbuilt.items():
+            console.print()
+            console.print(f"== does not compile for {label} (against its vmlinux.h) ==", style="bold", markup=False)
+            console.print(str(error), markup=False, highlight=False)
         for (name, error_class, _), (diagnosis, versions) in _distinct_failures(results).items():
             console.print()
             console.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold", markup=False)

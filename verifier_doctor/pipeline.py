@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .analysis import Diagnosis, diagnose
-from .errors import IncompleteLog, NotAVerifierLog, VdoctorError
+from .errors import BuildFailed, IncompleteLog, NotAVerifierLog, VdoctorError
 from .kernel.build import Built, build_object
 from .parsing import read_log
 
@@ -27,11 +27,31 @@ class Outcome:
 
 
 def build(program: Path, workdir: Path, cc: str | None, include_dirs: Sequence[Path] = (),
-          defines: Sequence[str] = (), cflags: str | None = None) -> Built:
+          defines: Sequence[str] = (), cflags: str | None = None, kernel: str = "host") -> Built:
     """The object to load: `program` compiled with the user's flags, or as it is if it is one."""
     if not program.is_file():
         raise VdoctorError(f"There is no file {program} to compile.")
-    return build_object(program, workdir, cc, include_dirs, defines, cflags)
+    return build_object(program, workdir, cc, include_dirs, defines, cflags, kernel)
+
+
+def build_for_kernels(program: Path, workdir: Path, kernels: Sequence[str], cc: str | None,
+                      include_dirs: Sequence[Path] = (), defines: Sequence[str] = (),
+                      cflags: str | None = None) -> dict[str, Built | BuildFailed]:
+    """One build per kernel when the program needs a vmlinux.h made from each kernel's BTF;
+    otherwise one build that every kernel loads.
+
+    The first kernel's build failing raises; another kernel's maps to its BuildFailed (the
+    program does not compile against that kernel's types, e.g. a field it renamed)."""
+    first = build(program, workdir / kernels[0], cc, include_dirs, defines, cflags, kernels[0])
+    if first.vmlinux_h is None:
+        return dict.fromkeys(kernels, first)
+    builds: dict[str, Built | BuildFailed] = {kernels[0]: first}
+    for kernel in kernels[1:]:
+        try:
+            builds[kernel] = build(program, workdir / kernel, cc, include_dirs, defines, cflags, kernel)
+        except BuildFailed as error:
+            builds[kernel] = error
+    return builds
 
 
 def no_program(obj: Path) -> VdoctorError:
@@ -134,50 +154,67 @@ def load_on_kernels(obj: Path, kernel: str, log_level: int) -> dict[str, list[Di
     return run_on_kernels(obj, kernel, log_level, 0)[0]
 
 
-def run_on_kernels(obj: Path, kernel: str, log_level: int, runs: int):
+def _boot_guests(objects: dict[str, Path], log_level: int, runs: int) -> dict:
+    """Each kernel's GuestRun (or error): one boot per kernel, two at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .kernel.qemu import load_in_guests
+
+    if len(set(objects.values())) == 1:
+        return load_in_guests(list(objects), [next(iter(objects.values()))], log_level, runs=runs)
+    # A vmlinux.h per kernel made one object per kernel: each boot loads its own.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = pool.map(lambda v: load_in_guests([v], [objects[v]], log_level, runs=runs, jobs=1)[v],
+                        objects)
+        return dict(zip(objects, done))
+
+
+def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, runs: int):
     """Each kernel's diagnoses and, with `runs` > 0, the test runs of its accepted programs.
 
+    `obj` is the object every kernel loads, or one object per kernel label (and "host").
     Returns (diagnoses per kernel, runs per kernel); the runs of a kernel map a program's name
     to its kernel.runner.RunResult, or to a sentence saying why it could not be run (a type
     BPF_PROG_TEST_RUN does not run, or a run the kernel refused). Runs under QEMU print
     nothing (`printed` is empty); on the host ("all" includes it) they are as `--run` gives.
     """
     from .kernel.kernels import SUPPORTED
-    from .kernel.qemu import load_in_guests
+    from .kernel.loader import optional_programs
 
-    versions = list(SUPPORTED) if kernel == "all" else [kernel]
+    objects = obj if isinstance(obj, dict) else {v: obj for v in ["host", *SUPPORTED]}
+    # Kernels the program was not built for (it does not compile against their vmlinux.h).
+    versions = [v for v in (SUPPORTED if kernel == "all" else [kernel]) if v in objects]
     results: dict[str, list[Diagnosis]] = {}
     ran: dict[str, dict] = {}
-    if kernel == "all":
-        results["host"] = [o.diagnosis for o in load_on_host(obj, log_level)]
+    if kernel == "all" and "host" in objects:
+        host_obj = objects["host"]
+        results["host"] = [o.diagnosis for o in load_on_host(host_obj, log_level)]
         ran["host"] = {}
         for diagnosis in results["host"] if runs > 0 else []:
             if diagnosis.verdict == "accepted" and diagnosis.program:
                 try:
-                    ran["host"][diagnosis.program] = run_program(obj, diagnosis.program, runs)
+                    ran["host"][diagnosis.program] = run_program(host_obj, diagnosis.program, runs)
                 except VdoctorError as error:
                     ran["host"][diagnosis.program] = str(error)
-    from .kernel.loader import optional_programs
-
-    optional = optional_programs(obj)
-    guests = load_in_guests(versions, [obj], log_level, runs=max(0, runs))
+    guests = _boot_guests({v: objects[v] for v in versions}, log_level, max(0, runs)) if versions else {}
     for version in versions:
-        run = guests[version]
+        run, guest_obj = guests[version], objects[version]
         if isinstance(run, VdoctorError):
             raise run
-        loads = [load for load in run.results.get(obj, []) if load.section != ".text"]
+        optional = optional_programs(guest_obj)
+        loads = [load for load in run.results.get(guest_obj, []) if load.section != ".text"]
         if not loads:
-            raise no_program(obj)
+            raise no_program(guest_obj)
         results[version] = [
             _with_notes(diagnose_load(load.name, load.log, load.accepted),
                         *([OPTIONAL_NOTE.format(section=load.section)] if load.name in optional else []))
             for load in loads]
         ran[version] = {}
         for load in loads:
-            if (obj, load.name) in run.runs:
-                ran[version][load.name] = run.runs[(obj, load.name)]
-            elif (obj, load.name) in run.run_errors:
-                ran[version][load.name] = run.run_errors[(obj, load.name)]
+            if (guest_obj, load.name) in run.runs:
+                ran[version][load.name] = run.runs[(guest_obj, load.name)]
+            elif (guest_obj, load.name) in run.run_errors:
+                ran[version][load.name] = run.run_errors[(guest_obj, load.name)]
     return results, ran
 
 

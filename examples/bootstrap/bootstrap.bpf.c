@@ -54,6 +54,12 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
+/* struct filename lost its `name` pointer in Linux 7.2: this flavour (CO-RE ignores the
+ * ___old suffix) compiles against any vmlinux.h, and the load relocates it to the kernel's. */
+struct filename___old {
+	const char *name;
+} __attribute__((preserve_access_index));
+
 SEC("fentry/do_unlinkat")
 int BPF_PROG(handle_unlink, int dfd, struct filename *name)
 {
@@ -61,7 +67,7 @@ int BPF_PROG(handle_unlink, int dfd, struct filename *name)
 
 	if (!e)
 		return 0;
-	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), BPF_CORE_READ(name, name));
+	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), BPF_CORE_READ((struct filename___old *)name, name));
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -5,7 +5,9 @@ and compiler flags that replace our defaults `-O2 -g` (`--cflags`, else `$VDOCTO
 `-target bpf`, the `__TARGET_ARCH_<arch>` define and the include of allocator_c/ stay. A
 `compile_commands.json` beside or above the source adds the -I/-D/-O/-g/-m flags recorded
 for it. A program that includes `vmlinux.h` with none on the include path gets one made from
-the kernel's BTF (`bpftool btf dump ... format c`), cached under the vdoctor cache directory.
+the target kernel's BTF (`bpftool btf dump ... format c`: the running kernel's
+/sys/kernel/btf/vmlinux, or the .BTF of the vmlinux inside a QEMU kernel's image), cached
+under the vdoctor cache directory (`vmlinux/<release>-<size>/vmlinux.h`).
 An object file (ELF) is taken as it is.
 """
 
@@ -224,17 +226,75 @@ def host_vmlinux_h() -> Path:
     return vmlinux_h_for(HOST_BTF, f"host-{platform.release()}-{HOST_BTF.stat().st_size}")
 
 
+# Where a bzImage's compressed payload may start, by the magic of each compression Debian used.
+_PAYLOAD_MAGIC = (b"\xfd7zXZ\x00", b"(\xb5/\xfd", b"\x1f\x8b\x08")
+
+
+def _decompress(data: bytes) -> bytes | None:
+    """The start of what `data` holds compressed (xz, zstd or gzip), trailing bytes ignored."""
+    import lzma
+    import zlib
+
+    try:
+        if data.startswith(_PAYLOAD_MAGIC[0]):
+            return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data)
+        if data.startswith(_PAYLOAD_MAGIC[2]):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
+    except (lzma.LZMAError, zlib.error):
+        return None
+    if shutil.which("zstd") is None:
+        return None
+    # zstd decodes the frame, then stops at the bytes after it (with a non-zero status).
+    done = subprocess.run(["zstd", "-dcq"], input=data, capture_output=True, timeout=COMPILE_TIMEOUT_S)
+    return done.stdout or None
+
+
+def kernel_elf(vmlinuz: Path) -> bytes | None:
+    """The vmlinux ELF inside a bzImage (it carries the kernel's BTF in .BTF), or None."""
+    image = vmlinuz.read_bytes()
+    for magic in _PAYLOAD_MAGIC:
+        at = image.find(magic)
+        while at >= 0:
+            elf = _decompress(image[at:])
+            if elf and elf.startswith(ELF_MAGIC):
+                return elf
+            at = image.find(magic, at + 1)
+    return None
+
+
+def guest_vmlinux_h(version: str) -> Path:
+    """The folder of a vmlinux.h for QEMU kernel `version`, from the BTF inside its image."""
+    import tempfile
+
+    from .kernels import cache_root, kernel_image
+
+    image = kernel_image(version)
+    key = f"{image.release}-{image.vmlinuz.stat().st_size}"
+    cached = cache_root() / "vmlinux" / key
+    if (cached / "vmlinux.h").is_file():
+        return cached
+    elf = kernel_elf(image.vmlinuz)
+    if elf is None:
+        raise BuildFailed(f"The program includes vmlinux.h, none is on the include path, and the image of "
+                          f"Linux {version} could not be unpacked to read its BTF (is zstd installed?).")
+    with tempfile.NamedTemporaryFile(prefix="vdoctor-vmlinux-") as unpacked:
+        unpacked.write(elf)
+        unpacked.flush()
+        return vmlinux_h_for(Path(unpacked.name), key)
+
+
 def _on_include_path(name: str, folders: Sequence[Path]) -> bool:
     return any((Path(folder) / name).is_file() for folder in folders)
 
 
 def build_object(
     source: Path, out_dir: Path, cc: str | None = None, include_dirs: Sequence[Path] = (),
-    defines: Sequence[str] = (), cflags: str | None = None, vmlinux_dir: Path | None = None,
+    defines: Sequence[str] = (), cflags: str | None = None, kernel: str = "host",
 ) -> Built:
     """The object for `source`: compiled with the user's flags, or `source` itself if it is one.
 
-    `vmlinux_dir` is where a missing vmlinux.h comes from (default: the running kernel's BTF).
+    A missing vmlinux.h is made from the BTF of `kernel`: "host" (the running kernel) or a
+    label of kernels.SUPPORTED (the BTF inside that QEMU kernel's image).
     """
     source = Path(source)
     if not source.is_file():
@@ -255,8 +315,7 @@ def build_object(
             raise BuildFailed(f"The include directory {folder} (-I) does not exist.")
     generated = None
     if includes_vmlinux_h(source) and not _on_include_path("vmlinux.h", [*includes, *recorded_dirs]):
-        generated = Path(vmlinux_dir) if vmlinux_dir is not None else host_vmlinux_h()
-        includes.append(generated)
+        generated = host_vmlinux_h() if kernel == "host" else guest_vmlinux_h(kernel)
     try:
         includes.append(allocator_dir())
     except FileNotFoundError:
@@ -272,6 +331,10 @@ def build_object(
     command += recorded
     for folder in includes:
         command += ["-I", str(folder)]
+    if generated is not None:
+        # A system header: bpftool's C for a newer kernel's BTF warns, and the warnings are not
+        # the user's to fix.
+        command += ["-isystem", str(generated)]
     command += ["-c", str(source), "-o", str(output)]
 
     try:

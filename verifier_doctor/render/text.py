@@ -131,8 +131,11 @@ def render_run(result, console: Console) -> None:
         console.print(f"  printed  {line}", markup=False, highlight=False)
 
 
-def render_matrix(results: dict[str, list[Diagnosis]], console: Console) -> None:
-    """Programs x kernels: accepted, or the class of the rejection and its instruction (@N)."""
+def render_matrix(results: dict[str, list[Diagnosis]], console: Console,
+                  unloaded: dict[str, str] | None = None) -> None:
+    """Programs x kernels: accepted, or the class of the rejection and its instruction (@N).
+
+    `unloaded` gives the cell of a kernel nothing was loaded into (the program did not build)."""
     programs: list[str] = []
     for diagnoses in results.values():
         for diagnosis in diagnoses:
@@ -144,10 +147,10 @@ def render_matrix(results: dict[str, list[Diagnosis]], console: Console) -> None
         table.add_column(version)
     for name in programs:
         row = [name]
-        for diagnoses in results.values():
+        for version, diagnoses in results.items():
             found = next((d for d in diagnoses if d.program == name), None)
             if found is None:
-                row.append("-")
+                row.append((unloaded or {}).get(version, "-"))
             elif found.verdict == "accepted":
                 row.append("accepted")
             elif found.error is None:
