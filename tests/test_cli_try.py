@@ -238,6 +238,24 @@ def test_fentry_and_friends_load_or_say_what_the_kernel_lacks(vdoctor):
 
 @needs_kernel
 @pytest.mark.kernel
+def test_struct_ops_load_and_freplace_gets_its_target(vdoctor, own_cache):
+    programs = _by_name(vdoctor("try", KERNEL_PROGS / "attach_targets.bpf.c", "--json").json())
+    for name in ("vd_init", "vd_ssthresh", "vd_undo_cwnd", "vd_cong_avoid", "calls_target"):
+        assert programs[name]["verdict"] == "accepted", programs[name]["error"]
+    replacing = programs["replaces_target"]
+    # Loaded against calls_target (libbpf alone says "attach program FD is not set"): accepted,
+    # or refused by a kernel without trampolines, in those words.
+    if replacing["verdict"] != "accepted":
+        assert "does not allow BPF trampolines" in replacing["error"]["message"], replacing["error"]
+
+    alone = vdoctor("try", KERNEL_PROGS / "freplace_no_target.bpf.c", "--json").json()
+    assert alone["verdict"] == "rejected" and alone["error"]["class"] == "load-error"
+    assert "cannot be loaded without a target" in alone["error"]["message"]
+    assert "global function target_fn" in alone["error"]["message"]
+
+
+@needs_kernel
+@pytest.mark.kernel
 def test_level_1_log_without_the_states_is_loaded_again_at_level_2(vdoctor):
     result = vdoctor("try", PROGRAMS / "pointer_arith_multiply.bpf.c", "--json")
     assert result.status == 1

@@ -95,8 +95,9 @@ def _is_entry_program(prog: int) -> bool:
 
 
 # Program sections that need a BPF trampoline: their load makes the kernel prepare an
-# attachment to a kernel function (fentry, fexit, fmod_ret, lsm; sleepable ".s" variants).
-_TRAMPOLINE_SECTIONS = ("fentry", "fexit", "fmod_ret", "lsm")
+# attachment to a kernel function (fentry, fexit, fmod_ret, lsm; sleepable ".s" variants) or
+# to a function of another program (freplace).
+_TRAMPOLINE_SECTIONS = ("fentry", "fexit", "fmod_ret", "lsm", "freplace")
 
 
 def _needs_trampoline(section: str) -> bool:
@@ -121,11 +122,12 @@ class _Object:
     def program(self, name: str) -> int | None:
         return next((p for p in _programs(self.ptr) if _prog_name(p) == name), None)
 
-    def load_only(self, name: str, log_level: int, log_buf=None) -> int:
+    def load_only(self, name: str, log_level: int, log_buf=None, target_fd: int = -1) -> int:
         """Load the object with `name` its only program; 0 or libbpf's negative errno.
 
         With `log_buf` (a ctypes buffer) the verifier writes its log there and libbpf
         neither prints it nor grows it; a kernel since 6.4 keeps the end of a longer log.
+        With `target_fd`, a freplace program replaces its function in that loaded program.
         """
         handle = libbpf.lib()
         for prog in _programs(self.ptr):
@@ -135,6 +137,9 @@ class _Object:
                 handle.bpf_program__set_log_level(prog, log_level | BPF_LOG_STATS)
                 if log_buf is not None:
                     handle.bpf_program__set_log_buf(prog, log_buf, len(log_buf))
+                if target_fd >= 0:
+                    function = _section(prog).split("/", 1)[-1].encode()
+                    handle.bpf_program__set_attach_target(prog, target_fd, function)
         return handle.bpf_object__load(self.ptr)
 
 
@@ -178,7 +183,8 @@ def _check_file(obj: Path) -> Path:
 RERUN_LOG_BYTES = 64 << 20
 
 
-def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0) -> tuple[_Object, ProgramLoad]:
+def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0,
+          target_fd: int = -1) -> tuple[_Object, ProgramLoad]:
     """Open `obj` and load only `name`; the caller closes the returned object.
 
     With `log_bytes`, the verifier log goes to a buffer of that size of our own (its end is
@@ -196,7 +202,7 @@ def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0) -> tuple[_Ob
                 raise VdoctorError(f"{obj.name} has no program named {name}.")
             section = _section(prog)
             optional = not libbpf.lib().bpf_program__autoload(prog)  # SEC("?..."), before we set it
-            err = opened.load_only(name, log_level, log_buf)
+            err = opened.load_only(name, log_level, log_buf, target_fd)
     log = _log_text(messages)
     if log_buf is not None and log_buf.value:
         log += (f"libbpf: prog '{name}': {_BEGIN_MARK}\n" + log_buf.value.decode("utf-8", "replace")
@@ -214,11 +220,11 @@ def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0) -> tuple[_Ob
             # programs (the same program type) load, yet these fail before the verifier
             # writes a line: the kernel's policy forbids attaching to kernel functions.
             kind = section.lstrip("?").split("/", 1)[0]
-            refused = (f"vdoctor: the running kernel refuses {kind} programs before "
-                       f"verifying them (EPERM with an empty log, although it loads other programs "
-                       f"for this user): it does not allow BPF trampolines, which attach programs to "
-                       f"kernel functions, here (kernel lockdown or a security module's policy); "
-                       f"try it in another kernel with --kernel\n")
+            refused = (f"vdoctor: the running kernel refuses {kind} programs before verifying them "
+                       f"(EPERM with an empty log, although it loads other programs for this user): "
+                       f"it does not allow BPF trampolines, which attach a program to a kernel "
+                       f"function or to another program's function, here (kernel lockdown or a "
+                       f"security module's policy); try it in another kernel with --kernel\n")
             # libbpf's hint to raise 'ulimit -l' misleads: memory is not what is missing.
             log = refused + "".join(line + "\n" for line in log.splitlines()
                                     if "try raising 'ulimit -l'" not in line)
@@ -267,16 +273,44 @@ def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
     if listing.ptr is None:
         return [ProgramLoad(obj.name, "", False, _log_text(messages), listing.error)]
     try:
-        names = [_prog_name(p) for p in _programs(listing.ptr) if _is_entry_program(p)]
+        names = [(_prog_name(p), _section(p)) for p in _programs(listing.ptr) if _is_entry_program(p)]
     finally:
         listing.close()
 
     results = []
-    for name in names:
+    targets = [name for name, section in names if not section.startswith("freplace/")]
+    for name, section in names:
+        if section.startswith("freplace/"):
+            results.append(_load_freplace(obj, name, section, targets, log_level))
+            continue
         opened, result = _load(obj, name, log_level)
         opened.close()
         results.append(result)
     return results
+
+
+def _load_freplace(obj: Path, name: str, section: str, targets: list[str], log_level: int) -> ProgramLoad:
+    """A freplace program, loaded as libbpf loads it: against a loaded program holding the
+    global function it replaces. Each accepted program of the object is tried as the target."""
+    function = section.split("/", 1)[1]
+    for target in targets:
+        held, loaded = _load(obj, target, 1)
+        try:
+            if not loaded.accepted:
+                continue
+            fd = libbpf.lib().bpf_program__fd(held.program(target))
+            opened, result = _load(obj, name, log_level, target_fd=fd)
+            opened.close()
+            if result.accepted or _BEGIN_MARK in result.log or result.error == -errno.EPERM:
+                return result  # the verifier judged it, or the kernel refused the type
+        finally:
+            held.close()
+    opened, result = _load(obj, name, log_level)
+    opened.close()
+    said = (f"vdoctor: this freplace program cannot be loaded without a target: it replaces a global "
+            f"function of a loaded program, and no program of {obj.name} that loads here holds a "
+            f"global function {function}\n")
+    return ProgramLoad(name, section, False, said + result.log, result.error, result.optional, log_level)
 
 
 class LoadedProgram:
