@@ -227,13 +227,13 @@ def test_fentry_and_friends_load_or_say_what_the_kernel_lacks(vdoctor):
     programs = _by_name(result.json())
     assert programs["on_switch"]["verdict"] == "accepted"  # tp_btf
     assert programs["each_task"]["verdict"] == "accepted"  # iter/task
-    for name in ("on_unlink", "after_unlink", "sleepable_unlink", "on_file_open", "ret_unlink"):
+    for name in ("on_unlink", "after_unlink", "sleepable_exec", "on_file_open", "ret_unlink"):
         program = programs[name]
         if program["verdict"] == "accepted":
             continue  # a kernel that allows trampolines loads them
         assert program["error"]["class"] == "load-error"
         assert "does not allow BPF trampolines" in program["error"]["message"], program["error"]
-    assert any("starts with '?'" in note for note in programs["sleepable_unlink"]["caveats"])
+    assert any("starts with '?'" in note for note in programs["sleepable_exec"]["caveats"])
 
 
 @needs_kernel
@@ -305,6 +305,13 @@ def test_example_project_and_selftest_program_in_a_qemu_kernel(vdoctor):
     assert programs["task_acquire_leak"]["error"]["class"] == "unreleased-reference"
     assert any("starts with '?'" in note for note in programs["task_acquire_leak"]["caveats"])
     assert kernel["runs"]["expected_ret"]["retval"] == 5
+
+    # Trampoline types load in a kernel that allows them (the host here may not).
+    result = vdoctor("try", KERNEL_PROGS / "btf_types.bpf.c", "--kernel", "6.12", "--json")
+    programs = _by_name(result.json()["kernels"]["6.12"])
+    assert {name: p["verdict"] for name, p in programs.items()} == dict.fromkeys(
+        ("on_switch", "each_task", "on_unlink", "after_unlink", "sleepable_exec", "ret_unlink",
+         "on_file_open"), "accepted"), {n: p["error"] for n, p in programs.items()}
 
 
 @pytest.mark.qemu

@@ -1,5 +1,5 @@
 /* Program types libbpf loads with a BTF attach target: tp_btf and iter (no trampoline), and
- * fentry, fexit, fmod_ret and lsm (a BPF trampoline), one sleepable in a '?' section. */
+ * fentry, fexit, fmod_ret and lsm (a BPF trampoline), a sleepable lsm.s in a '?' section. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -30,8 +30,9 @@ int BPF_PROG(after_unlink, int dfd, struct filename *name, long ret)
 	return 0;
 }
 
-SEC("?fentry.s/do_unlinkat")
-int BPF_PROG(sleepable_unlink, int dfd, struct filename *name)
+/* A sleepable program takes only hooks the kernel allows it: this LSM hook is one. */
+SEC("?lsm.s/bprm_committed_creds")
+int BPF_PROG(sleepable_exec, struct linux_binprm *bprm)
 {
 	return 0;
 }
