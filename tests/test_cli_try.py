@@ -306,6 +306,12 @@ def test_example_project_and_selftest_program_in_a_qemu_kernel(vdoctor):
     assert any("starts with '?'" in note for note in programs["task_acquire_leak"]["caveats"])
     assert kernel["runs"]["expected_ret"]["retval"] == 5
 
+    # freplace finds its target in the guest too; struct_ops load.
+    result = vdoctor("try", KERNEL_PROGS / "attach_targets.bpf.c", "--kernel", "6.12", "--json")
+    programs = _by_name(result.json()["kernels"]["6.12"])
+    assert programs["replaces_target"]["verdict"] == "accepted", programs["replaces_target"]["error"]
+    assert programs["vd_init"]["verdict"] == "accepted"
+
     # Trampoline types load in a kernel that allows them (the host here may not).
     result = vdoctor("try", KERNEL_PROGS / "btf_types.bpf.c", "--kernel", "6.12", "--json")
     programs = _by_name(result.json()["kernels"]["6.12"])

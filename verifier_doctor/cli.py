@@ -151,7 +151,7 @@ def try_program(
                 builds = pipeline.build_for_kernels(program, Path(workdir), targets, cc,
                                                     include_dirs or (), defines or (), cflags)
                 if not as_json:
-                    for label, built in _distinct_builds(builds).items():
+                    for label, built in pipeline.distinct_builds(builds).items():
                         if not isinstance(built, VdoctorError):
                             _say_build(built, program, label)
                 status = _try_kernels(builds, kernel, as_json, log_level, program, run)
@@ -161,40 +161,9 @@ def try_program(
 
 
 def _say_build(built, program: Path, label: str | None = None) -> None:
-    """The compile command `try` ran (or that the object is loaded as it is), on stderr."""
-    import shlex
-
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    target = f" for {label}" if label else ""
-    if built.command is None:
-        err.print(f"vdoctor: {program} is an object file; loading it as it is.", markup=False)
-    else:
-        err.print(f"vdoctor: built{target} with: {shlex.join(built.command)}", markup=False)
-    if built.vmlinux_h is not None:
-        err.print(f"vdoctor: vmlinux.h made from the kernel's BTF{target}: {built.vmlinux_h}", markup=False)
-
-
-def _distinct_builds(builds: dict) -> dict:
-    """The builds by kernel label; one, unlabelled, when every kernel loads the same object.
-    A kernel the program does not compile for maps to its BuildFailed."""
-    if len({id(b) for b in builds.values()}) == 1:
-        return {None: next(iter(builds.values()))}
-    return builds
-
-
-def _build_json(built) -> dict[str, Any]:
-    if isinstance(built, VdoctorError):
-        return {"error": str(built)}
-    return {"command": list(built.command) if built.command else None,
-            "object_given": built.command is None,
-            "vmlinux_h": str(built.vmlinux_h) if built.vmlinux_h else None}
-
-
-def _builds_json(builds: dict) -> dict[str, Any]:
-    distinct = _distinct_builds(builds)
-    if None in distinct:
-        return _build_json(distinct[None])
-    return {"per_kernel": {label: _build_json(built) for label, built in distinct.items()}}
+    for line in pipeline.build_notes(built, program, label):
+        err.print(f"vdoctor: {line}", markup=False)
 
 
 def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int,
@@ -218,7 +187,7 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
             out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
         if len(done) < len(runs):
             out["run_errors"] = {n: r for n, r in runs.items() if isinstance(r, str)}
-        out["build"] = _build_json(built)
+        out["build"] = pipeline.build_to_dict(built)
         _print_json(out)
     else:
         console = _console()
@@ -247,7 +216,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
                 out["run_errors"] = failed
         for label, error in unbuilt.items():
             kernels[label] = {"verdict": "build-error", "error": {"message": str(error), "class": "build-error"}}
-        _print_json({"kernels": kernels, "build": _builds_json(builds)})
+        _print_json({"kernels": kernels, "build": pipeline.builds_to_dict(builds)})
     else:
         console = _console()
         source = read_program_source(program)
@@ -257,7 +226,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
             console.print()
             console.print(f"== does not compile for {label} (against its vmlinux.h) ==", style="bold", markup=False)
             console.print(str(error), markup=False, highlight=False)
-        for (name, error_class, _), (diagnosis, versions) in _distinct_failures(results).items():
+        for (name, error_class, _), (diagnosis, versions) in pipeline.distinct_failures(results).items():
             console.print()
             console.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold", markup=False)
             render_text(diagnosis, console, source)
@@ -272,22 +241,6 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
                         console.print(f"  {name}:", markup=False, highlight=False)
                         render_run(result, console)
     return EXIT_REJECTED if rejected else EXIT_ACCEPTED
-
-
-def _distinct_failures(results: dict[str, list[Diagnosis]]) -> dict[tuple, tuple[Diagnosis, list[str]]]:
-    """Each distinct rejection once, with the kernels that gave it: the same program, class and
-    rejected source line (or instruction text) is one failure, whatever each kernel's wording.
-    The diagnosis shown is the first kernel's (the running kernel's with --kernel all)."""
-    failures: dict[tuple, tuple[Diagnosis, list[str]]] = {}
-    for version, diagnoses in results.items():
-        for diagnosis in diagnoses:
-            if diagnosis.verdict == "accepted" or diagnosis.error is None:
-                continue
-            error = diagnosis.error
-            where = (error.source.text if error.source and error.source.text else error.insn_text) or error.message
-            key = (diagnosis.program or "?", error.error_class, where)
-            failures.setdefault(key, (diagnosis, []))[1].append(version)
-    return failures
 
 
 def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console: Console,

@@ -54,6 +54,61 @@ def build_for_kernels(program: Path, workdir: Path, kernels: Sequence[str], cc: 
     return builds
 
 
+def build_notes(built: Built, program: Path, label: str | None = None) -> list[str]:
+    """What `try` says about a build (on stderr in text mode): the compile command it ran, or
+    that the object is loaded as it is, and the vmlinux.h it made."""
+    import shlex
+
+    target = f" for {label}" if label else ""
+    if built.command is None:
+        notes = [f"{program} is an object file; loading it as it is."]
+    else:
+        notes = [f"built{target} with: {shlex.join(built.command)}"]
+    if built.vmlinux_h is not None:
+        notes.append(f"vmlinux.h made from the kernel's BTF{target}: {built.vmlinux_h}")
+    return notes
+
+
+def distinct_builds(builds: dict[str, Built | BuildFailed]) -> dict[str | None, Built | BuildFailed]:
+    """The builds by kernel label; one, labelled None, when every kernel loads the same object.
+    A kernel the program does not compile for maps to its BuildFailed."""
+    if len({id(b) for b in builds.values()}) == 1:
+        return {None: next(iter(builds.values()))}
+    return dict(builds)
+
+
+def build_to_dict(built: Built | BuildFailed) -> dict:
+    """The "build" object of `try --json`."""
+    if isinstance(built, VdoctorError):
+        return {"error": str(built)}
+    return {"command": list(built.command) if built.command else None,
+            "object_given": built.command is None,
+            "vmlinux_h": str(built.vmlinux_h) if built.vmlinux_h else None}
+
+
+def builds_to_dict(builds: dict[str, Built | BuildFailed]) -> dict:
+    distinct = distinct_builds(builds)
+    if None in distinct:
+        return build_to_dict(distinct[None])
+    return {"per_kernel": {label: build_to_dict(built) for label, built in distinct.items()}}
+
+
+def distinct_failures(results: dict[str, list[Diagnosis]]) -> dict[tuple, tuple[Diagnosis, list[str]]]:
+    """Each distinct rejection once, with the kernels that gave it: the same program, class and
+    rejected source line (or instruction text) is one failure, whatever each kernel's wording.
+    The diagnosis kept is the first kernel's (the running kernel's with --kernel all)."""
+    failures: dict[tuple, tuple[Diagnosis, list[str]]] = {}
+    for version, diagnoses in results.items():
+        for diagnosis in diagnoses:
+            if diagnosis.verdict == "accepted" or diagnosis.error is None:
+                continue
+            error = diagnosis.error
+            where = (error.source.text if error.source and error.source.text else error.insn_text) or error.message
+            key = (diagnosis.program or "?", error.error_class, where)
+            failures.setdefault(key, (diagnosis, []))[1].append(version)
+    return failures
+
+
 def no_program(obj: Path) -> VdoctorError:
     return VdoctorError(f"{obj.name} holds no BPF program (no function in a SEC(\"...\") section).")
 

@@ -106,6 +106,7 @@ def lib() -> ctypes.CDLL:
     _declare(handle, "bpf_program__set_autoload", i, vp, ctypes.c_bool)
     _declare(handle, "bpf_program__autoload", ctypes.c_bool, vp)
     _declare(handle, "bpf_program__set_attach_target", i, vp, i, cp)
+    _declare(handle, "bpf_prog_get_info_by_fd", i, i, vp, ctypes.POINTER(u32))
     _declare(handle, "bpf_program__set_log_level", i, vp, u32)
     _declare(handle, "bpf_program__set_log_buf", i, vp, vp, sz)
     _declare(handle, "bpf_program__fd", i, vp)

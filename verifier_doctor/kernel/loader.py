@@ -291,18 +291,16 @@ def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
 
 def _load_freplace(obj: Path, name: str, section: str, targets: list[str], log_level: int) -> ProgramLoad:
     """A freplace program, loaded as libbpf loads it: against a loaded program holding the
-    global function it replaces. Each accepted program of the object is tried as the target."""
+    global function it replaces (the first program of the object that loads and holds it)."""
     function = section.split("/", 1)[1]
     for target in targets:
         held, loaded = _load(obj, target, 1)
         try:
-            if not loaded.accepted:
-                continue
-            fd = libbpf.lib().bpf_program__fd(held.program(target))
-            opened, result = _load(obj, name, log_level, target_fd=fd)
-            opened.close()
-            if result.accepted or _BEGIN_MARK in result.log or result.error == -errno.EPERM:
-                return result  # the verifier judged it, or the kernel refused the type
+            fd = libbpf.lib().bpf_program__fd(held.program(target)) if loaded.accepted else -1
+            if fd >= 0 and function in _function_names(fd, held.ptr):
+                opened, result = _load(obj, name, log_level, target_fd=fd)
+                opened.close()
+                return result
         finally:
             held.close()
     opened, result = _load(obj, name, log_level)
@@ -311,6 +309,37 @@ def _load_freplace(obj: Path, name: str, section: str, targets: list[str], log_l
             f"function of a loaded program, and no program of {obj.name} that loads here holds a "
             f"global function {function}\n")
     return ProgramLoad(name, section, False, said + result.log, result.error, result.optional, log_level)
+
+
+# struct bpf_prog_info (uapi, fields only ever appended): where the function records are.
+_INFO_SIZE, _FUNC_INFO_REC_SIZE, _FUNC_INFO, _NR_FUNC_INFO = 232, 132, 136, 144
+
+
+def _function_names(prog_fd: int, obj_ptr: int) -> set[str]:
+    """The functions of a loaded program, from the kernel's func_info and the object's BTF."""
+    handle = libbpf.lib()
+    btf = handle.bpf_object__btf(obj_ptr)
+    info = ctypes.create_string_buffer(_INFO_SIZE)
+    size = ctypes.c_uint32(_INFO_SIZE)
+    if not btf or handle.bpf_prog_get_info_by_fd(prog_fd, info, ctypes.byref(size)) != 0:
+        return set()
+    count = int.from_bytes(info.raw[_NR_FUNC_INFO:_NR_FUNC_INFO + 4], "little")
+    width = int.from_bytes(info.raw[_FUNC_INFO_REC_SIZE:_FUNC_INFO_REC_SIZE + 4], "little") or 8
+    records = ctypes.create_string_buffer(count * width)
+    ask = ctypes.create_string_buffer(_INFO_SIZE)
+    ask[_NR_FUNC_INFO:_NR_FUNC_INFO + 4] = count.to_bytes(4, "little")
+    ask[_FUNC_INFO_REC_SIZE:_FUNC_INFO_REC_SIZE + 4] = width.to_bytes(4, "little")
+    ask[_FUNC_INFO:_FUNC_INFO + 8] = ctypes.addressof(records).to_bytes(8, "little")
+    size = ctypes.c_uint32(_INFO_SIZE)
+    if handle.bpf_prog_get_info_by_fd(prog_fd, ask, ctypes.byref(size)) != 0:
+        return set()
+    names = set()
+    for index in range(count):  # struct bpf_func_info { __u32 insn_off; __u32 type_id; }
+        type_id = int.from_bytes(records.raw[index * width + 4:index * width + 8], "little")
+        btf_type = handle.btf__type_by_id(btf, type_id)
+        if btf_type:
+            names.add(handle.btf__name_by_offset(btf, btf_type.contents.name_off).decode())
+    return names
 
 
 class LoadedProgram:
