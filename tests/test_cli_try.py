@@ -182,9 +182,28 @@ def test_compile_command_is_printed_and_cflags_replace_the_defaults(vdoctor, mon
     assert out["error"]["class"] == "packet-bounds"
     assert out["error"]["source"] is None  # no -g, no BTF line info: the log quotes no source
 
+    # -O0, as some projects build: the program the kernel sees is another one.
+    unoptimised = vdoctor("try", source, "--cflags", "-O0 -g", "--json").json()
+    assert unoptimised["build"]["command"][3:5] == ["-O0", "-g"]
+    assert unoptimised["error"]["class"] == "null-deref"
+    assert unoptimised["error"]["insn"] != default["error"]["insn"]
+
     monkeypatch.setenv("VDOCTOR_CFLAGS", "-O2")
     from_env = vdoctor("try", mapless, "--json").json()
     assert "-g" not in from_env["build"]["command"] and from_env["error"]["source"] is None
+
+
+@needs_kernel
+@pytest.mark.kernel
+def test_vmlinux_h_included_by_a_project_header_is_made_too(vdoctor, tmp_path, own_cache):
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "common.h").write_text('#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n')
+    source = tmp_path / "prog.bpf.c"
+    source.write_text('#include "common.h"\nchar LICENSE[] SEC("license") = "GPL";\n'
+                      'SEC("xdp")\nint pass(struct xdp_md *ctx) { return XDP_PASS; }\n')
+    result = vdoctor("try", source, "-I", tmp_path / "inc", "--json")
+    assert result.status == 0, result.stderr
+    assert own_cache in Path(result.json()["build"]["vmlinux_h"]).parents
 
 
 @needs_kernel

@@ -315,7 +315,7 @@ def build_object(
             raise BuildFailed(f"The include directory {folder} (-I) does not exist.")
     generated = None
     if includes_vmlinux_h(source) and not _on_include_path("vmlinux.h", [*includes, *recorded_dirs]):
-        generated = host_vmlinux_h() if kernel == "host" else guest_vmlinux_h(kernel)
+        generated = _vmlinux_h_of(kernel)
     try:
         includes.append(allocator_dir())
     except FileNotFoundError:
@@ -331,21 +331,38 @@ def build_object(
     command += recorded
     for folder in includes:
         command += ["-I", str(folder)]
-    if generated is not None:
-        # A system header: bpftool's C for a newer kernel's BTF warns, and the warnings are not
-        # the user's to fix.
-        command += ["-isystem", str(generated)]
-    command += ["-c", str(source), "-o", str(output)]
+    tail = ["-c", str(source), "-o", str(output)]
+    result = _compile(command + _system_include(generated) + tail, compiler, source)
+    if result.returncode != 0 and generated is None and _MISSING_VMLINUX_H in result.stderr:
+        # A header of the project includes vmlinux.h (the source itself does not).
+        generated = _vmlinux_h_of(kernel)
+        result = _compile(command + _system_include(generated) + tail, compiler, source)
+    if result.returncode != 0:
+        raise BuildFailed(f"{compiler} could not compile {source.name}:\n{result.stderr.rstrip()}")
+    return Built(output, tuple(command + _system_include(generated) + tail),
+                 generated and generated / "vmlinux.h")
 
+
+_MISSING_VMLINUX_H = "'vmlinux.h' file not found"  # clang's words for a missing include
+
+
+def _vmlinux_h_of(kernel: str) -> Path:
+    return host_vmlinux_h() if kernel == "host" else guest_vmlinux_h(kernel)
+
+
+def _system_include(folder: Path | None) -> list[str]:
+    # A system header: bpftool's C for a newer kernel's BTF warns, and those warnings are not
+    # the user's to fix.
+    return [] if folder is None else ["-isystem", str(folder)]
+
+
+def _compile(command: list[str], compiler: str, source: Path) -> subprocess.CompletedProcess:
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        return subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise BuildFailed(f"{compiler} did not finish compiling {source.name} within {COMPILE_TIMEOUT_S} seconds.") from None
     except OSError as error:
         raise BuildFailed(f"{compiler} could not be run: {error.strerror}.") from None
-    if result.returncode != 0:
-        raise BuildFailed(f"{compiler} could not compile {source.name}:\n{result.stderr.rstrip()}")
-    return Built(output, tuple(command), generated and generated / "vmlinux.h")
 
 
 def compile_program(
