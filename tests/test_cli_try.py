@@ -361,3 +361,13 @@ def test_every_kernel_gives_one_table_and_each_distinct_failure_once(vdoctor):
     assert result.stdout.count("handle_unlink: rejected") == len(
         [line for line in lines if line.startswith("== handle_unlink:")])
     assert "vdoctor: built for 7.3 with:" in result.stderr
+
+
+@pytest.mark.qemu
+def test_level_1_log_without_the_states_is_loaded_again_at_level_2_in_a_qemu_kernel(vdoctor):
+    result = vdoctor("try", PROGRAMS / "pointer_arith_multiply.bpf.c", "--kernel", "6.12", "--json")
+    assert result.status == 1, result.stderr
+    out = result.json()["kernels"]["6.12"]
+    assert out["error"]["class"] == "pointer-arith"
+    assert out["log"]["level"] == 2  # from a second boot, at level 2 with our own log buffer
+    assert any("loaded the program again at log level 2" in note for note in out["caveats"])

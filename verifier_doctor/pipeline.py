@@ -124,9 +124,9 @@ def _with_notes(diagnosis: Diagnosis, *notes: str) -> Diagnosis:
     return replace(diagnosis, caveats=(*notes, *diagnosis.caveats)) if notes else diagnosis
 
 
-def _rerun_reason(diagnosis: Diagnosis | None, load) -> str | None:
+def _rerun_reason(diagnosis: Diagnosis | None, load, log_level: int) -> str | None:
     """Why a rejected level-1 load should be loaded again at level 2, or None."""
-    if load.accepted or load.log_level != 1:
+    if load.accepted or log_level != 1:
         return None
     if diagnosis is None:
         return "the log is cut off"
@@ -167,21 +167,38 @@ def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
     return diagnosis
 
 
-def _diagnose_host_load(obj: Path, load) -> Diagnosis:
-    """The diagnosis of one host load; at level 2 again when level 1 cannot show the cause."""
-    from .kernel.loader import RERUN_LOG_BYTES, reload_at_level_2
-
+def _first_look(load, log_level: int) -> tuple[Diagnosis | None, str | None]:
+    """The diagnosis of a load (None for a cut log), and why to load it again at level 2."""
     try:
         diagnosis = diagnose_load(load.name, load.log, load.accepted)
     except (IncompleteLog, NotAVerifierLog):
         if load.accepted or "-- BEGIN PROG LOAD LOG --" not in load.log:
             raise
         diagnosis = None
-    why = _rerun_reason(diagnosis, load)
+    return diagnosis, _rerun_reason(diagnosis, load, log_level)
+
+
+def _second_look(again, why: str, first: Diagnosis | None) -> Diagnosis:
+    """The level-2 load's diagnosis; the level-1 one if the level-2 log cannot be read either
+    (a kernel before 6.4 keeps the start of a log longer than the buffer, not its end)."""
+    from .kernel.loader import RERUN_LOG_BYTES
+
+    try:
+        diagnosis = diagnose_load(again.name, again.log, again.accepted)
+    except (IncompleteLog, NotAVerifierLog):
+        if first is None:
+            raise
+        return first
+    return _with_notes(diagnosis, RERUN_NOTE.format(why=why, mib=RERUN_LOG_BYTES >> 20))
+
+
+def _diagnose_host_load(obj: Path, load, log_level: int) -> Diagnosis:
+    """The diagnosis of one host load; at level 2 again when level 1 cannot show the cause."""
+    from .kernel.loader import reload_at_level_2
+
+    diagnosis, why = _first_look(load, log_level)
     if why is not None:
-        again = reload_at_level_2(obj, load.name)
-        diagnosis = _with_notes(diagnose_load(again.name, again.log, again.accepted),
-                                RERUN_NOTE.format(why=why, mib=RERUN_LOG_BYTES >> 20))
+        diagnosis = _second_look(reload_at_level_2(obj, load.name), why, diagnosis)
     assert diagnosis is not None
     if load.optional:
         diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
@@ -194,7 +211,7 @@ def load_on_host(obj: Path, log_level: int) -> list[Outcome]:
     loads = load_each_program(obj, log_level)
     if not loads:
         raise no_program(obj)
-    return [Outcome(load.name, _diagnose_host_load(obj, load)) for load in loads]
+    return [Outcome(load.name, _diagnose_host_load(obj, load, log_level)) for load in loads]
 
 
 def run_program(obj: Path, name: str, repeat: int):
@@ -209,19 +226,56 @@ def load_on_kernels(obj: Path, kernel: str, log_level: int) -> dict[str, list[Di
     return run_on_kernels(obj, kernel, log_level, 0)[0]
 
 
-def _boot_guests(objects: dict[str, Path], log_level: int, runs: int) -> dict:
+def _boot_guests(objects: dict[str, Path], log_level: int, runs: int, log_bytes: int = 0) -> dict:
     """Each kernel's GuestRun (or error): one boot per kernel, two at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .kernel.qemu import load_in_guests
 
     if len(set(objects.values())) == 1:
-        return load_in_guests(list(objects), [next(iter(objects.values()))], log_level, runs=runs)
+        return load_in_guests(list(objects), [next(iter(objects.values()))], log_level, runs=runs,
+                              log_bytes=log_bytes)
     # A vmlinux.h per kernel made one object per kernel: each boot loads its own.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = pool.map(lambda v: load_in_guests([v], [objects[v]], log_level, runs=runs, jobs=1)[v],
-                        objects)
+        done = pool.map(lambda v: load_in_guests([v], [objects[v]], log_level, runs=runs, jobs=1,
+                                                 log_bytes=log_bytes)[v], objects)
         return dict(zip(objects, done))
+
+
+def _guest_diagnoses(guests: dict, objects: dict[str, Path], log_level: int) -> dict[str, list[Diagnosis]]:
+    """Each kernel's diagnoses; the loads whose level-1 log cannot show the cause are loaded
+    again at level 2, in one more boot of each kernel that has any (with a big log buffer)."""
+    from .kernel.loader import RERUN_LOG_BYTES, optional_programs
+
+    first: dict[str, list] = {}
+    again: dict[str, dict[str, str]] = {}  # kernel -> program -> why
+    for version, run in guests.items():
+        if isinstance(run, VdoctorError):
+            raise run
+        loads = [load for load in run.results.get(objects[version], []) if load.section != ".text"]
+        if not loads:
+            raise no_program(objects[version])
+        first[version] = [(load, *_first_look(load, log_level)) for load in loads]
+        again[version] = {load.name: why for load, _, why in first[version] if why}
+    second = _boot_guests({v: objects[v] for v in again if again[v]}, 2, 0, RERUN_LOG_BYTES) if any(
+        again.values()) else {}
+    results: dict[str, list[Diagnosis]] = {}
+    for version, looks in first.items():
+        optional = optional_programs(objects[version])
+        rerun = second.get(version)
+        if isinstance(rerun, VdoctorError):
+            raise rerun
+        reloads = {load.name: load for load in rerun.results.get(objects[version], [])} if rerun else {}
+        results[version] = []
+        for load, diagnosis, why in looks:
+            if why is not None and load.name in reloads:
+                diagnosis = _second_look(reloads[load.name], why, diagnosis)
+            if diagnosis is None:
+                raise IncompleteLog(f"The log of {load.name} from Linux {version} is cut off.")
+            if load.name in optional:
+                diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
+            results[version].append(diagnosis)
+    return results
 
 
 def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, runs: int):
@@ -234,7 +288,6 @@ def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, run
     nothing (`printed` is empty); on the host ("all" includes it) they are as `--run` gives.
     """
     from .kernel.kernels import SUPPORTED
-    from .kernel.loader import optional_programs
 
     objects = obj if isinstance(obj, dict) else {v: obj for v in ["host", *SUPPORTED]}
     # Kernels the program was not built for (it does not compile against their vmlinux.h).
@@ -252,24 +305,16 @@ def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, run
                 except VdoctorError as error:
                     ran["host"][diagnosis.program] = str(error)
     guests = _boot_guests({v: objects[v] for v in versions}, log_level, max(0, runs)) if versions else {}
+    results.update(_guest_diagnoses(guests, objects, log_level))
     for version in versions:
         run, guest_obj = guests[version], objects[version]
-        if isinstance(run, VdoctorError):
-            raise run
-        optional = optional_programs(guest_obj)
-        loads = [load for load in run.results.get(guest_obj, []) if load.section != ".text"]
-        if not loads:
-            raise no_program(guest_obj)
-        results[version] = [
-            _with_notes(diagnose_load(load.name, load.log, load.accepted),
-                        *([OPTIONAL_NOTE.format(section=load.section)] if load.name in optional else []))
-            for load in loads]
         ran[version] = {}
-        for load in loads:
-            if (guest_obj, load.name) in run.runs:
-                ran[version][load.name] = run.runs[(guest_obj, load.name)]
-            elif (guest_obj, load.name) in run.run_errors:
-                ran[version][load.name] = run.run_errors[(guest_obj, load.name)]
+        for diagnosis in results[version]:
+            name = diagnosis.program or ""
+            if (guest_obj, name) in run.runs:
+                ran[version][name] = run.runs[(guest_obj, name)]
+            elif (guest_obj, name) in run.run_errors:
+                ran[version][name] = run.run_errors[(guest_obj, name)]
     return results, ran
 
 

@@ -6,12 +6,13 @@
  * It runs as /init's child inside a QEMU guest (verifier_doctor/kernel/qemu.py), linked
  * statically against libbpf so that one binary runs on every guest kernel.
  *
- *     vdoctor_guest_load LOG_LEVEL [--runs N] OBJECT...
+ *     vdoctor_guest_load LOG_LEVEL [--runs N] [--log-bytes N] OBJECT...
  *
  * For each object and each of its programs, the object is opened anew with only that program
  * autoloaded (a rejected program must not hide the verdict on its neighbours), its verifier log
  * level set to LOG_LEVEL | 4 (statistics; BPF_LOG_STATS, Linux 5.2), and loaded. libbpf keeps
- * its own log buffer (16 MiB, doubled and retried on ENOSPC) and prints the log itself between
+ * its own log buffer (16 MiB, doubled and retried on ENOSPC; with --log-bytes N, a buffer of N
+ * bytes of ours instead, printed here the same way) and prints the log itself between
  * "-- BEGIN PROG LOAD LOG --" and "-- END PROG LOAD LOG --", so the text is exactly what a host
  * load prints (verifier_doctor/kernel/loader.py) and goes through the same parser: libbpf's
  * warnings and notices, each ending a line, and of its debug lines only that log (an accepted
@@ -224,6 +225,10 @@ static int check_global_data_mmap(struct bpf_object *obj)
 
 /* While a freplace program's candidate targets load, libbpf's output is not kept. */
 static int quiet;
+/* --log-bytes N: the verifier log goes to a buffer of N bytes of ours, whose end a kernel since
+ * 6.4 keeps when the log is longer, and is printed here as libbpf prints its own. */
+static long log_bytes;
+static char *log_buf;
 
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -436,9 +441,16 @@ static int load_one(const char *path, int index, char **sections, int count, int
 	if (!*prog)
 		return -ENOENT;
 	bpf_program__set_log_level(*prog, (__u32)log_level | 4);
+	if (log_bytes) {
+		log_buf[0] = '\0';
+		bpf_program__set_log_buf(*prog, log_buf, (size_t)log_bytes);
+	}
 	if (*held)
 		bpf_program__set_attach_target(*prog, bpf_program__fd(target), function);
 	err = bpf_object__load(*obj);
+	if (log_bytes && log_buf[0])
+		fprintf(text_sink, "libbpf: prog '%s': -- BEGIN PROG LOAD LOG --\n%s-- END PROG LOAD LOG --\n",
+			bpf_program__name(*prog), log_buf);
 	return err ? err : check_global_data_mmap(*obj);
 }
 
@@ -499,7 +511,7 @@ int main(int argc, char **argv)
 	int i, first = 2;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s LOG_LEVEL [--runs N] OBJECT...\n", argv[0]);
+		fprintf(stderr, "usage: %s LOG_LEVEL [--runs N] [--log-bytes N] OBJECT...\n", argv[0]);
 		return 2;
 	}
 	log_level = strtol(argv[1], &end, 10);
@@ -514,6 +526,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		first = 4;
+	}
+	if (argc > first + 1 && strcmp(argv[first], "--log-bytes") == 0) {
+		log_bytes = strtol(argv[first + 1], &end, 10);
+		if (*end || log_bytes < 0 || log_bytes > (1L << 30) || !(log_buf = malloc(log_bytes + 1))) {
+			fprintf(stderr, "%s: --log-bytes takes 0..%ld, not '%s'\n", argv[0], 1L << 30,
+				argv[first + 1]);
+			return 2;
+		}
+		first += 2;
 	}
 	text_sink = fopencookie(NULL, "w", sink_io);
 	if (!text_sink) {
