@@ -41,7 +41,6 @@ class ProgramLoad:
     # libbpf does not load a SEC("?...") program unless asked (bpf_program__set_autoload);
     # we load each program on its own, so it is loaded and verified like the others.
     optional: bool = False
-    log_level: int = 1  # the level the kept log was made at (2 when `try` reran the load)
 
 
 @cache
@@ -211,7 +210,7 @@ def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0,
         refused = _unmappable_global_data(opened.ptr)
         if refused is not None:
             return opened, ProgramLoad(name, section, False, log + refused + "\n", -ENOTSUPP,
-                                       optional, log_level)
+                                       optional)
     if opened.ptr is None:
         return opened, ProgramLoad(name, "", False, log, err)
     if err == -errno.EPERM and _BEGIN_MARK not in log:
@@ -228,14 +227,14 @@ def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0,
             # libbpf's hint to raise 'ulimit -l' misleads: memory is not what is missing.
             log = refused + "".join(line + "\n" for line in log.splitlines()
                                     if "try raising 'ulimit -l'" not in line)
-            return opened, ProgramLoad(name, section, False, log, err, optional, log_level)
+            return opened, ProgramLoad(name, section, False, log, err, optional)
         # The kernel refused before verifying: bpf_prog_load() wants CAP_BPF
         # (and CAP_NET_ADMIN or CAP_PERFMON) for every type but socket filters
         # and cgroup skb, which the probe in _require_kernel() may have passed.
         opened.close()
         raise KernelUnavailable(f"The running kernel refuses to load {section} programs for this user; run as root or with CAP_BPF.")
     return opened, ProgramLoad(name, section, err == 0, log, err if err else None,
-                               optional, log_level)
+                               optional)
 
 
 def optional_programs(obj: Path) -> set[str]:
@@ -308,7 +307,7 @@ def _load_freplace(obj: Path, name: str, section: str, targets: list[str], log_l
     said = (f"vdoctor: this freplace program cannot be loaded without a target: it replaces a global "
             f"function of a loaded program, and no program of {obj.name} that loads here holds a "
             f"global function {function}\n")
-    return ProgramLoad(name, section, False, said + result.log, result.error, result.optional, log_level)
+    return ProgramLoad(name, section, False, said + result.log, result.error, result.optional)
 
 
 # struct bpf_prog_info (uapi, fields only ever appended): where the function records are.
