@@ -224,9 +224,16 @@ def _read_source(path: Path | None) -> list[str] | None:
 @app.command("try")
 @one_error_path
 def try_program(
-    program: Annotated[Path, typer.Argument(metavar="PROGRAM", help="The BPF C file (prog.bpf.c).")],
+    program: Annotated[Path, typer.Argument(
+        metavar="PROGRAM", help="The BPF C file (prog.bpf.c), or an object (prog.bpf.o) to load as it is.")],
     kernel: Annotated[Kernel, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = Kernel.host,
     cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
+    include_dirs: Annotated[Optional[list[Path]], typer.Option(
+        "-I", "--include", help="Add DIR to the include path (repeatable).", metavar="DIR")] = None,
+    defines: Annotated[Optional[list[str]], typer.Option(
+        "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")] = None,
+    cflags: Annotated[Optional[str], typer.Option(
+        "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     run: Annotated[int, typer.Option("--run", min=0, help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
     attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
@@ -237,7 +244,7 @@ def try_program(
 ) -> None:
     """Compile a BPF program, load it, and explain the verdict.
 
-    Example: vdoctor try prog.bpf.c --run 3
+    Example: vdoctor try prog.bpf.c -I include -D DEBUG=1 --run 3
     """
     import tempfile
 
@@ -248,15 +255,37 @@ def try_program(
     as_json = chosen == "json"
     if chosen in ("html", "sarif") and (run or attach):
         raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
+    flags = (include_dirs or (), defines or (), cflags)
     with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
-        obj = pipeline.build(program, Path(workdir), cc)
-        if chosen in ("html", "sarif"):
-            status = _try_formatted(obj, kernel, chosen, log_level, program, output)
-        elif kernel == "host":
-            status = _try_host(obj, as_json, run, attach, log_level, attach_seconds, program)
+        if kernel == "host":
+            built = pipeline.build(program, Path(workdir), cc, *flags)
+            if chosen == "text":
+                _say_build(built, program)
+            if chosen in ("html", "sarif"):
+                status = _try_formatted(built.object, kernel, chosen, log_level, program, output)
+            else:
+                status = _try_host(built, as_json, run, attach, log_level, attach_seconds, program)
         else:
-            status = _try_kernels(obj, kernel, as_json, log_level, program, run)
+            from .kernel.kernels import SUPPORTED
+
+            targets = ["host", *SUPPORTED] if kernel == "all" else [kernel]
+            builds = pipeline.build_for_kernels(program, Path(workdir), targets, cc, *flags)
+            if chosen == "text":
+                for label, built in pipeline.distinct_builds(builds).items():
+                    if not isinstance(built, VdoctorError):
+                        _say_build(built, program, label)
+            if chosen in ("html", "sarif"):
+                status = _try_formatted(builds, kernel, chosen, log_level, program, output)
+            else:
+                status = _try_kernels(builds, kernel, as_json, log_level, program, run)
     raise typer.Exit(status)
+
+
+def _say_build(built, program: Path, label: str | None = None) -> None:
+    from . import pipeline
+
+    for line in pipeline.build_notes(built, program, label):
+        _say(f"vdoctor: {line}")
 
 
 def _stdout_to(output: Path | None, fmt: str):
@@ -276,15 +305,17 @@ def _stdout_to(output: Path | None, fmt: str):
     return stack
 
 
-def _try_formatted(obj: Path, kernel: str, fmt: str, log_level: int, program: Path,
+def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
                    output: Path | None) -> int:
-    """`try --format html|sarif`: every kernel's diagnoses on one page or in one SARIF log."""
+    """`try --format html|sarif`: every kernel's diagnoses on one page or in one SARIF log
+    (`obj`: the object, on the host; the builds per kernel, under QEMU)."""
     from . import pipeline
 
     if kernel == "host":
         shown = [(None, d, t) for d, t in _host_traces(obj, log_level)]
     else:  # under QEMU the page shows each diagnosis and its history, not the whole path
-        results = pipeline.load_on_kernels(obj, kernel, log_level)
+        objects = {label: b.object for label, b in obj.items() if not isinstance(b, VdoctorError)}
+        results = pipeline.run_on_kernels(objects, kernel, log_level, 0)[0]
         shown = [(f"kernel {version}", d, None) for version, diagnoses in results.items() for d in diagnoses]
     _emit(_formatted(fmt, shown, program, _read_source(program), str(program)), output)
     return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
@@ -307,23 +338,31 @@ def _host_traces(obj: Path, log_level: int) -> list:
     return out
 
 
-def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level: int,
+def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int,
               attach_seconds: float | None, program: Path) -> int:
     from . import pipeline
     from .render.json_out import run_to_dict
 
+    obj = built.object
     outcomes = pipeline.load_on_host(obj, log_level)
     diagnoses = [o.diagnosis for o in outcomes]
     runs: dict[str, Any] = {}
     if run > 0:
         for outcome in outcomes:
             if outcome.diagnosis.verdict == "accepted":
-                runs[outcome.name] = pipeline.run_program(obj, outcome.name, run)
+                try:  # a type BPF_PROG_TEST_RUN cannot run must not hide the other runs
+                    runs[outcome.name] = pipeline.run_program(obj, outcome.name, run)
+                except VdoctorError as error:
+                    runs[outcome.name] = str(error)
     status = EXIT_ACCEPTED if all(d.verdict == "accepted" for d in diagnoses) else EXIT_REJECTED
     if as_json:
         out = _combined_json(diagnoses)
-        if runs:
-            out["runs"] = {name: run_to_dict(result) for name, result in runs.items()}
+        done = {n: r for n, r in runs.items() if not isinstance(r, str)}
+        if done:
+            out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
+        if len(done) < len(runs):
+            out["run_errors"] = {n: r for n, r in runs.items() if isinstance(r, str)}
+        out["build"] = pipeline.build_to_dict(built)
         _print_json(out)
     else:
         console = _console()
@@ -333,15 +372,17 @@ def _try_host(obj: Path, as_json: bool, run: int, attach: str | None, log_level:
     return status
 
 
-def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program: Path,
+def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, program: Path,
                  run: int = 0) -> int:
     from . import pipeline
     from .render.json_out import run_to_dict
-    from .render.text import render_matrix
+    from .render.text import render_matrix, render_run, render_text
 
     # With --run, each kernel's runs map a program to its RunResult or to why it was not run.
-    results, ran = pipeline.run_on_kernels(obj, kernel, log_level, run)
-    rejected = any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
+    objects = {label: built.object for label, built in builds.items() if not isinstance(built, VdoctorError)}
+    unbuilt = {label: error for label, error in builds.items() if isinstance(error, VdoctorError)}
+    results, ran = pipeline.run_on_kernels(objects, kernel, log_level, run)
+    rejected = bool(unbuilt) or any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
     if as_json:
         kernels: dict[str, Any] = {}
         for version, diagnoses in results.items():
@@ -352,14 +393,32 @@ def _try_kernels(obj: Path, kernel: str, as_json: bool, log_level: int, program:
                 out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
             if failed:
                 out["run_errors"] = failed
-        _print_json({"kernels": kernels})
+        for label, error in unbuilt.items():
+            kernels[label] = {"verdict": "build-error", "error": {"message": str(error), "class": "build-error"}}
+        _print_json({"kernels": kernels, "build": pipeline.builds_to_dict(builds)})
     else:
         console = _console()
         source = _read_source(program)
-        for version, diagnoses in results.items():
-            console.print(f"== kernel {version} ==", style="bold")
-            _render_diagnoses(diagnoses, ran.get(version, {}), console, source, blank_between=False)
-        render_matrix(results, console)
+        render_matrix({label: results.get(label, []) for label in builds if label in results or label in unbuilt},
+                      console, dict.fromkeys(unbuilt, "build-error"))
+        for label, error in unbuilt.items():
+            console.print()
+            console.print(f"== does not compile for {label} (against its vmlinux.h) ==", style="bold", markup=False)
+            console.print(str(error), markup=False, highlight=False)
+        for (name, error_class, _), (diagnosis, versions) in pipeline.distinct_failures(results).items():
+            console.print()
+            console.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold", markup=False)
+            render_text(diagnosis, console, source)
+        for version, programs in ran.items():
+            if programs:
+                console.print()
+                console.print(f"== test runs on kernel {version} ==", style="bold")
+                for name, result in programs.items():
+                    if isinstance(result, str):
+                        console.print(f"  run      {name}: not run: {result}", markup=False, highlight=False)
+                    else:
+                        console.print(f"  {name}:", markup=False, highlight=False)
+                        render_run(result, console)
     return EXIT_REJECTED if rejected else EXIT_ACCEPTED
 
 
@@ -372,6 +431,9 @@ def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console:
         if number and blank_between:
             console.print()
         render_text(diagnosis, console, source)
+        if diagnosis.verdict == "accepted":  # render_text shows notes of rejections only
+            for caveat in diagnosis.caveats:
+                console.print(f"  note     {caveat}", markup=False, highlight=False)
         result = runs.get(diagnosis.program or "")
         if isinstance(result, str):
             console.print(f"  run      not run: {result}", markup=False, highlight=False)

@@ -6,15 +6,17 @@ parser and analysis as `vdoctor explain`, so `try` and `explain` can never disag
 
 from __future__ import annotations
 
+import errno
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
 
 from .analysis import Diagnosis, diagnose
-from .errors import VdoctorError
-from .kernel.build import compile_program, find_compiler
+from .errors import BuildFailed, IncompleteLog, NotAVerifierLog, VdoctorError
+from .kernel.build import Built, build_object
 from .parsing import read_log
 
 
@@ -24,14 +26,134 @@ class Outcome:
     diagnosis: Diagnosis
 
 
-def build(program: Path, workdir: Path, cc: str | None) -> Path:
+def build(program: Path, workdir: Path, cc: str | None, include_dirs: Sequence[Path] = (),
+          defines: Sequence[str] = (), cflags: str | None = None, kernel: str = "host") -> Built:
+    """The object to load: `program` compiled with the user's flags, or as it is if it is one."""
     if not program.is_file():
         raise VdoctorError(f"There is no file {program} to compile.")
-    return compile_program(program, workdir, find_compiler(cc))
+    return build_object(program, workdir, cc, include_dirs, defines, cflags, kernel)
+
+
+def build_for_kernels(program: Path, workdir: Path, kernels: Sequence[str], cc: str | None,
+                      include_dirs: Sequence[Path] = (), defines: Sequence[str] = (),
+                      cflags: str | None = None) -> dict[str, Built | BuildFailed]:
+    """One build per kernel when the program needs a vmlinux.h made from each kernel's BTF;
+    otherwise one build that every kernel loads.
+
+    The first kernel's build failing raises; another kernel's maps to its BuildFailed (the
+    program does not compile against that kernel's types, e.g. a field it renamed)."""
+    first = build(program, workdir / kernels[0], cc, include_dirs, defines, cflags, kernels[0])
+    if first.vmlinux_h is None:
+        return dict.fromkeys(kernels, first)
+    builds: dict[str, Built | BuildFailed] = {kernels[0]: first}
+    for kernel in kernels[1:]:
+        try:
+            builds[kernel] = build(program, workdir / kernel, cc, include_dirs, defines, cflags, kernel)
+        except BuildFailed as error:
+            builds[kernel] = error
+    return builds
+
+
+def build_notes(built: Built, program: Path, label: str | None = None) -> list[str]:
+    """What `try` says about a build (on stderr in text mode): the compile command it ran, or
+    that the object is loaded as it is, and the vmlinux.h it made."""
+    import shlex
+
+    target = f" for {label}" if label else ""
+    if built.command is None:
+        notes = [f"{program} is an object file; loading it as it is."]
+    else:
+        notes = [f"built{target} with: {shlex.join(built.command)}"]
+    if built.vmlinux_h is not None:
+        notes.append(f"vmlinux.h made from the kernel's BTF{target}: {built.vmlinux_h}")
+    return notes
+
+
+def distinct_builds(builds: dict[str, Built | BuildFailed]) -> dict[str | None, Built | BuildFailed]:
+    """The builds by kernel label; one, labelled None, when every kernel loads the same object.
+    A kernel the program does not compile for maps to its BuildFailed."""
+    if len({id(b) for b in builds.values()}) == 1:
+        return {None: next(iter(builds.values()))}
+    return dict(builds)
+
+
+def build_to_dict(built: Built | BuildFailed) -> dict:
+    """The "build" object of `try --json`."""
+    if isinstance(built, VdoctorError):
+        return {"error": str(built)}
+    return {"command": list(built.command) if built.command else None,
+            "object_given": built.command is None,
+            "vmlinux_h": str(built.vmlinux_h) if built.vmlinux_h else None}
+
+
+def builds_to_dict(builds: dict[str, Built | BuildFailed]) -> dict:
+    distinct = distinct_builds(builds)
+    if None in distinct:
+        return build_to_dict(distinct[None])
+    return {"per_kernel": {label: build_to_dict(built) for label, built in distinct.items()}}
+
+
+def distinct_failures(results: dict[str, list[Diagnosis]]) -> dict[tuple, tuple[Diagnosis, list[str]]]:
+    """Each distinct rejection once, with the kernels that gave it: the same program, class and
+    rejected source line (or instruction text) is one failure, whatever each kernel's wording.
+    The diagnosis kept is the first kernel's (the running kernel's with --kernel all)."""
+    failures: dict[tuple, tuple[Diagnosis, list[str]]] = {}
+    for version, diagnoses in results.items():
+        for diagnosis in diagnoses:
+            if diagnosis.verdict == "accepted" or diagnosis.error is None:
+                continue
+            error = diagnosis.error
+            where = (error.source.text if error.source and error.source.text else error.insn_text) or error.message
+            key = (diagnosis.program or "?", error.error_class, where)
+            failures.setdefault(key, (diagnosis, []))[1].append(version)
+    return failures
+
+
+def no_program(obj: Path) -> VdoctorError:
+    return VdoctorError(f"{obj.name} holds no BPF program (no function in a SEC(\"...\") section).")
+
+
+OPTIONAL_NOTE = ("SEC(\"?{section}\") starts with '?': libbpf does not load this program unless "
+                 "asked (bpf_program__set_autoload); vdoctor loaded it on its own.")
+RERUN_NOTE = ("The level-1 log did not show the cause ({why}); vdoctor loaded the program again at "
+              "log level 2 by itself, with a {mib} MiB log buffer keeping the end of a longer log, "
+              "and this is that log's diagnosis.")
+
+
+def _with_notes(diagnosis: Diagnosis, *notes: str) -> Diagnosis:
+    return replace(diagnosis, caveats=(*notes, *diagnosis.caveats)) if notes else diagnosis
+
+
+def _rerun_reason(diagnosis: Diagnosis | None, load, log_level: int) -> str | None:
+    """Why a rejected level-1 load should be loaded again at level 2, or None."""
+    if load.accepted or log_level != 1:
+        return None
+    if diagnosis is None:
+        return "the log is cut off"
+    error = diagnosis.error
+    if error is None:
+        return None
+    if error.error_class == "load-error" and load.error == -errno.E2BIG:
+        return "libbpf says only 'Argument list too long'"
+    if error.register and diagnosis.culprit is None and not diagnosis.history:
+        return f"it names {error.register} but shows none of the states that made it"
+    return None
+
+
+def _libbpf_refusal(name: str, log: str) -> VdoctorError:
+    """libbpf refused the object before any program reached the kernel (no BTF, bad ELF)."""
+    said = "; ".join(line.removeprefix("libbpf: ").strip() for line in log.splitlines() if line.strip()).rstrip(".")
+    hint = " (an object built without -g has no BTF)" if "BTF is required" in log else ""
+    return VdoctorError(f"libbpf could not load {name}: {said}{hint}.")
 
 
 def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
     """The diagnosis of one program's load, from the text libbpf printed for it."""
+    if not accepted and log.strip() and "-- BEGIN PROG LOAD LOG --" not in log:
+        try:
+            read_log(log)
+        except NotAVerifierLog:
+            raise _libbpf_refusal(name, log) from None
     document = read_log(log) if log.strip() else None
     if document is None:
         raise VdoctorError(f"Loading {name} printed nothing to explain.")
@@ -45,13 +167,51 @@ def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
     return diagnosis
 
 
+def _first_look(load, log_level: int) -> tuple[Diagnosis | None, str | None]:
+    """The diagnosis of a load (None for a cut log), and why to load it again at level 2."""
+    try:
+        diagnosis = diagnose_load(load.name, load.log, load.accepted)
+    except (IncompleteLog, NotAVerifierLog):
+        if load.accepted or "-- BEGIN PROG LOAD LOG --" not in load.log:
+            raise
+        diagnosis = None
+    return diagnosis, _rerun_reason(diagnosis, load, log_level)
+
+
+def _second_look(again, why: str, first: Diagnosis | None) -> Diagnosis:
+    """The level-2 load's diagnosis; the level-1 one if the level-2 log cannot be read either
+    (a kernel before 6.4 keeps the start of a log longer than the buffer, not its end)."""
+    from .kernel.loader import RERUN_LOG_BYTES
+
+    try:
+        diagnosis = diagnose_load(again.name, again.log, again.accepted)
+    except (IncompleteLog, NotAVerifierLog):
+        if first is None:
+            raise
+        return first
+    return _with_notes(diagnosis, RERUN_NOTE.format(why=why, mib=RERUN_LOG_BYTES >> 20))
+
+
+def _diagnose_host_load(obj: Path, load, log_level: int) -> Diagnosis:
+    """The diagnosis of one host load; at level 2 again when level 1 cannot show the cause."""
+    from .kernel.loader import reload_at_level_2
+
+    diagnosis, why = _first_look(load, log_level)
+    if why is not None:
+        diagnosis = _second_look(reload_at_level_2(obj, load.name), why, diagnosis)
+    assert diagnosis is not None
+    if load.optional:
+        diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
+    return diagnosis
+
+
 def load_on_host(obj: Path, log_level: int) -> list[Outcome]:
     from .kernel.loader import load_each_program
 
     loads = load_each_program(obj, log_level)
     if not loads:
-        raise VdoctorError(f"{obj.name} holds no BPF program (no function in a SEC(\"...\") section).")
-    return [Outcome(load.name, diagnose_load(load.name, load.log, load.accepted)) for load in loads]
+        raise no_program(obj)
+    return [Outcome(load.name, _diagnose_host_load(obj, load, log_level)) for load in loads]
 
 
 def run_program(obj: Path, name: str, repeat: int):
@@ -66,42 +226,95 @@ def load_on_kernels(obj: Path, kernel: str, log_level: int) -> dict[str, list[Di
     return run_on_kernels(obj, kernel, log_level, 0)[0]
 
 
-def run_on_kernels(obj: Path, kernel: str, log_level: int, runs: int):
+def _boot_guests(objects: dict[str, Path], log_level: int, runs: int, log_bytes: int = 0) -> dict:
+    """Each kernel's GuestRun (or error): one boot per kernel, two at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .kernel.qemu import load_in_guests
+
+    if len(set(objects.values())) == 1:
+        return load_in_guests(list(objects), [next(iter(objects.values()))], log_level, runs=runs,
+                              log_bytes=log_bytes)
+    # A vmlinux.h per kernel made one object per kernel: each boot loads its own.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = pool.map(lambda v: load_in_guests([v], [objects[v]], log_level, runs=runs, jobs=1,
+                                                 log_bytes=log_bytes)[v], objects)
+        return dict(zip(objects, done))
+
+
+def _guest_diagnoses(guests: dict, objects: dict[str, Path], log_level: int) -> dict[str, list[Diagnosis]]:
+    """Each kernel's diagnoses; the loads whose level-1 log cannot show the cause are loaded
+    again at level 2, in one more boot of each kernel that has any (with a big log buffer)."""
+    from .kernel.loader import RERUN_LOG_BYTES, optional_programs
+
+    first: dict[str, list] = {}
+    again: dict[str, dict[str, str]] = {}  # kernel -> program -> why
+    for version, run in guests.items():
+        if isinstance(run, VdoctorError):
+            raise run
+        loads = [load for load in run.results.get(objects[version], []) if load.section != ".text"]
+        if not loads:
+            raise no_program(objects[version])
+        first[version] = [(load, *_first_look(load, log_level)) for load in loads]
+        again[version] = {load.name: why for load, _, why in first[version] if why}
+    second = _boot_guests({v: objects[v] for v in again if again[v]}, 2, 0, RERUN_LOG_BYTES) if any(
+        again.values()) else {}
+    results: dict[str, list[Diagnosis]] = {}
+    for version, looks in first.items():
+        optional = optional_programs(objects[version])
+        rerun = second.get(version)
+        if isinstance(rerun, VdoctorError):
+            raise rerun
+        reloads = {load.name: load for load in rerun.results.get(objects[version], [])} if rerun else {}
+        results[version] = []
+        for load, diagnosis, why in looks:
+            if why is not None and load.name in reloads:
+                diagnosis = _second_look(reloads[load.name], why, diagnosis)
+            if diagnosis is None:
+                raise IncompleteLog(f"The log of {load.name} from Linux {version} is cut off.")
+            if load.name in optional:
+                diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
+            results[version].append(diagnosis)
+    return results
+
+
+def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, runs: int):
     """Each kernel's diagnoses and, with `runs` > 0, the test runs of its accepted programs.
 
+    `obj` is the object every kernel loads, or one object per kernel label (and "host").
     Returns (diagnoses per kernel, runs per kernel); the runs of a kernel map a program's name
     to its kernel.runner.RunResult, or to a sentence saying why it could not be run (a type
     BPF_PROG_TEST_RUN does not run, or a run the kernel refused). Runs under QEMU print
     nothing (`printed` is empty); on the host ("all" includes it) they are as `--run` gives.
     """
     from .kernel.kernels import SUPPORTED
-    from .kernel.qemu import load_in_guests
 
-    versions = list(SUPPORTED) if kernel == "all" else [kernel]
+    objects = obj if isinstance(obj, dict) else {v: obj for v in ["host", *SUPPORTED]}
+    # Kernels the program was not built for (it does not compile against their vmlinux.h).
+    versions = [v for v in (SUPPORTED if kernel == "all" else [kernel]) if v in objects]
     results: dict[str, list[Diagnosis]] = {}
     ran: dict[str, dict] = {}
-    if kernel == "all":
-        results["host"] = [o.diagnosis for o in load_on_host(obj, log_level)]
+    if kernel == "all" and "host" in objects:
+        host_obj = objects["host"]
+        results["host"] = [o.diagnosis for o in load_on_host(host_obj, log_level)]
         ran["host"] = {}
         for diagnosis in results["host"] if runs > 0 else []:
             if diagnosis.verdict == "accepted" and diagnosis.program:
                 try:
-                    ran["host"][diagnosis.program] = run_program(obj, diagnosis.program, runs)
+                    ran["host"][diagnosis.program] = run_program(host_obj, diagnosis.program, runs)
                 except VdoctorError as error:
                     ran["host"][diagnosis.program] = str(error)
-    guests = load_in_guests(versions, [obj], log_level, runs=max(0, runs))
+    guests = _boot_guests({v: objects[v] for v in versions}, log_level, max(0, runs)) if versions else {}
+    results.update(_guest_diagnoses(guests, objects, log_level))
     for version in versions:
-        run = guests[version]
-        if isinstance(run, VdoctorError):
-            raise run
-        loads = run.results.get(obj, [])
-        results[version] = [diagnose_load(load.name, load.log, load.accepted) for load in loads]
+        run, guest_obj = guests[version], objects[version]
         ran[version] = {}
-        for load in loads:
-            if (obj, load.name) in run.runs:
-                ran[version][load.name] = run.runs[(obj, load.name)]
-            elif (obj, load.name) in run.run_errors:
-                ran[version][load.name] = run.run_errors[(obj, load.name)]
+        for diagnosis in results[version]:
+            name = diagnosis.program or ""
+            if (guest_obj, name) in run.runs:
+                ran[version][name] = run.runs[(guest_obj, name)]
+            elif (guest_obj, name) in run.run_errors:
+                ran[version][name] = run.run_errors[(guest_obj, name)]
     return results, ran
 
 

@@ -38,6 +38,9 @@ class ProgramLoad:
     accepted: bool
     log: str  # libbpf's lines and the verifier's log, as libbpf prints them
     error: int | None  # negative errno from libbpf on failure, else None
+    # libbpf does not load a SEC("?...") program unless asked (bpf_program__set_autoload);
+    # we load each program on its own, so it is loaded and verified like the others.
+    optional: bool = False
 
 
 @cache
@@ -80,6 +83,27 @@ def _prog_name(prog: int) -> str:
     return libbpf.lib().bpf_program__name(prog).decode()
 
 
+def _section(prog: int) -> str:
+    return libbpf.lib().bpf_program__section_name(prog).decode()
+
+
+def _is_entry_program(prog: int) -> bool:
+    """A function in a SEC() section; libbpf 1.4 also lists global functions of .text, which
+    are only called by the programs (no SEC(), nothing to load on their own)."""
+    return _section(prog) != ".text"
+
+
+# Program sections that need a BPF trampoline: their load makes the kernel prepare an
+# attachment to a kernel function (fentry, fexit, fmod_ret, lsm; sleepable ".s" variants) or
+# to a function of another program (freplace).
+_TRAMPOLINE_SECTIONS = ("fentry", "fexit", "fmod_ret", "lsm", "freplace")
+
+
+def _needs_trampoline(section: str) -> bool:
+    kind = section.lstrip("?").split("/", 1)[0].removesuffix(".s")
+    return kind in _TRAMPOLINE_SECTIONS
+
+
 class _Object:
     """One opened bpf_object; closing it unloads its programs and maps."""
 
@@ -97,14 +121,24 @@ class _Object:
     def program(self, name: str) -> int | None:
         return next((p for p in _programs(self.ptr) if _prog_name(p) == name), None)
 
-    def load_only(self, name: str, log_level: int) -> int:
-        """Load the object with `name` its only program; 0 or libbpf's negative errno."""
+    def load_only(self, name: str, log_level: int, log_buf=None, target_fd: int = -1) -> int:
+        """Load the object with `name` its only program; 0 or libbpf's negative errno.
+
+        With `log_buf` (a ctypes buffer) the verifier writes its log there and libbpf
+        neither prints it nor grows it; a kernel since 6.4 keeps the end of a longer log.
+        With `target_fd`, a freplace program replaces its function in that loaded program.
+        """
         handle = libbpf.lib()
         for prog in _programs(self.ptr):
             mine = _prog_name(prog) == name
             handle.bpf_program__set_autoload(prog, mine)
             if mine:
                 handle.bpf_program__set_log_level(prog, log_level | BPF_LOG_STATS)
+                if log_buf is not None:
+                    handle.bpf_program__set_log_buf(prog, log_buf, len(log_buf))
+                if target_fd >= 0:
+                    function = _section(prog).split("/", 1)[-1].encode()
+                    handle.bpf_program__set_attach_target(prog, target_fd, function)
         return handle.bpf_object__load(self.ptr)
 
 
@@ -143,8 +177,19 @@ def _check_file(obj: Path) -> Path:
     return obj
 
 
-def _load(obj: Path, name: str, log_level: int) -> tuple[_Object, ProgramLoad]:
-    """Open `obj` and load only `name`; the caller closes the returned object."""
+# The log buffer of a rerun at level 2: a level-2 log of a program that reaches the
+# instruction limit runs to gigabytes; the kernel keeps its end, where the verdict is.
+RERUN_LOG_BYTES = 64 << 20
+
+
+def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0,
+          target_fd: int = -1) -> tuple[_Object, ProgramLoad]:
+    """Open `obj` and load only `name`; the caller closes the returned object.
+
+    With `log_bytes`, the verifier log goes to a buffer of that size of our own (its end is
+    kept when the log is longer) instead of libbpf's, which doubles until the log fits.
+    """
+    log_buf = ctypes.create_string_buffer(log_bytes) if log_bytes else None
     with libbpf.capture_prints() as messages:
         opened = _Object(obj)
         if opened.ptr is None:
@@ -154,22 +199,63 @@ def _load(obj: Path, name: str, log_level: int) -> tuple[_Object, ProgramLoad]:
             if prog is None:
                 opened.close()
                 raise VdoctorError(f"{obj.name} has no program named {name}.")
-            section = libbpf.lib().bpf_program__section_name(prog).decode()
-            err = opened.load_only(name, log_level)
+            section = _section(prog)
+            optional = not libbpf.lib().bpf_program__autoload(prog)  # SEC("?..."), before we set it
+            err = opened.load_only(name, log_level, log_buf, target_fd)
     log = _log_text(messages)
+    if log_buf is not None and log_buf.value:
+        log += (f"libbpf: prog '{name}': {_BEGIN_MARK}\n" + log_buf.value.decode("utf-8", "replace")
+                + "-- END PROG LOAD LOG --\n")
     if opened.ptr is not None and err == 0:
         refused = _unmappable_global_data(opened.ptr)
         if refused is not None:
-            return opened, ProgramLoad(name, section, False, log + refused + "\n", -ENOTSUPP)
+            return opened, ProgramLoad(name, section, False, log + refused + "\n", -ENOTSUPP,
+                                       optional)
     if opened.ptr is None:
         return opened, ProgramLoad(name, "", False, log, err)
     if err == -errno.EPERM and _BEGIN_MARK not in log:
+        if _needs_trampoline(section):
+            # Root with CAP_BPF and CAP_PERFMON, a trivial program loads, tp_btf and iter
+            # programs (the same program type) load, yet these fail before the verifier
+            # writes a line: the kernel's policy forbids attaching to kernel functions.
+            kind = section.lstrip("?").split("/", 1)[0]
+            refused = (f"vdoctor: the running kernel refuses {kind} programs before verifying them "
+                       f"(EPERM with an empty log, although it loads other programs for this user): "
+                       f"it does not allow BPF trampolines, which attach a program to a kernel "
+                       f"function or to another program's function, here (kernel lockdown or a "
+                       f"security module's policy); try it in another kernel with --kernel\n")
+            # libbpf's hint to raise 'ulimit -l' misleads: memory is not what is missing.
+            log = refused + "".join(line + "\n" for line in log.splitlines()
+                                    if "try raising 'ulimit -l'" not in line)
+            return opened, ProgramLoad(name, section, False, log, err, optional)
         # The kernel refused before verifying: bpf_prog_load() wants CAP_BPF
         # (and CAP_NET_ADMIN or CAP_PERFMON) for every type but socket filters
         # and cgroup skb, which the probe in _require_kernel() may have passed.
         opened.close()
         raise KernelUnavailable(f"The running kernel refuses to load {section} programs for this user; run as root or with CAP_BPF.")
-    return opened, ProgramLoad(name, section, err == 0, log, err if err else None)
+    return opened, ProgramLoad(name, section, err == 0, log, err if err else None,
+                               optional)
+
+
+def optional_programs(obj: Path) -> set[str]:
+    """The programs of `obj` in SEC("?...") sections, which libbpf does not load by default.
+
+    Opening an object needs no privilege: this works where nothing can be loaded."""
+    with libbpf.capture_prints():
+        listing = _Object(_check_file(obj))
+    if listing.ptr is None:
+        return set()
+    try:
+        return {_prog_name(p) for p in _programs(listing.ptr) if not libbpf.lib().bpf_program__autoload(p)}
+    finally:
+        listing.close()
+
+
+def reload_at_level_2(obj: Path, name: str, log_bytes: int = RERUN_LOG_BYTES) -> ProgramLoad:
+    """Load program `name` of `obj` again at log level 2 into a buffer of `log_bytes`."""
+    opened, result = _load(_check_file(obj), name, 2, log_bytes)
+    opened.close()
+    return result
 
 
 def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
@@ -177,7 +263,7 @@ def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
 
     An object libbpf cannot even open (bad ELF or BTF) gives one entry named
     after the file, with an empty section and libbpf's lines; an object without
-    programs gives an empty list.
+    programs (no function in a SEC() section) gives an empty list.
     """
     obj = _check_file(obj)
     _require_kernel()
@@ -186,16 +272,73 @@ def load_each_program(obj: Path, log_level: int = 1) -> list[ProgramLoad]:
     if listing.ptr is None:
         return [ProgramLoad(obj.name, "", False, _log_text(messages), listing.error)]
     try:
-        names = [_prog_name(p) for p in _programs(listing.ptr)]
+        names = [(_prog_name(p), _section(p)) for p in _programs(listing.ptr) if _is_entry_program(p)]
     finally:
         listing.close()
 
     results = []
-    for name in names:
+    targets = [name for name, section in names if not section.startswith("freplace/")]
+    for name, section in names:
+        if section.startswith("freplace/"):
+            results.append(_load_freplace(obj, name, section, targets, log_level))
+            continue
         opened, result = _load(obj, name, log_level)
         opened.close()
         results.append(result)
     return results
+
+
+def _load_freplace(obj: Path, name: str, section: str, targets: list[str], log_level: int) -> ProgramLoad:
+    """A freplace program, loaded as libbpf loads it: against a loaded program holding the
+    global function it replaces (the first program of the object that loads and holds it)."""
+    function = section.split("/", 1)[1]
+    for target in targets:
+        held, loaded = _load(obj, target, 1)
+        try:
+            fd = libbpf.lib().bpf_program__fd(held.program(target)) if loaded.accepted else -1
+            if fd >= 0 and function in _function_names(fd, held.ptr):
+                opened, result = _load(obj, name, log_level, target_fd=fd)
+                opened.close()
+                return result
+        finally:
+            held.close()
+    opened, result = _load(obj, name, log_level)
+    opened.close()
+    said = (f"vdoctor: this freplace program cannot be loaded without a target: it replaces a global "
+            f"function of a loaded program, and no program of {obj.name} that loads here holds a "
+            f"global function {function}\n")
+    return ProgramLoad(name, section, False, said + result.log, result.error, result.optional)
+
+
+# struct bpf_prog_info (uapi, fields only ever appended): where the function records are.
+_INFO_SIZE, _FUNC_INFO_REC_SIZE, _FUNC_INFO, _NR_FUNC_INFO = 232, 132, 136, 144
+
+
+def _function_names(prog_fd: int, obj_ptr: int) -> set[str]:
+    """The functions of a loaded program, from the kernel's func_info and the object's BTF."""
+    handle = libbpf.lib()
+    btf = handle.bpf_object__btf(obj_ptr)
+    info = ctypes.create_string_buffer(_INFO_SIZE)
+    size = ctypes.c_uint32(_INFO_SIZE)
+    if not btf or handle.bpf_prog_get_info_by_fd(prog_fd, info, ctypes.byref(size)) != 0:
+        return set()
+    count = int.from_bytes(info.raw[_NR_FUNC_INFO:_NR_FUNC_INFO + 4], "little")
+    width = int.from_bytes(info.raw[_FUNC_INFO_REC_SIZE:_FUNC_INFO_REC_SIZE + 4], "little") or 8
+    records = ctypes.create_string_buffer(count * width)
+    ask = ctypes.create_string_buffer(_INFO_SIZE)
+    ask[_NR_FUNC_INFO:_NR_FUNC_INFO + 4] = count.to_bytes(4, "little")
+    ask[_FUNC_INFO_REC_SIZE:_FUNC_INFO_REC_SIZE + 4] = width.to_bytes(4, "little")
+    ask[_FUNC_INFO:_FUNC_INFO + 8] = ctypes.addressof(records).to_bytes(8, "little")
+    size = ctypes.c_uint32(_INFO_SIZE)
+    if handle.bpf_prog_get_info_by_fd(prog_fd, ask, ctypes.byref(size)) != 0:
+        return set()
+    names = set()
+    for index in range(count):  # struct bpf_func_info { __u32 insn_off; __u32 type_id; }
+        type_id = int.from_bytes(records.raw[index * width + 4:index * width + 8], "little")
+        btf_type = handle.btf__type_by_id(btf, type_id)
+        if btf_type:
+            names.add(handle.btf__name_by_offset(btf, btf_type.contents.name_off).decode())
+    return names
 
 
 class LoadedProgram:

@@ -76,10 +76,11 @@ class GuestRun:
 
 def load_in_guest(
     version: str, objects: Sequence[Path], log_level: int = 1, timeout: float = 300,
-    runs: int = 0,
+    runs: int = 0, log_bytes: int = 0,
 ) -> GuestRun:
     """Boot kernel `version` (a label of kernels.SUPPORTED) and load every program of `objects`;
-    with `runs` > 0, test-run each accepted program `runs` times."""
+    with `runs` > 0, test-run each accepted program `runs` times; with `log_bytes`, each log goes
+    to a buffer of that size (the end of a longer log is kept) instead of libbpf's."""
     if not 0 <= log_level <= 7:
         raise VdoctorError(f"The verifier log level must be 0 to 7, not {log_level}.")
     if not 0 <= runs <= MAX_RUNS:
@@ -95,7 +96,7 @@ def load_in_guest(
     with tempfile.TemporaryDirectory(prefix="vdoctor-qemu-") as scratch:
         work = Path(scratch)
         initrd = work / "initrd.cpio"
-        initrd.write_bytes(_initramfs(loader, objects, log_level, runs))
+        initrd.write_bytes(_initramfs(loader, objects, log_level, runs, log_bytes))
         data = work / "results.txt"
         started = time.monotonic()
         console = _boot(image.vmlinuz, initrd, data, timeout, version)
@@ -108,13 +109,13 @@ def load_in_guest(
 
 def load_in_guests(
     versions: Sequence[str], objects: Sequence[Path], log_level: int = 1,
-    timeout: float = 300, jobs: int = 2, runs: int = 0,
+    timeout: float = 300, jobs: int = 2, runs: int = 0, log_bytes: int = 0,
 ) -> dict[str, GuestRun | VdoctorError]:
     """`load_in_guest` for several kernels, `jobs` boots at a time; a failed kernel maps to its error."""
 
     def one(version: str) -> GuestRun | VdoctorError:
         try:
-            return load_in_guest(version, objects, log_level, timeout, runs)
+            return load_in_guest(version, objects, log_level, timeout, runs, log_bytes)
         except VdoctorError as error:
             return error
 
@@ -132,7 +133,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 dmesg -n 1
 echo "@@VDOCTOR BOOTED $(uname -r)"
-/bin/vdoctor_guest_load {level} --runs {runs} {objects} >/dev/ttyS1 2>/dev/console
+/bin/vdoctor_guest_load {level} --runs {runs} {log_bytes}{objects} >/dev/ttyS1 2>/dev/console
 echo "@@VDOCTOR LOADER-EXIT $?"
 poweroff -f
 """
@@ -156,7 +157,8 @@ def _is_static(executable: bytes) -> bool:
     )
 
 
-def _initramfs(loader: Path, objects: Sequence[Path], log_level: int, runs: int = 0) -> bytes:
+def _initramfs(loader: Path, objects: Sequence[Path], log_level: int, runs: int = 0,
+               log_bytes: int = 0) -> bytes:
     busybox = next(
         (data for p in BUSYBOX_CANDIDATES if Path(p).is_file()
          and _is_static(data := Path(p).read_bytes())),
@@ -167,6 +169,7 @@ def _initramfs(loader: Path, objects: Sequence[Path], log_level: int, runs: int 
     init = _INIT.format(
         level=log_level,
         runs=runs,
+        log_bytes=f"--log-bytes {log_bytes} " if log_bytes else "",
         objects=" ".join(shlex.quote(_guest_object(i, obj)) for i, obj in enumerate(objects)),
     )
     archive = _Cpio()

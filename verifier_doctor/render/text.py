@@ -153,8 +153,11 @@ def render_run(result, console: Console) -> None:
         _say(console, f"  printed  {line}")
 
 
-def render_matrix(results: dict[str, list[Diagnosis]], console: Console) -> None:
-    """Programs x kernels: accepted, or the class of the rejection."""
+def render_matrix(results: dict[str, list[Diagnosis]], console: Console,
+                  unloaded: dict[str, str] | None = None) -> None:
+    """Programs x kernels: accepted, or the class of the rejection and its instruction (@N).
+
+    `unloaded` gives the cell of a kernel nothing was loaded into (the program did not build)."""
     programs: list[str] = []
     for diagnoses in results.values():
         for diagnosis in diagnoses:
@@ -166,13 +169,17 @@ def render_matrix(results: dict[str, list[Diagnosis]], console: Console) -> None
         table.add_column(version)
     for name in programs:
         row = [name]
-        for diagnoses in results.values():
+        for version, diagnoses in results.items():
             found = next((d for d in diagnoses if d.program == name), None)
             if found is None:
-                row.append("-")
+                row.append((unloaded or {}).get(version, "-"))
             elif found.verdict == "accepted":
                 row.append("accepted")
-            else:
-                row.append(found.error.error_class if found.error else "rejected")
+            elif found.error is None:
+                row.append("rejected")
+            elif found.error.insn is None:
+                row.append(found.error.error_class)
+            else:  # the class and the rejected instruction, as compact as a cell allows
+                row.append(f"{found.error.error_class} @{found.error.insn}")
         table.add_row(*row)
     console.print(table)

@@ -6,12 +6,13 @@
  * It runs as /init's child inside a QEMU guest (verifier_doctor/kernel/qemu.py), linked
  * statically against libbpf so that one binary runs on every guest kernel.
  *
- *     vdoctor_guest_load LOG_LEVEL [--runs N] OBJECT...
+ *     vdoctor_guest_load LOG_LEVEL [--runs N] [--log-bytes N] OBJECT...
  *
  * For each object and each of its programs, the object is opened anew with only that program
  * autoloaded (a rejected program must not hide the verdict on its neighbours), its verifier log
  * level set to LOG_LEVEL | 4 (statistics; BPF_LOG_STATS, Linux 5.2), and loaded. libbpf keeps
- * its own log buffer (16 MiB, doubled and retried on ENOSPC) and prints the log itself between
+ * its own log buffer (16 MiB, doubled and retried on ENOSPC; with --log-bytes N, a buffer of N
+ * bytes of ours instead, printed here the same way) and prints the log itself between
  * "-- BEGIN PROG LOAD LOG --" and "-- END PROG LOAD LOG --", so the text is exactly what a host
  * load prints (verifier_doctor/kernel/loader.py) and goes through the same parser: libbpf's
  * warnings and notices, each ending a line, and of its debug lines only that log (an accepted
@@ -61,6 +62,7 @@
 #include <linux/bpf.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <zlib.h>
 
@@ -221,8 +223,17 @@ static int check_global_data_mmap(struct bpf_object *obj)
 	return 0;
 }
 
+/* While a freplace program's candidate targets load, libbpf's output is not kept. */
+static int quiet;
+/* --log-bytes N: the verifier log goes to a buffer of N bytes of ours, whose end a kernel since
+ * 6.4 keeps when the log is longer, and is printed here as libbpf prints its own. */
+static long log_bytes;
+static char *log_buf;
+
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	if (quiet)
+		return 0;
 	/* libbpf prints an accepted program's verifier log at debug level; keep only that. */
 	if (level == LIBBPF_DEBUG && !strstr(fmt, "PROG LOAD LOG"))
 		return 0;
@@ -358,9 +369,94 @@ static struct bpf_object *open_with_only(const char *path, int index, struct bpf
 	return obj;
 }
 
+static int is_freplace(const char *section)
+{
+	return strncmp(section, "freplace/", 9) == 0;
+}
+
+/* Whether loaded program `fd` holds function `name`: the kernel's func_info, named by the
+ * object's BTF (the one libbpf loaded with it). */
+static int holds_function(int fd, struct bpf_object *obj, const char *name)
+{
+	struct bpf_prog_info info;
+	struct bpf_func_info *records;
+	const struct btf *btf = bpf_object__btf(obj);
+	__u32 size = sizeof(info), count, i;
+	int found = 0;
+
+	memset(&info, 0, sizeof(info));
+	if (!btf || bpf_prog_get_info_by_fd(fd, &info, &size) || !info.nr_func_info)
+		return 0;
+	count = info.nr_func_info;
+	records = calloc(count, sizeof(*records));
+	if (!records)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	info.nr_func_info = count;
+	info.func_info_rec_size = sizeof(*records);
+	info.func_info = (__u64)(unsigned long)records;
+	size = sizeof(info);
+	if (bpf_prog_get_info_by_fd(fd, &info, &size) == 0) {
+		for (i = 0; i < count && !found; i++) {
+			const struct btf_type *type = btf__type_by_id(btf, records[i].type_id);
+
+			found = type && strcmp(btf__name_by_offset(btf, type->name_off), name) == 0;
+		}
+	}
+	free(records);
+	return found;
+}
+
+/* Loads program `index` of `path` with its log level; a freplace program against the first
+ * program of the object that loads and holds the function it replaces (as loader.py does on
+ * the host), else as libbpf alone would, after a line saying no program holds it. */
+static int load_one(const char *path, int index, char **sections, int count, int log_level,
+		    struct bpf_object **obj, struct bpf_program **prog, struct bpf_object **held)
+{
+	const char *function = strchr(sections[index], '/') ? strchr(sections[index], '/') + 1 : "";
+	struct bpf_program *target = NULL;
+	int j, err;
+
+	*held = NULL;
+	for (j = 0; is_freplace(sections[index]) && j < count && !*held; j++) {
+		if (j == index || is_freplace(sections[j]) || strcmp(sections[j], ".text") == 0)
+			continue;
+		quiet = 1;
+		*held = open_with_only(path, j, &target);
+		if (!*held || !target || bpf_object__load(*held) ||
+		    !holds_function(bpf_program__fd(target), *held, function)) {
+			bpf_object__close(*held);
+			*held = NULL;
+		}
+		quiet = 0;
+	}
+	if (is_freplace(sections[index]) && !*held)
+		fprintf(text_sink, "vdoctor: this freplace program cannot be loaded without a target: it "
+			"replaces a global function of a loaded program, and no program of %s that loads "
+			"here holds a global function %s\n", strrchr(path, '/') ? strrchr(path, '/') + 1 : path,
+			function);
+	*obj = open_with_only(path, index, prog);
+	if (!*obj)
+		return -errno;
+	if (!*prog)
+		return -ENOENT;
+	bpf_program__set_log_level(*prog, (__u32)log_level | 4);
+	if (log_bytes) {
+		log_buf[0] = '\0';
+		bpf_program__set_log_buf(*prog, log_buf, (size_t)log_bytes);
+	}
+	if (*held)
+		bpf_program__set_attach_target(*prog, bpf_program__fd(target), function);
+	err = bpf_object__load(*obj);
+	if (log_bytes && log_buf[0])
+		fprintf(text_sink, "libbpf: prog '%s': -- BEGIN PROG LOAD LOG --\n%s-- END PROG LOAD LOG --\n",
+			bpf_program__name(*prog), log_buf);
+	return err ? err : check_global_data_mmap(*obj);
+}
+
 static void load_object(const char *path, int log_level, int runs)
 {
-	struct bpf_object *obj;
+	struct bpf_object *obj, *held;
 	struct bpf_program *prog;
 	char **names = NULL, **sections = NULL;
 	int count = 0, i, err = 0;
@@ -392,21 +488,12 @@ static void load_object(const char *path, int log_level, int runs)
 		put_field(names[i]);
 		put_field(sections[i]);
 		block_begin();
-		obj = open_with_only(path, i, &prog);
-		if (!obj) {
-			err = -errno;
-		} else if (!prog) {
-			err = -ENOENT;
-		} else {
-			bpf_program__set_log_level(prog, (__u32)log_level | 4);
-			err = bpf_object__load(obj);
-			if (err == 0)
-				err = check_global_data_mmap(obj);
-		}
+		err = load_one(path, i, sections, count, log_level, &obj, &prog, &held);
 		block_end(err == 0, err);
 		if (err == 0 && runs > 0)
 			run_program(prog, runs);
 		bpf_object__close(obj);
+		bpf_object__close(held);
 		free(names[i]);
 		free(sections[i]);
 	}
@@ -424,7 +511,7 @@ int main(int argc, char **argv)
 	int i, first = 2;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s LOG_LEVEL [--runs N] OBJECT...\n", argv[0]);
+		fprintf(stderr, "usage: %s LOG_LEVEL [--runs N] [--log-bytes N] OBJECT...\n", argv[0]);
 		return 2;
 	}
 	log_level = strtol(argv[1], &end, 10);
@@ -439,6 +526,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		first = 4;
+	}
+	if (argc > first + 1 && strcmp(argv[first], "--log-bytes") == 0) {
+		log_bytes = strtol(argv[first + 1], &end, 10);
+		if (*end || log_bytes < 0 || log_bytes > (1L << 30) || !(log_buf = malloc(log_bytes + 1))) {
+			fprintf(stderr, "%s: --log-bytes takes 0..%ld, not '%s'\n", argv[0], 1L << 30,
+				argv[first + 1]);
+			return 2;
+		}
+		first += 2;
 	}
 	text_sink = fopencookie(NULL, "w", sink_io);
 	if (!text_sink) {
