@@ -312,7 +312,7 @@ class LoadFailure:
     """What a load that failed before or outside the verifier says was wrong, read from
     libbpf's words and the errno (parsing/messages.py)."""
 
-    kind: str  # "attach-target-missing", "no-permission", "no-kernel-btf", "kfunc-missing",
+    kind: str  # "attach-target-missing", "no-permission", "not-permitted", "no-kernel-btf", "kfunc-missing",
     #            "map-create", "too-large", "not-supported"
     subject: str | None = None  # the function, kfunc or map it names
 

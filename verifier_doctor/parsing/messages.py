@@ -212,7 +212,7 @@ def load_failure(libbpf_lines: tuple[str, ...] | list[str], errno: int | None) -
                 return LoadFailure(kind, match.group(1) if match.groups() else None)
     code = -errno if errno is not None and errno < 0 else errno
     if code in (_EPERM, _EACCES):
-        return LoadFailure("no-permission")
+        return LoadFailure("not-permitted")  # this program refused; others may load
     if code == _E2BIG:
         return LoadFailure("too-large")
     if code == _ENOTSUPP:

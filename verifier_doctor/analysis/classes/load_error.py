@@ -29,6 +29,14 @@ def failure_words(failure: LoadFailure) -> tuple[str, list[str]]:
                 "most tracing).",
                 ["Run the loader as root, or grant it `cap_bpf,cap_perfmon` (`setcap`); in lockdown, boot "
                  "without it or sign and allow the program as the distribution documents."])
+    if failure.kind == "not-permitted":
+        return ("The kernel refused this program with EPERM before verifying it, while it may load others: "
+                "the program type or attach point needs a capability this process lacks (CAP_PERFMON for "
+                "tracing, CAP_NET_ADMIN for some network types, CAP_SYS_ADMIN for others), or the kernel's "
+                "lockdown (`cat /sys/kernel/security/lockdown`) or a security module forbids it (fentry, "
+                "fexit and lsm programs need BPF trampolines).",
+                ["Run as root or with the capabilities the type needs; where lockdown or a policy forbids "
+                 "the type, try the program in another kernel (`vdoctor try prog.bpf.c --kernel all`)."])
     if failure.kind == "no-kernel-btf":
         return ("The running kernel has no BTF (/sys/kernel/btf/vmlinux), which CO-RE relocations, "
                 "fentry/fexit/lsm/tp_btf programs and kfuncs need.",
