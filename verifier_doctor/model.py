@@ -352,6 +352,7 @@ class KernelPlace:
     insn: int | None = None  # the marked instruction
     insn_text: str | None = None
     note: str | None = None  # "update: R2 changed from map value ... to integer scalar ..."
+    note_kind: str | None = None  # the note's kind: "update", "branch", "acquired"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ def relation_to_kernel(diagnosis: Diagnosis) -> str | None:
     kernel = diagnosis.kernel_diagnosis
     if kernel is None or diagnosis.verdict != "rejected":
         return None
-    causes = [p for p in kernel.causal_path if p.note and not p.note.startswith("branch:")]
+    causes = [p for p in kernel.causal_path if p.note and p.note_kind != "branch"]
     culprit = diagnosis.culprit
     if culprit is None:
         return "kernel-says-more" if causes else "agrees"

@@ -59,7 +59,10 @@ def _places(block: Block | None) -> list[KernelPlace]:
                 places[-1] = replace(places[-1], insn=parsed.number, insn_text=insn_text.strip())
         elif isinstance(parsed, DiagNote) and places:
             if parsed.text.startswith("^--"):
-                places[-1] = replace(places[-1], note=parsed.text[3:].strip())
+                note = parsed.text[3:].strip()
+                # "update: R2 changed ...", "branch: taken", "acquired: ...": the kind before ':'.
+                kind = note.partition(":")[0] if ":" in note.split(" ", 1)[0] else None
+                places[-1] = replace(places[-1], note=note, note_kind=kind)
                 noting = True
             elif noting and parsed.text:
                 places[-1] = replace(places[-1], note=f"{places[-1].note} {parsed.text}")
