@@ -19,7 +19,7 @@ from .provenance import Origin, Provenance
 from .reasons import where
 
 if TYPE_CHECKING:
-    from .diagnosis import ErrorInfo
+    from .findings import ErrorInfo
 
 
 LESSONS: dict[str, Lesson] = {name: cls.lesson for name, cls in CLASSES_BY_NAME.items()}
