@@ -60,6 +60,8 @@ _STRUCTURE_PREFIXES = (
     "insns processed ",  # v7.2
     "cur state:", "old state:",  # after "infinite loop detected" (v6.x)
 )
+_LISTING_HEADER = re.compile(r"(stack use/def )?subprog#\d+( \S+)?( \(d\d+,cs\d+\))?:\Z")
+_ARG_TRACK = re.compile(r"\t(?:r\d+|sa\d+|fp[+-]\d+): ")
 # v7.3 prints its own diagnosis after the error; these keys open its lines.
 _DIAGNOSTIC_KEYS = ("Verification failed", "Reason", "At", "Causal path", "Suggestion")
 
@@ -100,6 +102,10 @@ def classify(line: str) -> LineKind:
         head, colon, rest = text.partition(":")
         if colon and _number(head) is not None:
             rest = rest.lstrip()
+            if rest.startswith("(") and "\t" in rest and _ARG_TRACK.search(rest):
+                # v7.2+ level 2, the liveness pass's argument tracking before the walk:
+                # "  1: (bf) r6 = r10\tr6: _ -> fp0+0", a listing, not a step.
+                return LineKind.STRUCTURE
             if rest.startswith("("):
                 return LineKind.INSN
             if not rest or rest[0] == "R" or rest.startswith(("fp", "frame")):
@@ -303,6 +309,7 @@ class _TraceBuilder:
         self.sources: dict[int, SourceLine] = {}
         self.source_cache: dict[str, SourceLine] = {}  # source line text -> its parse
         self.diagnostics: list[Block] = []
+        self.listing = False  # inside v7.2+'s program listing of the liveness pass
         self.pending_source: SourceLine | None = None
         self.last_source: SourceLine | None = None
         self.previous_kind: LineKind | None = None
@@ -385,6 +392,15 @@ class _TraceBuilder:
         if kind is LineKind.BLANK:
             return
         text = line.strip()
+        if self.listing:
+            # v7.2+ level 2: after "subprog#0 name:" the liveness pass lists the program,
+            # "  4: (85) call bpf_local_irq_save#70186 // r1=fp0-8": no step of the walk.
+            if kind is LineKind.INSN:
+                return
+            self.listing = False
+        if kind is LineKind.MESSAGE and _LISTING_HEADER.match(text):
+            self.listing = True
+            return
         if kind is LineKind.INSN:
             self.previous_kind = kind
             self._add_insn(line_no, line, text)

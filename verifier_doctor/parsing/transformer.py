@@ -282,14 +282,17 @@ class LogLineTransformer(Transformer):
         regno = _int(text[1:].partition("_")[0])
         return ("reg", (regno, _liveness_written(text), value))
 
-    def stack_state(self, label, value):
-        # "fp-8", "fp-16_w", and frame-qualified "fp[1]-8" (the slot of frame 1).
+    def stack_state(self, label, *items):
+        # "fp-8", "fp-16_w", and frame-qualified "fp[1]-8" (the slot of frame 1); the value
+        # may follow the marks of the bytes a narrow spill left unwritten ("????scalar()").
         text = str(label)
         offset = -_int(text.partition("-")[2].partition("_")[0])
         written = _liveness_written(text)
+        value = items[-1]
         if isinstance(value, Token):  # SLOT_MARKS
             return ("slot", StackSlot(offset, written, marks=str(value)))
-        return ("slot", StackSlot(offset, written, value=value))
+        marks = str(items[0]) if len(items) > 1 else None
+        return ("slot", StackSlot(offset, written, value=value, marks=marks))
 
     def frame_marker(self, token):
         return ("frame", _int(str(token)[5:-1]))
