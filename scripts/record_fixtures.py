@@ -174,7 +174,7 @@ def record_bpftool(objects: dict[Path, Path]) -> int:
 
 
 def record_guests(objects: dict[Path, Path], versions: list[str]) -> int:
-    from verifier_doctor.kernel.qemu import load_in_guests
+    from verifier_doctor.kernel.qemu import load_in_guests, reporting
 
     # Complexity-limit programs stay host-only: under TCG their logs take minutes each.
     # So do unprivileged ones: the guest loader runs as root, which they need not to be.
@@ -182,7 +182,8 @@ def record_guests(objects: dict[Path, Path], versions: list[str]) -> int:
                  if levels_for(source) == LEVELS and not unprivileged(source)}
     count = 0
     for level in LEVELS:
-        runs = load_in_guests(versions, list(by_object), level)
+        with reporting(lambda version, event: print(f"kernel {version} level {level}: {event}", flush=True)):
+            runs = load_in_guests(versions, list(by_object), level)
         for version, run in runs.items():
             if isinstance(run, VdoctorError):
                 print(f"kernel {version}: {run}", file=sys.stderr)

@@ -39,7 +39,8 @@ import subprocess
 import tempfile
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,12 +100,39 @@ def load_in_guest(
         initrd.write_bytes(_initramfs(loader, objects, log_level, runs, log_bytes))
         data = work / "results.txt"
         started = time.monotonic()
-        console = _boot(image.vmlinuz, initrd, data, timeout, version)
+        _report(version, f"booting {image.release}")
+        try:
+            console = _boot(image.vmlinuz, initrd, data, timeout, version)
+        except VdoctorError as error:
+            _report(version, f"failed after {time.monotonic() - started:.0f} s: {error}")
+            raise
         seconds = time.monotonic() - started
+        _report(version, f"done in {seconds:.0f} s")
         output = data.read_text(errors="replace") if data.exists() else ""
     parsed = _parse_output(output, objects, console, version)
     return GuestRun(version, parsed.release, parsed.results, seconds, console, parsed.runs,
                     parsed.run_errors)
+
+
+# Who hears of each boot's progress: a callback (kernel label, what happened), set for a
+# while with `reporting()`; boots run two at a time, so it is called from several threads.
+_listener: Callable[[str, str], None] | None = None
+
+
+@contextmanager
+def reporting(listener: Callable[[str, str], None]) -> Iterator[None]:
+    """Send every guest's progress ("booting 6.1.0-50-amd64", "done in 41 s") to `listener`."""
+    global _listener
+    previous, _listener = _listener, listener
+    try:
+        yield
+    finally:
+        _listener = previous
+
+
+def _report(version: str, event: str) -> None:
+    if _listener is not None:
+        _listener(version, event)
 
 
 def load_in_guests(
