@@ -9,6 +9,7 @@ from ..model import KernelDiagnosis, LogFormat, Message, OpKind, ProgramTrace, S
 from .advice import advise
 from .classes import class_of
 from .classes import error_class as class_named
+from .finders import culprit_of
 from .findings import Culprit, ErrorInfo, HistoryItem
 from .provenance import (
     Location,
@@ -197,10 +198,7 @@ def _culprit(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | Non
         lost = _where_the_bound_was_lost(provenance)
         if lost is not None:
             return lost
-    step = provenance.origin_step
-    note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
-    return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
-                   provenance.origin, provenance.detail, note)
+    return culprit_of(provenance)
 
 
 def _where_the_bound_was_lost(provenance: Provenance) -> Culprit | None:

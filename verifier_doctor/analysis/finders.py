@@ -67,7 +67,7 @@ def stack_object_call(trace: ProgramTrace, note: str, first: bool = False) -> Cu
     return None if before is None else _culprit_at(before, "R1", Origin.HELPER_RESULT, note)
 
 
-def variable_stack_argument(trace: ProgramTrace, follow) -> Provenance | None:
+def variable_stack_argument(trace: ProgramTrace) -> Culprit | None:
     """The call's stack argument whose offset is not constant, followed back to where its
     offset came from ("dynptr has to be at a constant offset")."""
     from .provenance import Follow, trace_back
@@ -77,5 +77,22 @@ def variable_stack_argument(trace: ProgramTrace, follow) -> Provenance | None:
     failing = trace.steps[-1]
     for register, offset in _stack_arguments(trace, failing):
         if offset is None:
-            return trace_back(trace, failing, Location.reg(register, failing.frame), follow or Follow.OFFSET)
+            found = trace_back(trace, failing, Location.reg(register, failing.frame), Follow.OFFSET)
+            return culprit_of(found)
     return None
+
+
+def stack_object_culprit(trace: ProgramTrace, note: str, first: bool = False) -> Culprit | None:
+    """A stack object's culprit: its call (`stack_object_call`), or, when the object is not
+    at a constant stack offset, where the offset came from."""
+    return stack_object_call(trace, note, first) or variable_stack_argument(trace)
+
+
+def culprit_of(provenance: Provenance | None) -> Culprit | None:
+    """The culprit where following the value back stopped: the step that made it."""
+    if provenance is None or provenance.origin_step is None:
+        return None
+    step = provenance.origin_step
+    note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
+    return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
+                   provenance.origin, provenance.detail, note)

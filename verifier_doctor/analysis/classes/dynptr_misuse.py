@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...model import ProgramTrace
-from ..finders import stack_object_call, variable_stack_argument
+from ..finders import stack_object_culprit
 from ..findings import Culprit, ErrorInfo
 from ..lesson import Fix, Lesson
 from ..provenance import Follow
@@ -13,16 +13,7 @@ from .base import ErrorClass
 def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
     """The call that made the dynptr (its first call on the path), or, when the dynptr is not
     at a constant stack offset, where the offset came from."""
-    found = stack_object_call(trace, "the dynptr was made here", first=True)
-    if found is not None:
-        return found
-    provenance = variable_stack_argument(trace, None)
-    if provenance is None or provenance.origin_step is None:
-        return None
-    step = provenance.origin_step
-    note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
-    return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
-                   provenance.origin, provenance.detail, note)
+    return stack_object_culprit(trace, "the dynptr was made here", first=True)
 
 
 CLASS = ErrorClass(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..lesson import Fix, Lesson
 from ...model import LoadFailure
+from ..lesson import Fix, Lesson
 from .base import ErrorClass
 
 
