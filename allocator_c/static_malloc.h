@@ -221,9 +221,14 @@
 #define STATIC_MALLOC_CHECK_MAX (STATIC_MALLOC_HEAP_SIZE / 16 < 1024 ? STATIC_MALLOC_HEAP_SIZE / 16 : 1024)
 #endif
 
-/* NO_LOCK mode: compare-and-swap retries before an operation gives up. */
+/* Tries to take the heap's lock before an operation gives up (the verifier
+ * walks every try: ~10 insns each, in each heap function). */
 #ifndef STATIC_MALLOC_SPIN_TRIES
+#ifdef STATIC_MALLOC_NO_LOCK
 #define STATIC_MALLOC_SPIN_TRIES 256
+#else
+#define STATIC_MALLOC_SPIN_TRIES 32
+#endif
 #endif
 
 _Static_assert(STATIC_MALLOC_HEAP_SIZE % 512 == 0,
@@ -327,17 +332,10 @@ struct static_malloc_stats {
 
 /*
  * The heap: one map value. Invariants are listed in the manual above and
- * checked by static_malloc_check(). The lock (or busy word) comes first so
- * that no variable-offset access to mem[] can overlap it (the verifier
- * refuses any access that may touch a bpf_spin_lock).
+ * checked by static_malloc_check().
  */
 struct __sm_heap {
-#if defined(STATIC_MALLOC_PERCPU) || defined(STATIC_MALLOC_NO_LOCK)
-	__u64 busy;			/* guard word: 0 free, 1 taken */
-#else
-	struct bpf_spin_lock lock;
-	__u32 __pad0;
-#endif
+	__u64 busy;			/* NO_LOCK: 0 free, 1 taken; else unused */
 	__u64 self;			/* this value's address, as a scalar (static_ptr) */
 	__u32 inited;
 	__u32 fl_map;			/* bit fl: sl_map[fl] != 0 */
@@ -359,6 +357,24 @@ struct {
 	__type(value, struct __sm_heap);
 } __sm_heap __sm_weak SEC(".maps");
 
+#if !defined(STATIC_MALLOC_PERCPU) && !defined(STATIC_MALLOC_NO_LOCK)
+/*
+ * The default heap's lock: a queue map of one slot. Pushing into the empty
+ * queue takes the lock, popping releases it; a push that finds it full is a
+ * failed try. Map helpers may be called from every program type on every
+ * kernel of the matrix (bpf_spin_lock may not: tracing programs and socket
+ * filters refuse it; BPF_CMPXCHG needs 5.12), and the queue's own spinlock
+ * orders the heap's memory accesses (acquire on push, release on pop).
+ * In NMI the kernel only try-locks the queue, so a perf_event program that
+ * interrupts a holder fails its tries cleanly instead of deadlocking.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__type(value, __u32);
+} __sm_lock_q __sm_weak SEC(".maps");
+#endif
+
 /*
  * What each CPU keeps to itself, in one per-CPU map value so that a fast
  * path needs one lookup: the counters (first, so that the value starts with
@@ -370,6 +386,8 @@ struct __sm_cpu {
 	struct static_malloc_stats stats; /* written only under this CPU's guard */
 	__u32 guard;			/* 1 while an allocator call of this CPU runs */
 	__u32 bytes;			/* bytes of the blocks parked here */
+	__u64 ptr_seq;			/* static_ptr: bumped by every conversion */
+	__u64 ptr_slot;			/* static_ptr: where a pointer becomes a number */
 	__u8 count[32];			/* count[k]: parked blocks of k * 8 bytes */
 	__u32 slot[32][__SM_DEPTH];	/* 32, not 17: any k & 31 is in bounds */
 };
@@ -422,21 +440,40 @@ static __sm_inline void __sm_leave(struct __sm_cpu *c)
 
 /* ---- locking -------------------------------------------------------------- */
 
-/* Returns true when the heap is ours; no helper call may follow until unlock. */
-static __sm_inline bool __sm_lock(struct __sm_heap *h)
+/*
+ * Take the heap's lock: 1 when it is ours, 0 when it stayed busy for
+ * SPIN_TRIES tries. A global function, so that the verifier walks the tries
+ * once per program, not once in every heap operation.
+ */
+__sm_weak __sm_noinline __u64 __sm_lock_take(void)
 {
 #if defined(STATIC_MALLOC_PERCPU)
 	/* This CPU's own heap: the per-CPU guard, already taken, serializes. */
-	return true;
+	return 1;
 #elif defined(STATIC_MALLOC_NO_LOCK)
+	struct __sm_heap *h = __sm_get_heap();
+
+	if (!h)
+		return 0;
 	for (int ___i = 0; ___i < STATIC_MALLOC_SPIN_TRIES; ___i++)
 		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
-			return true;
-	return false;
+			return 1;
+	return 0;
 #else
-	bpf_spin_lock(&h->lock);
-	return true;
+	__u32 ___one = 1;
+
+	for (int ___i = 0; ___i < STATIC_MALLOC_SPIN_TRIES; ___i++)
+		if (bpf_map_push_elem(&__sm_lock_q, &___one, 0) == 0)
+			return 1;
+	return 0;
 #endif
+}
+
+/* Returns true when the heap is ours (false: it stayed busy for SPIN_TRIES tries). */
+static __sm_inline bool __sm_lock(struct __sm_heap *h)
+{
+	(void)h;
+	return __sm_lock_take() != 0;
 }
 
 static __sm_inline void __sm_unlock(struct __sm_heap *h)
@@ -446,7 +483,9 @@ static __sm_inline void __sm_unlock(struct __sm_heap *h)
 	/* An atomic RMW is a full barrier in every BPF JIT; 5.12 has no store-release. */
 	__sync_lock_test_and_set(&h->busy, 0);
 #else
-	bpf_spin_unlock(&h->lock);
+	__u32 ___v;
+
+	bpf_map_pop_elem(&__sm_lock_q, &___v);
 #endif
 }
 
@@ -496,11 +535,23 @@ static __sm_inline __u64 __sm_list(__u64 size)
 	return ((___f - 6) << __SM_SL_LOG2) | ___sl;
 }
 
-static __sm_inline void __sm_insert(struct __sm_heap *h, __u64 o, __u64 size)
+/*
+ * List and unlink: global functions, so that the verifier checks each once
+ * per program instead of once for every path that leads to a call (the heap
+ * operations call them in sequence, and their branches would multiply).
+ * The caller holds the heap's lock; o is a clamped payload offset.
+ */
+__sm_weak __sm_noinline __u64 __sm_insert_off(__u64 o, __u64 size)
 {
+	struct __sm_heap *h = __sm_get_heap();
 	__u64 ___l = __sm_list(size), ___fl;
 	__u64 ___head;
 
+	if (!h)
+		return 0;
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!o)
+		return 0;
 	__sm_mask(___l, __SM_NLISTS - 1);
 	___head = h->heads[___l];
 
@@ -514,13 +565,24 @@ static __sm_inline void __sm_insert(struct __sm_heap *h, __u64 o, __u64 size)
 	__sm_mask(___fl, 31);
 	h->sl_map[___fl] |= 1U << (___l & 15);
 	h->fl_map |= 1U << ___fl;
+	return 0;
 }
 
-static __sm_inline void __sm_unlink(struct __sm_heap *h, __u64 o, __u64 size)
+__sm_weak __sm_noinline __u64 __sm_unlink_off(__u64 o, __u64 size)
 {
+	struct __sm_heap *h = __sm_get_heap();
 	__u64 ___l = __sm_list(size);
-	__u64 ___n = __SM_NEXTF(h, o), ___p = __SM_PREVF(h, o);
-	__u64 ___nc = ___n, ___pc = ___p;
+	__u64 ___n, ___p, ___nc, ___pc;
+
+	if (!h)
+		return 0;
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!o)
+		return 0;
+	___n = __SM_NEXTF(h, o);
+	___p = __SM_PREVF(h, o);
+	___nc = ___n;
+	___pc = ___p;
 
 	__sm_mask(___l, __SM_NLISTS - 1);
 
@@ -542,7 +604,11 @@ static __sm_inline void __sm_unlink(struct __sm_heap *h, __u64 o, __u64 size)
 				h->fl_map &= ~(1U << ___fl);
 		}
 	}
+	return 0;
 }
+
+#define __sm_insert(h, o, size) ((void)(h), __sm_insert_off((o), (size)))
+#define __sm_unlink(h, o, size) ((void)(h), __sm_unlink_off((o), (size)))
 
 /* Make [o - 8, o - 8 + size) a free block and list it; tell the next block. */
 static __sm_inline void __sm_make_free(struct __sm_heap *h, __u64 o, __u64 size)
@@ -588,11 +654,12 @@ static __sm_inline __u64 __sm_take_next_free(struct __sm_heap *h, __u64 o, __u64
 
 /* Cut a block at o of `size` bytes down to `need`; the rest becomes free and
  * merges with a free successor. Returns the size o keeps. */
-static __sm_inline __u64 __sm_trim(struct __sm_heap *h, __u64 o, __u64 size, __u64 need)
+__sm_weak __sm_noinline __u64 __sm_trim_off(__u64 o, __u64 size, __u64 need)
 {
+	struct __sm_heap *h = __sm_get_heap();
 	__u64 ___r, ___rs;
 
-	if (size < need + __SM_MIN_BLOCK)
+	if (!h || size < need + __SM_MIN_BLOCK)
 		return size;
 	___r = o + need;
 	___rs = size - need;
@@ -604,6 +671,9 @@ static __sm_inline __u64 __sm_trim(struct __sm_heap *h, __u64 o, __u64 size, __u
 	__sm_make_free(h, ___r, ___rs);
 	return need;
 }
+
+/* Global (see __sm_insert_off); the caller holds the lock. */
+#define __sm_trim(h, o, size, need) ((void)(h), __sm_trim_off((o), (size), (need)))
 
 static __sm_inline void __sm_init(struct __sm_heap *h)
 {
@@ -921,25 +991,24 @@ __sm_weak __sm_noinline __u64 __sm_give_off(__u64 off)
 }
 
 /*
- * Give every block parked in this CPU's cache back to the heap (malloc does
- * this before it gives up). The caller holds this CPU's guard.
+ * Give the blocks of k * 8 bytes parked in this CPU's cache back to the heap.
+ * A global function of its own, so that the verifier checks it once for
+ * every k. Returns 1 when the heap stayed busy (stop flushing), else 0.
  */
-__sm_weak __sm_noinline __u64 __sm_flush(void)
+__sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
 {
 	struct __sm_cpu *c = __sm_get_cpu();
 	struct __sm_heap *h = __sm_get_heap();
-	__u64 k, n, o, r;
-	int i;
+	__u64 n, o, r;
+	int j;
 
-	if (!c || !h)
+	if (!c || !h || k < 2 || k > __SM_CACHED / 8)
 		return 0;
-	/* One step per slot (15 sizes x __SM_DEPTH): the verifier walks each. */
-	for (i = 2 * __SM_DEPTH; i < (__SM_CACHED / 8 + 1) * __SM_DEPTH; i++) {
-		k = i / __SM_DEPTH;
-		__sm_mask(k, 31);
+	__sm_mask(k, 31);
+	for (j = 0; j < __SM_DEPTH; j++) {
 		n = c->count[k];
 		if (!n)
-			continue;
+			break;
 		n = (n - 1) & (__SM_DEPTH - 1);
 		o = c->slot[k][n];
 		__sm_clamp(o, 8, __SM_HEAP - 8);
@@ -949,11 +1018,25 @@ __sm_weak __sm_noinline __u64 __sm_flush(void)
 		r = __sm_give_off(o);
 		if (r == __SM_BUSY) {
 			__SM_STATE(h, o) = __SM_ST_PARKED | k;
-			break;
+			return 1;
 		}
 		c->count[k] = n;
 		c->bytes -= k * 8;
 	}
+	return 0;
+}
+
+/*
+ * Give every block parked in this CPU's cache back to the heap (malloc does
+ * this before it gives up). The caller holds this CPU's guard.
+ */
+__sm_weak __sm_noinline __u64 __sm_flush(void)
+{
+	__u64 k;
+
+	for (k = 2; k <= __SM_CACHED / 8; k++)
+		if (__sm_flush_class(k))
+			break;
 	return 0;
 }
 
@@ -1393,25 +1476,62 @@ static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
 	return __sm_bound(___h, ___n, size);
 }
 
-static __sm_inline void __heap *__sm_ptr(__u64 x, __u64 span)
+/*
+ * x as a plain number, whatever the verifier knows about it: a scalar loaded
+ * from memory stays what it is, and a pointer the verifier still tracks (a
+ * local that came from static_malloc, a stack or context pointer) becomes an
+ * unknown scalar, because a value loaded from map memory is one. The slot
+ * is this CPU's; a program that interrupts us between the store and the
+ * load bumps `ptr_seq`, and we try again (at most three times, then NULL).
+ */
+static __sm_inline __u64 __sm_as_number(void *x, bool *ok)
+{
+	struct __sm_cpu *___c = __sm_get_cpu();
+	__u64 ___s, ___y = 0;
+
+	*ok = false;
+	if (!___c)
+		return 0;
+	/* Three tries, written out: a loop whose state repeats would look
+	 * infinite to the verifier. */
+#define __SM_AS_NUMBER_TRY						\
+	if (!*ok) {							\
+		___s = *(volatile __u64 *)&___c->ptr_seq + 1;		\
+		*(volatile __u64 *)&___c->ptr_seq = ___s;		\
+		*(void *volatile *)&___c->ptr_slot = x;			\
+		___y = *(volatile __u64 *)&___c->ptr_slot;		\
+		*ok = *(volatile __u64 *)&___c->ptr_seq == ___s;	\
+	}
+	__SM_AS_NUMBER_TRY
+	__SM_AS_NUMBER_TRY
+	__SM_AS_NUMBER_TRY
+#undef __SM_AS_NUMBER_TRY
+	return ___y;
+}
+
+static __sm_inline void __heap *__sm_ptr(void *p, __u64 span)
 {
 	struct __sm_heap *___h = __sm_get_heap();
-	__u64 ___self;
+	__u64 ___self, ___x;
+	bool ___ok;
 
-	if (!___h || !x)
+	if (!___h || !p)
+		return NULL;
+	___x = __sm_as_number(p, &___ok);
+	if (!___ok)
 		return NULL;
 	/* Every writer stores the same value, so racing writers are harmless.
 	 * Volatile: the load must come from memory, where it is a scalar. */
 	*(volatile __u64 *)&___h->self = (__u64)___h;
 	___self = *(volatile __u64 *)&___h->self;
-	x -= ___self + __builtin_offsetof(struct __sm_heap, mem);
-	return __sm_bound(___h, x, span);
+	___x -= ___self + __builtin_offsetof(struct __sm_heap, mem);
+	return __sm_bound(___h, ___x, span);
 }
 
 /* A heap pointer loaded from memory, made dereferenceable for sizeof(*p). */
-#define static_ptr(p) ((__typeof__(p))__sm_ptr((__u64)(p), sizeof(*(p))))
+#define static_ptr(p) ((__typeof__(p))__sm_ptr((void *)(p), sizeof(*(p))))
 /* Same, dereferenceable for `span` bytes (a compile-time constant). */
-#define static_ptr_sized(p, span) ((__typeof__(p))__sm_ptr((__u64)(p), (span)))
+#define static_ptr_sized(p, span) ((__typeof__(p))__sm_ptr((void *)(p), (span)))
 
 /* 0 when every heap invariant holds, else the number of the broken rule. */
 static __sm_inline int static_malloc_check(void)

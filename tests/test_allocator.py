@@ -237,3 +237,45 @@ def test_allocator_on_every_kernel_of_the_matrix(guest_runs, version):
             if result is None or result.retval != expectation.retval:
                 failures.append(f"{where}: returned {result.retval if result else None}")
     assert not failures, "\n".join(failures)
+
+
+# Every _Static_assert and #error of the classic header that a configuration can reach: the
+# defines, and the words the compiler must print. (__SM_STATE_MASK's assert follows from the
+# heap size rules and no configuration reaches it; STATIC_MALLOC_ARENA's block is the arena's.)
+BAD_CONFIGS = [
+    ("STATIC_MALLOC_HEAP_SIZE=1800", "STATIC_MALLOC_HEAP_SIZE must be a multiple of 512"),
+    ("STATIC_MALLOC_HEAP_SIZE=512", "STATIC_MALLOC_HEAP_SIZE must be at least 1024 bytes"),
+    ("STATIC_MALLOC_HEAP_SIZE=(4*1024*1024)", "STATIC_MALLOC_HEAP_SIZE must be at most 3 MiB"),
+    ("STATIC_MALLOC_PERCPU -DSTATIC_MALLOC_NO_LOCK -DSTATIC_MALLOC_HEAP_SIZE=4096", "choose STATIC_MALLOC_PERCPU or STATIC_MALLOC_NO_LOCK, not both"),
+    ("STATIC_MALLOC_PERCPU -DSTATIC_MALLOC_HEAP_SIZE=32768", "STATIC_MALLOC_PERCPU: the heap must be at most 24 KiB"),
+    ("STATIC_MALLOC_CACHE_BYTES=-8", "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap"),
+    ("STATIC_MALLOC_CACHE_BYTES=40000", "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap"),
+    ("STATIC_MALLOC_SPIN_TRIES=0", "STATIC_MALLOC_SPIN_TRIES must be between 1 and 4096"),
+    ("STATIC_MALLOC_SPIN_TRIES=5000", "STATIC_MALLOC_SPIN_TRIES must be between 1 and 4096"),
+]
+
+
+def _compile_header(tmp_path: Path, cc: str, defines: list[str]) -> subprocess.CompletedProcess:
+    from verifier_doctor.kernel.build import allocator_dir
+
+    source = tmp_path / "config.bpf.c"
+    source.write_text('#include "static_malloc.h"\nchar LICENSE[] SEC("license") = "GPL";\n')
+    multiarch = Path(f"/usr/include/{os.uname().machine}-linux-gnu")
+    command = [cc, "-target", "bpf", "-O2", "-g", "-fsyntax-only", "-I", str(allocator_dir()), "-I", str(multiarch)]
+    return subprocess.run(command + [f"-D{d}" for d in defines] + [str(source)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("cc", COMPILERS)
+@pytest.mark.parametrize("config, message", BAD_CONFIGS, ids=[c for c, _ in BAD_CONFIGS])
+def test_a_bad_configuration_is_a_compile_error_that_says_why(tmp_path, cc, config, message):
+    done = _compile_header(tmp_path, cc, config.split(" -D"))
+    assert done.returncode != 0, f"{config} compiled"
+    assert message in done.stderr, done.stderr
+    assert done.stderr.count("error:") == 1, f"one error expected:\n{done.stderr}"
+
+
+@pytest.mark.parametrize("cc", COMPILERS)
+def test_the_default_configuration_compiles_cleanly(tmp_path, cc):
+    """The counterpart of the bad configurations: the same file with no define compiles."""
+    done = _compile_header(tmp_path, cc, [])
+    assert done.returncode == 0 and "error" not in done.stderr, done.stderr
