@@ -222,13 +222,10 @@
 #endif
 
 /* Tries to take the heap's lock before an operation gives up (the verifier
- * walks every try: ~10 insns each, in each heap function). */
+ * walks 8 tries and SPIN_TRIES / 8 calls, once per program). */
 #ifndef STATIC_MALLOC_SPIN_TRIES
-#ifdef STATIC_MALLOC_NO_LOCK
 #define STATIC_MALLOC_SPIN_TRIES 256
-#else
-#define STATIC_MALLOC_SPIN_TRIES 32
-#endif
+
 #endif
 
 _Static_assert(STATIC_MALLOC_HEAP_SIZE % 512 == 0,
@@ -442,28 +439,42 @@ static __sm_inline void __sm_leave(struct __sm_cpu *c)
 
 /*
  * Take the heap's lock: 1 when it is ours, 0 when it stayed busy for
- * SPIN_TRIES tries. A global function, so that the verifier walks the tries
- * once per program, not once in every heap operation.
+ * SPIN_TRIES tries (rounded up to a multiple of 8). Global functions, so
+ * that the verifier walks the tries once per program, not once in every
+ * heap operation; and nested (8 tries inside, SPIN_TRIES / 8 calls
+ * outside), so that the verifier's cost adds where the tries multiply.
  */
+__sm_weak __sm_noinline __u64 __sm_lock_try8(void)
+{
+#if defined(STATIC_MALLOC_NO_LOCK)
+	struct __sm_heap *h = __sm_get_heap();
+
+	if (!h)
+		return 0;
+	for (int ___i = 0; ___i < 8; ___i++)
+		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
+			return 1;
+	return 0;
+#elif !defined(STATIC_MALLOC_PERCPU)
+	__u32 ___one = 1;
+
+	for (int ___i = 0; ___i < 8; ___i++)
+		if (bpf_map_push_elem(&__sm_lock_q, &___one, 0) == 0)
+			return 1;
+	return 0;
+#else
+	return 1;
+#endif
+}
+
 __sm_weak __sm_noinline __u64 __sm_lock_take(void)
 {
 #if defined(STATIC_MALLOC_PERCPU)
 	/* This CPU's own heap: the per-CPU guard, already taken, serializes. */
 	return 1;
-#elif defined(STATIC_MALLOC_NO_LOCK)
-	struct __sm_heap *h = __sm_get_heap();
-
-	if (!h)
-		return 0;
-	for (int ___i = 0; ___i < STATIC_MALLOC_SPIN_TRIES; ___i++)
-		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
-			return 1;
-	return 0;
 #else
-	__u32 ___one = 1;
-
-	for (int ___i = 0; ___i < STATIC_MALLOC_SPIN_TRIES; ___i++)
-		if (bpf_map_push_elem(&__sm_lock_q, &___one, 0) == 0)
+	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 7) / 8; ___i++)
+		if (__sm_lock_try8())
 			return 1;
 	return 0;
 #endif
@@ -523,8 +534,9 @@ static __sm_inline __u64 __sm_ffs(__u64 x)
 	return __sm_fls(x & -x);
 }
 
-/* The list (fl, sl) a block of this size belongs to, as fl * 16 + sl. */
-static __sm_inline __u64 __sm_list(__u64 size)
+/* The list (fl, sl) a block of this size belongs to, as fl * 16 + sl.
+ * Global: verified once, however many places ask. */
+__sm_weak __sm_noinline __u64 __sm_list(__u64 size)
 {
 	__u64 ___f, ___sl;
 
