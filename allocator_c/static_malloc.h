@@ -222,9 +222,9 @@
 #endif
 
 /* Tries to take the heap's lock before an operation gives up (the verifier
- * walks 8 tries and SPIN_TRIES / 8 calls, once per program). */
+ * walks 32 tries and SPIN_TRIES / 32 rounds, once per program). */
 #ifndef STATIC_MALLOC_SPIN_TRIES
-#define STATIC_MALLOC_SPIN_TRIES 256
+#define STATIC_MALLOC_SPIN_TRIES 1024
 
 #endif
 
@@ -248,8 +248,8 @@ _Static_assert(STATIC_MALLOC_HEAP_SIZE <= 24 * 1024,
 #endif
 _Static_assert(STATIC_MALLOC_CACHE_BYTES >= 0 && STATIC_MALLOC_CACHE_BYTES <= STATIC_MALLOC_HEAP_SIZE / 2,
 	       "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap");
-_Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096,
-	       "STATIC_MALLOC_SPIN_TRIES must be between 1 and 4096");
+_Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 65536,
+	       "STATIC_MALLOC_SPIN_TRIES must be between 1 and 65536");
 
 /* Classic backend: heap pointers are ordinary pointers into the map value. */
 #ifndef __heap
@@ -279,6 +279,7 @@ _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096
 				/* 2..16: live block of exactly k * 8 bytes */
 #define __SM_ST_BIG	32	/* live block of more than 128 bytes */
 #define __SM_ST_PARKED	64	/* | k: a k * 8-byte block in a CPU's cache */
+#define __SM_ST_DEFER	128	/* freed while the heap was busy: in __sm_defer_q */
 #define __SM_CACHED	128ULL	/* largest block the per-CPU cache keeps */
 #define __SM_DEPTH	4	/* blocks of one size a CPU keeps at most */
 
@@ -338,7 +339,8 @@ struct __sm_heap {
 	__u32 fl_map;			/* bit fl: sl_map[fl] != 0 */
 	__u32 sl_map[32];		/* bit sl: heads[fl * 16 + sl] != 0 */
 	__u32 heads[__SM_NLISTS];	/* payload offset of the first free block, 0: none */
-	__u64 live_bytes;		/* bytes of blocks not free (parked ones too) */
+	__u64 live_bytes;		/* bytes of blocks not free (parked, deferred too) */
+	__u64 deferred;			/* blocks waiting in __sm_defer_q */
 	__u8 state[STATIC_MALLOC_HEAP_SIZE / 8]; /* __SM_ST_* of the payload at 8 * i */
 	__u8 mem[STATIC_MALLOC_HEAP_SIZE] __attribute__((aligned(8)));
 };
@@ -371,6 +373,18 @@ struct {
 	__type(value, __u32);
 } __sm_lock_q __sm_weak SEC(".maps");
 #endif
+
+/*
+ * Frees that found the heap's lock busy: their payload offsets wait here
+ * (the map's own lock makes the push safe on any CPU, also in interrupts)
+ * until the next holder of the heap's lock gives them back. A free is never
+ * dropped because another CPU holds the heap. One slot per possible block.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, STATIC_MALLOC_HEAP_SIZE / 16);
+	__type(value, __u32);
+} __sm_defer_q __sm_weak SEC(".maps");
 
 /*
  * What each CPU keeps to itself, in one per-CPU map value so that a fast
@@ -439,26 +453,27 @@ static __sm_inline void __sm_leave(struct __sm_cpu *c)
 
 /*
  * Take the heap's lock: 1 when it is ours, 0 when it stayed busy for
- * SPIN_TRIES tries (rounded up to a multiple of 8). Global functions, so
+ * SPIN_TRIES tries (rounded up to a multiple of 32). Global functions, so
  * that the verifier walks the tries once per program, not once in every
- * heap operation; and nested (8 tries inside, SPIN_TRIES / 8 calls
- * outside), so that the verifier's cost adds where the tries multiply.
+ * heap operation; and nested (32 tries, SPIN_TRIES / 32 times), so that the
+ * verifier's cost (~8 insns a try, ~10 a round) adds where the tries
+ * multiply. Two call frames: see LIMITS.
  */
-__sm_weak __sm_noinline __u64 __sm_lock_try8(void)
+__sm_weak __sm_noinline __u64 __sm_lock_try32(void)
 {
 #if defined(STATIC_MALLOC_NO_LOCK)
 	struct __sm_heap *h = __sm_get_heap();
 
 	if (!h)
 		return 0;
-	for (int ___i = 0; ___i < 8; ___i++)
+	for (int ___i = 0; ___i < 32; ___i++)
 		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
 			return 1;
 	return 0;
 #elif !defined(STATIC_MALLOC_PERCPU)
 	__u32 ___one = 1;
 
-	for (int ___i = 0; ___i < 8; ___i++)
+	for (int ___i = 0; ___i < 32; ___i++)
 		if (bpf_map_push_elem(&__sm_lock_q, &___one, 0) == 0)
 			return 1;
 	return 0;
@@ -473,8 +488,8 @@ __sm_weak __sm_noinline __u64 __sm_lock_take(void)
 	/* This CPU's own heap: the per-CPU guard, already taken, serializes. */
 	return 1;
 #else
-	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 7) / 8; ___i++)
-		if (__sm_lock_try8())
+	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 31) / 32; ___i++)
+		if (__sm_lock_try32())
 			return 1;
 	return 0;
 #endif
@@ -748,7 +763,7 @@ static __sm_inline __u64 __sm_live_size(struct __sm_heap *h, __u64 off)
 	if (!___o || !h->inited)
 		return 0;
 	___st = __SM_STATE(h, ___o);
-	if (___st == __SM_ST_NONE || (___st & __SM_ST_PARKED))
+	if (___st == __SM_ST_NONE || (___st & (__SM_ST_PARKED | __SM_ST_DEFER)))
 		return 0;
 	___s = __SM_SZF(h, ___o);
 	if (___s & __SM_FREE)
@@ -897,6 +912,53 @@ static __sm_inline bool __sm_cache_put(struct __sm_heap *h, __u64 off)
  */
 
 /*
+ * Put the block at payload offset o of bs bytes (validated by the caller,
+ * its state byte already NONE) back into the TLSF lists, merged with free
+ * neighbours. The caller holds the heap's lock.
+ */
+__sm_weak __sm_noinline __u64 __sm_release_off(__u64 o, __u64 bs)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 p, ps;
+
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!h || !o || bs < __SM_MIN_BLOCK || bs > __SM_HEAP)
+		return 0;
+	h->live_bytes -= bs;
+	bs += __sm_take_next_free(h, o, bs);
+	p = __SM_PREV(h, o);
+	__sm_clamp(p, 8, __SM_HEAP - 8);
+	if (p) {
+		ps = __SM_SZF(h, p);
+		if ((ps & __SM_FREE) && p + (ps & ~7ULL) == o) {
+			__sm_unlink(h, p, ps & ~7ULL);
+			bs += ps & ~7ULL;
+			o = p;
+		}
+	}
+	__sm_make_free(h, o, bs);
+	return 0;
+}
+
+/* Give back one deferred free, if any. The caller holds the heap's lock. */
+static __sm_inline void __sm_drain_one(struct __sm_heap *h)
+{
+	__u32 ___v = 0;
+	__u64 ___o, ___s;
+
+	if (!*(volatile __u64 *)&h->deferred || bpf_map_pop_elem(&__sm_defer_q, &___v))
+		return;
+	__sync_fetch_and_add(&h->deferred, -1);
+	___o = ___v;
+	__sm_clamp(___o, 8, __SM_HEAP - 8);
+	if (!___o || __SM_STATE(h, ___o) != __SM_ST_DEFER)
+		return;
+	___s = __SM_SZF(h, ___o) & ~7ULL;
+	__SM_STATE(h, ___o) = __SM_ST_NONE;
+	__sm_release_off(___o, ___s);
+}
+
+/*
  * Take a block for `need` bytes (a __sm_need() result) from the TLSF lists,
  * under the heap's lock. Returns payload offset | block size << 32, 0 when
  * no free block fits, __SM_BUSY when the heap stayed busy.
@@ -913,6 +975,8 @@ __sm_weak __sm_noinline __u64 __sm_take_off(__u64 need)
 		return __SM_BUSY;
 	if (!h->inited)
 		__sm_init(h);
+	__sm_drain_one(h);
+	__sm_drain_one(h);
 
 	/* Round up to the next list boundary: every block there is >= need. */
 	s = need;
@@ -963,55 +1027,58 @@ fail:
 }
 
 /*
- * Give the live block at payload offset off back to the TLSF lists, merged
- * with free neighbours, under the heap's lock. Returns its size, 0 when off
- * is not a live block, __SM_BUSY when the heap stayed busy.
+ * Give the live block at payload offset off back to the heap. Returns its
+ * size, 0 when off is not a live block, __SM_BUSY when it could be neither
+ * given back nor deferred. When the heap's lock stays busy the block is
+ * deferred: its state byte says so (a second free of it is rejected) and
+ * the next holder of the lock gives it back. Each holder first gives back
+ * up to two deferred blocks, so they never pile up.
  */
 __sm_weak __sm_noinline __u64 __sm_give_off(__u64 off)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	__u64 o = off, bs, ret, p, ps;
+	__u64 o = off, bs;
+	__u32 ___v;
 
 	if (!h)
 		return 0;
-	if (!__sm_lock(h))
-		return __SM_BUSY;
+	if (!__sm_lock(h)) {
+		/* Only the block's owner writes its state byte and size. */
+		bs = __sm_live_size(h, off);
+		__sm_clamp(o, 8, __SM_HEAP - 8);
+		if (!bs || !o)
+			return 0;
+		__SM_STATE(h, o) = __SM_ST_DEFER;
+		___v = o;
+		if (bpf_map_push_elem(&__sm_defer_q, &___v, 0)) {
+			__SM_STATE(h, o) = __sm_live_state(bs);
+			return __SM_BUSY;
+		}
+		__sync_fetch_and_add(&h->deferred, 1);
+		return bs;
+	}
+	__sm_drain_one(h);
+	__sm_drain_one(h);
 	bs = __sm_live_size(h, off);
 	__sm_clamp(o, 8, __SM_HEAP - 8);
-	if (!bs || !o) {
-		__sm_unlock(h);
-		return 0;
+	if (bs && o) {
+		__SM_STATE(h, o) = __SM_ST_NONE;
+		__sm_release_off(o, bs);
 	}
-	__SM_STATE(h, o) = __SM_ST_NONE;
-	h->live_bytes -= bs;
-	ret = bs;
-
-	bs += __sm_take_next_free(h, o, bs);
-	p = __SM_PREV(h, o);
-	__sm_clamp(p, 8, __SM_HEAP - 8);
-	if (p) {
-		ps = __SM_SZF(h, p);
-		if ((ps & __SM_FREE) && p + (ps & ~7ULL) == o) {
-			__sm_unlink(h, p, ps & ~7ULL);
-			bs += ps & ~7ULL;
-			o = p;
-		}
-	}
-	__sm_make_free(h, o, bs);
 	__sm_unlock(h);
-	return ret;
+	return bs;
 }
 
 /*
  * Give the blocks of k * 8 bytes parked in this CPU's cache back to the heap.
  * A global function of its own, so that the verifier checks it once for
- * every k. Returns 1 when the heap stayed busy (stop flushing), else 0.
+ * every k. The caller holds this CPU's guard and the heap's lock.
  */
 __sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
 {
 	struct __sm_cpu *c = __sm_get_cpu();
 	struct __sm_heap *h = __sm_get_heap();
-	__u64 n, o, r;
+	__u64 n, o;
 	int j;
 
 	if (!c || !h || k < 2 || k > __SM_CACHED / 8)
@@ -1026,12 +1093,8 @@ __sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
 		__sm_clamp(o, 8, __SM_HEAP - 8);
 		if (!o || __SM_STATE(h, o) != (__SM_ST_PARKED | k))
 			break;	/* not what was parked: leave the cache alone */
-		__SM_STATE(h, o) = k;	/* live again, then given back */
-		r = __sm_give_off(o);
-		if (r == __SM_BUSY) {
-			__SM_STATE(h, o) = __SM_ST_PARKED | k;
-			return 1;
-		}
+		__SM_STATE(h, o) = __SM_ST_NONE;
+		__sm_release_off(o, k * 8);
 		c->count[k] = n;
 		c->bytes -= k * 8;
 	}
@@ -1042,14 +1105,15 @@ __sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
  * Give every block parked in this CPU's cache back to the heap (malloc does
  * this before it gives up). The caller holds this CPU's guard.
  */
-__sm_weak __sm_noinline __u64 __sm_flush(void)
+static __sm_inline void __sm_flush(struct __sm_heap *h)
 {
-	__u64 k;
+	__u64 ___k;
 
-	for (k = 2; k <= __SM_CACHED / 8; k++)
-		if (__sm_flush_class(k))
-			break;
-	return 0;
+	if (!__sm_lock(h))
+		return;
+	for (___k = 2; ___k <= __SM_CACHED / 8; ___k++)
+		__sm_flush_class(___k);
+	__sm_unlock(h);
 }
 
 /* Allocate a block for n bytes: this CPU's cache, else the heap under its
@@ -1072,10 +1136,15 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 		return 0;
 	}
 	if (need) {
-		r = __sm_take_off(need);
+		/* A busy heap gets four rounds of SPIN_TRIES tries. */
+		for (int ___t = 0; ___t < 4; ___t++) {
+			r = __sm_take_off(need);
+			if (r != __SM_BUSY)
+				break;
+		}
 		if (!r && c->bytes) {
 			/* Blocks parked on this CPU may be what is missing. */
-			__sm_flush();
+			__sm_flush(h);
 			r = __sm_take_off(need);
 		}
 	}
