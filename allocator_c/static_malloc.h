@@ -399,6 +399,7 @@ struct __sm_cpu {
 	__u32 bytes;			/* bytes of the blocks parked here */
 	__u64 ptr_seq;			/* static_ptr: bumped by every conversion */
 	__u64 ptr_slot;			/* static_ptr: where a pointer becomes a number */
+	__u64 debug_rule;		/* STATIC_MALLOC_DEBUG: first broken rule seen */
 	__u8 count[32];			/* count[k]: parked blocks of k * 8 bytes */
 	__u32 slot[32][__SM_DEPTH];	/* 32, not 17: any k & 31 is in bounds */
 };
@@ -1352,19 +1353,125 @@ __sm_weak __sm_noinline __u64 __sm_copy_off(__u64 dst, __u64 src, __u64 n)
 }
 
 /*
+ * static_malloc_check()'s walk of the free lists, under the heap's lock:
+ * every list from its head, each node a free block whose size maps to this
+ * list and whose back link names the node before it (0 for the head); and
+ * the bitmaps both ways (a list's bit is set iff the list is not empty, a
+ * first level's bit iff one of its lists is). Returns the number of nodes
+ * << 8, or a rule: 10 too many nodes, 11 a broken list, 12 a bitmap.
+ */
+__sm_weak __sm_noinline __u64 __sm_check_lists(void)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 l = 0, o, prev = 0, nodes = 0, i, bad = 0, m, z, cur, empty, cc, live, szf;
+
+	if (!h)
+		return 1;
+	/*
+	 * Branch-free, as in __sm_check: 0/1 arithmetic (for x < 2^32,
+	 * (x - 1) >> 63 is 1 iff x == 0, and ((x ^ y) + 0xffffffff) >> 32 is 1
+	 * iff x != y); every branch left leaves the loop.
+	 */
+	for (i = 0; i < __SM_NLISTS; i++) {
+		m = i;
+		__sm_mask(m, __SM_NLISTS - 1);
+		z = ((__u64)h->heads[m] - 1) >> 63;
+		__sm_barrier_var(z);
+		bad |= (z ^ 1) ^ ((h->sl_map[m >> 4] >> (m & 15)) & 1);
+	}
+	for (i = 0; i < 32; i++) {
+		m = i;
+		__sm_mask(m, 31);
+		z = ((__u64)h->sl_map[m] - 1) >> 63;
+		__sm_barrier_var(z);
+		bad |= (z ^ 1) ^ ((h->fl_map >> m) & 1);
+		bad |= h->sl_map[m] >> 16;
+	}
+	if (bad)
+		return 12;
+	/* One step per node, and one per list: o == 0 moves on to the next list. */
+	o = 0;
+	l = -1ULL;
+	for (i = 0; i < STATIC_MALLOC_CHECK_MAX + __SM_NLISTS; i++) {
+		z = (o - 1) >> 63;		/* 1: this list is done */
+		__sm_barrier_var(z);
+		l += z;
+		if (l >= __SM_NLISTS)
+			return nodes << 8;
+		m = l;
+		__sm_mask(m, __SM_NLISTS - 1);
+		cur = o + z * h->heads[m];	/* the node: o, or the next list's head */
+		prev *= z ^ 1;			/* a head's back link is 0 */
+		empty = (cur - 1) >> 63;	/* 1: an empty list, nothing to read */
+		__sm_barrier_var(empty);
+		cc = cur + (empty << 3);
+		__sm_clamp(cc, 8, __SM_HEAP - 8);
+		if (!cc)
+			return 11;
+		live = empty ^ 1;
+		szf = __SM_SZF(h, cc);
+		__sm_barrier_var(szf);
+		bad = live & (((szf & __SM_FREE) ^ 1) |
+			      ((((__u64)__sm_list(szf & ~7ULL) ^ l) + 0xffffffffULL) >> 32) |
+			      ((((__u64)__SM_PREVF(h, cc) ^ prev) + 0xffffffffULL) >> 32));
+		if (bad)
+			return 11;
+		nodes += live;
+		prev = cc * live;
+		o = (__u64)__SM_NEXTF(h, cc) * live;
+	}
+	return 10;
+}
+
+/*
+ * static_malloc_check()'s look at this CPU's cache (other CPUs' caches are
+ * out of a program's reach): at most __SM_DEPTH blocks of a size, each a
+ * live block of that size whose state byte says parked, and `bytes` their
+ * sum. Returns 0, or 14.
+ */
+__sm_weak __sm_noinline __u64 __sm_check_cache(void)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 k, j, n, o, total = 0;
+
+	if (!c || !h)
+		return 1;
+	for (k = 2; k <= __SM_CACHED / 8; k++) {
+		n = c->count[k];
+		if (n > __SM_DEPTH)
+			return 14;
+		for (j = 0; j < __SM_DEPTH; j++) {
+			if (j >= n)
+				break;
+			o = c->slot[k][j];
+			__sm_clamp(o, 8, __SM_HEAP - 8);
+			if (!o || __SM_STATE(h, o) != (__SM_ST_PARKED | k) || __SM_SZF(h, o) != k * 8)
+				return 14;
+			total += k * 8;
+		}
+	}
+	return total == c->bytes ? 0 : 14;
+}
+
+/*
  * Walk the heap and check every invariant. Returns 0 when healthy, else the
  * number of the first broken rule: 1 no heap, 2 busy, 3 bad block size,
  * 4 bad prev_phys, 5 two adjacent free blocks, 6 state byte disagrees with
  * the header, 7 free block's list bits not set, 8 blocks do not tile the
  * heap, 9 the bytes of the blocks in use differ from the heap's own count,
- * 10 more than STATIC_MALLOC_CHECK_MAX blocks. Cost: STATIC_MALLOC_CHECK_MAX
- * loop steps of ~300 insns for the verifier, once per program that calls it.
+ * 10 more than STATIC_MALLOC_CHECK_MAX blocks (or free-list nodes), 11 a
+ * free list is broken (see __sm_check_lists), 12 a bitmap disagrees with its
+ * lists, 13 the lists hold another number of blocks than the heap has free
+ * blocks (so every free block is in exactly one list), 14 this CPU's cache is
+ * inconsistent. Cost: STATIC_MALLOC_CHECK_MAX loop steps of ~300 insns for
+ * the verifier (and ~30 per list step), once per program that calls it.
  */
 __sm_weak __sm_noinline __u64 __sm_check(void)
 {
 	struct __sm_heap *h = __sm_get_heap();
 	struct __sm_cpu *cpu = __sm_get_cpu();
-	__u64 o = 8, c = 0, prev = 0, prev_free = 0, live = 0, ret = 10, i;
+	__u64 o = 8, c = 0, prev = 0, prev_free = 0, live = 0, ret = 10, i, nfree = 0, lists;
 	__u64 szf = 0, sz = 0, l, used, isfree, bits, bad;
 
 	if (!h || !cpu)
@@ -1409,6 +1516,7 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		if (bad)
 			break;
 		live += sz * (isfree ^ 1);
+		nfree += isfree;
 		prev_free = isfree;
 		prev = c;
 		o = c + sz;
@@ -1432,6 +1540,15 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 	}
 	if (ret == 0 && live != h->live_bytes)
 		ret = 9;
+	if (ret == 0) {
+		lists = __sm_check_lists();
+		if (lists & 0xff)
+			ret = lists & 0xff;
+		else if (lists >> 8 != nfree)
+			ret = 13;
+	}
+	if (ret == 0)
+		ret = __sm_check_cache();
 out:
 	__sm_unlock(h);
 	__sm_leave(cpu);
@@ -1465,7 +1582,7 @@ static __sm_inline void *__sm_bound(struct __sm_heap *h, __u64 o, __u64 span)
 }
 
 
-static __sm_inline void __heap *static_malloc(size_t size)
+static __sm_inline void __heap *__sm_malloc_api(size_t size)
 {
 	struct __sm_heap *___h = __sm_get_heap();
 	__u64 ___o;
@@ -1486,7 +1603,7 @@ static __sm_inline void __heap *static_malloc(size_t size)
 	return __sm_bound(___h, ___o, size);
 }
 
-static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
+static __sm_inline void __heap *__sm_calloc_api(size_t nmemb, size_t size)
 {
 	__u64 ___n = 0, ___o;
 	struct __sm_heap *___h;
@@ -1508,7 +1625,7 @@ static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
 	return __sm_bound(___h, ___o, ___n);
 }
 
-static __sm_inline void static_free(void __heap *ptr)
+static __sm_inline void __sm_free_api(void __heap *ptr)
 {
 	struct __sm_heap *___h;
 	__u64 ___o;
@@ -1526,15 +1643,15 @@ static __sm_inline void static_free(void __heap *ptr)
 	__sm_free_off(___o);
 }
 
-static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
+static __sm_inline void __heap *__sm_realloc_api(void __heap *ptr, size_t size)
 {
 	struct __sm_heap *___h;
 	__u64 ___o, ___r, ___n;
 
 	if (!ptr)
-		return static_malloc(size);
+		return __sm_malloc_api(size);
 	if (!size) {
-		static_free(ptr);
+		__sm_free_api(ptr);
 		return NULL;
 	}
 	___h = __sm_get_heap();
@@ -1555,6 +1672,64 @@ static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
 	__sm_copy_off(___n, ___o, ___r < size ? ___r : size);
 	__sm_free_off(___o);
 	return __sm_bound(___h, ___n, size);
+}
+
+/*
+ * STATIC_MALLOC_DEBUG (test builds): static_malloc_check() after every
+ * malloc, calloc, realloc and free; the first broken rule it names stays in
+ * this CPU's `debug_rule` (static_malloc_debug_rule()). "Busy" (2) and "too
+ * many blocks to walk" (10) are not failures. Costs a heap walk per call.
+ */
+static __sm_inline void __sm_debug_after(void)
+{
+#ifdef STATIC_MALLOC_DEBUG
+	struct __sm_cpu *___c;
+	__u64 ___r = __sm_check();
+
+	if (___r && ___r != 2 && ___r != 10) {
+		___c = __sm_get_cpu();
+		if (___c && !___c->debug_rule)
+			___c->debug_rule = ___r;
+	}
+#endif
+}
+
+/* The rule STATIC_MALLOC_DEBUG saw broken first on this CPU, 0 if none. */
+static __sm_inline int static_malloc_debug_rule(void)
+{
+	struct __sm_cpu *___c = __sm_get_cpu();
+
+	return ___c ? (int)___c->debug_rule : 1;
+}
+
+static __sm_inline void __heap *static_malloc(size_t size)
+{
+	void __heap *___p = __sm_malloc_api(size);
+
+	__sm_debug_after();
+	return ___p;
+}
+
+static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
+{
+	void __heap *___p = __sm_calloc_api(nmemb, size);
+
+	__sm_debug_after();
+	return ___p;
+}
+
+static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
+{
+	void __heap *___p = __sm_realloc_api(ptr, size);
+
+	__sm_debug_after();
+	return ___p;
+}
+
+static __sm_inline void static_free(void __heap *ptr)
+{
+	__sm_free_api(ptr);
+	__sm_debug_after();
 }
 
 /*
