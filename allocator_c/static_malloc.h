@@ -550,9 +550,8 @@ static __sm_inline __u64 __sm_ffs(__u64 x)
 	return __sm_fls(x & -x);
 }
 
-/* The list (fl, sl) a block of this size belongs to, as fl * 16 + sl.
- * Global: verified once, however many places ask. */
-__sm_weak __sm_noinline __u64 __sm_list(__u64 size)
+/* The list (fl, sl) a block of this size belongs to, as fl * 16 + sl. */
+static __sm_inline __u64 __sm_list_inline(__u64 size)
 {
 	__u64 ___f, ___sl;
 
@@ -561,6 +560,13 @@ __sm_weak __sm_noinline __u64 __sm_list(__u64 size)
 	___f = __sm_fls(size);
 	___sl = (size >> (___f - __SM_SL_LOG2)) & 15;
 	return ((___f - 6) << __SM_SL_LOG2) | ___sl;
+}
+
+/* The same, global: verified once, however many places ask (the list and
+ * unlink functions use the inline one: one call frame less, see LIMITS). */
+__sm_weak __sm_noinline __u64 __sm_list(__u64 size)
+{
+	return __sm_list_inline(size);
 }
 
 /*
@@ -572,7 +578,7 @@ __sm_weak __sm_noinline __u64 __sm_list(__u64 size)
 __sm_weak __sm_noinline __u64 __sm_insert_off(__u64 o, __u64 size)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	__u64 ___l = __sm_list(size), ___fl;
+	__u64 ___l = __sm_list_inline(size), ___fl;
 	__u64 ___head;
 
 	if (!h)
@@ -599,7 +605,7 @@ __sm_weak __sm_noinline __u64 __sm_insert_off(__u64 o, __u64 size)
 __sm_weak __sm_noinline __u64 __sm_unlink_off(__u64 o, __u64 size)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	__u64 ___l = __sm_list(size);
+	__u64 ___l = __sm_list_inline(size);
 	__u64 ___n, ___p, ___nc, ___pc;
 
 	if (!h)
