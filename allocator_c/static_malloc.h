@@ -3,8 +3,10 @@
  * static_malloc.h - malloc, calloc, realloc and free for eBPF programs.
  *
  * One header, nothing to link. The heap is a BPF array map (the "classic"
- * backend): it works on every kernel from 5.10 and with clang 14 or newer.
- * This comment is the manual.
+ * backend): with no configuration it works on every kernel from 5.10, with
+ * clang 14 or newer, in every program type (XDP, TC, socket filter,
+ * cgroup_skb, kprobe, tracepoint, raw_tracepoint, perf_event, ...), all in
+ * one object if you like, shared by all CPUs. This comment is the manual.
  *
  * USAGE (five lines)
  *
@@ -41,11 +43,13 @@
  *   - static_free(NULL) does nothing. A double free, an interior pointer, or
  *     a pointer that is not from the heap is detected, counted in
  *     `rejected_frees` and ignored.
- *   - static_ptr(x): x is a heap pointer that was LOADED from memory (the
- *     verifier calls it a scalar, e.g. `n->next`). It returns a pointer the
- *     verifier lets you dereference for sizeof(*x) bytes (static_ptr_sized:
- *     `span` bytes, a constant), or NULL when x is outside the heap. Pass it
- *     values loaded from memory only; a pointer you already hold needs none.
+ *   - static_ptr(x): x is any heap pointer: one LOADED from memory (the
+ *     verifier calls it a scalar, e.g. `n->next`), or one the verifier still
+ *     tracks (a local that came from static_malloc, a list head built in a
+ *     loop, a function's argument). It returns a pointer the verifier lets
+ *     you dereference for sizeof(*x) bytes (static_ptr_sized: `span` bytes,
+ *     a constant), or NULL when x is NULL or not into the heap (a number,
+ *     the stack, the context, another map).
  *   - static_free and static_realloc take pointers the verifier knows as
  *     pointers (from the functions above or from static_ptr), not raw loaded
  *     values: write static_free(static_ptr(n->next)).
@@ -63,34 +67,37 @@
  *       program that uses them (~45 insns per zeroing step, ~110 per copy
  *       step: ~11K and ~28K insns for the default heap).
  *   STATIC_MALLOC_PERCPU     default off. One heap per CPU (a per-CPU array
- *       map), no lock: for tracing programs (kprobe, tracepoint, raw_tp,
- *       perf_event) and socket filters, which may not use bpf_spin_lock.
+ *       map), no lock at all: the heap is never busy because of another CPU.
+ *       (Before this version the default could not serve tracing programs
+ *       and socket filters and this was the way; it no longer is.)
  *       Memory must be freed on the CPU that allocated it (a free on another
  *       CPU is rejected or, worse, frees that CPU's block at the same offset:
  *       do not hand pointers across CPUs). A re-entrant call on the same CPU
  *       (a perf_event program interrupting an allocation) fails cleanly and
  *       counts in `contended`. Limit: HEAP_SIZE <= 24 KiB (per-CPU values are
  *       limited to 32 KiB by the kernel).
- *   STATIC_MALLOC_NO_LOCK    default off. One shared heap serialized by an
- *       atomic compare-and-swap word instead of bpf_spin_lock, so any program
- *       type can share it. Needs kernel 5.12+ (BPF_CMPXCHG). An operation that
- *       finds the heap busy retries STATIC_MALLOC_SPIN_TRIES times, then fails
- *       (malloc returns NULL, free is dropped) and counts in `contended`.
- *       Never hands a block out twice, but unlike bpf_spin_lock the holder
- *       may be preempted, so under heavy multi-CPU contention operations do
- *       fail, and a dropped free leaks its block (also counted in
- *       rejected_frees). For low contention; prefer PERCPU for tracing.
- *   STATIC_MALLOC_SPIN_TRIES default 256. Retries of the NO_LOCK word.
+ *   STATIC_MALLOC_NO_LOCK    default off. The shared heap's lock is an atomic
+ *       compare-and-swap word in the heap instead of the default's queue map:
+ *       a try costs an instruction instead of a helper call. Needs kernel
+ *       5.12+ (BPF_CMPXCHG; 5.10 refuses the program even when a version
+ *       check makes the instruction unreachable, see LOCK). Same behaviour
+ *       otherwise.
+ *   STATIC_MALLOC_SPIN_TRIES default 1024. Tries to take the heap's lock
+ *       before an operation gives up (see LOCK); 1 .. 65536.
  *   STATIC_MALLOC_CACHE_BYTES default min(HEAP_SIZE/16, 2048). Bytes of freed
  *       small blocks each CPU keeps for its next mallocs (see PER-CPU CACHE);
  *       0 turns the cache off. Cost: up to this many bytes per CPU are not
  *       available to the other CPUs until this CPU mallocs again.
  *   STATIC_MALLOC_INLINE     default off. Put the cache's fast paths inline
  *       at every call site of static_malloc and static_free: a 64-byte pair
- *       costs ~12 ns instead of ~29 ns (make bench), but every call site
- *       adds ~125 verifier insns and a dozen branches instead of ~25, and a
+ *       costs about half as much (make bench), but every call site adds
+ *       ~125 verifier insns and a dozen branches instead of ~25, and a
  *       program with dozens of call sites in a row can hit the verifier's
  *       limit of 8192 pending branches. For hot loops with few call sites.
+ *   STATIC_MALLOC_DEBUG      default off. Run static_malloc_check() after
+ *       every malloc, calloc, realloc and free; static_malloc_debug_rule()
+ *       returns the first broken rule this CPU saw (0: none). For tests: a
+ *       heap walk per call, and the walker's verifier cost in every program.
  *   STATIC_MALLOC_CHECK_MAX  default min(HEAP_SIZE/16, 1024). Blocks that
  *       static_malloc_check() walks; a heap with more blocks reports 10.
  *       Cost: ~300 verifier insns per block, only in programs that call it.
@@ -98,17 +105,39 @@
  *   STATIC_MALLOC_ARENA      the arena backend is not part of this header
  *       version: defining it is a compile error.
  *
- *   Default (no PERCPU, no NO_LOCK): one heap shared by all CPUs, a
- *   bpf_spin_lock inside the map value (not in .bss/.data: the kernel refuses
- *   a bpf_spin_lock in mmapable global data). Program types that may take
- *   it: XDP, TC (sched_cls/act), cgroup_skb, sk_skb, lwt, flow_dissector...;
- *   not tracing programs nor socket filters (the verifier says "tracing progs
- *   cannot use bpf_spin_lock yet"): use PERCPU or NO_LOCK for those.
+ *   Default (no PERCPU, no NO_LOCK): one heap shared by all CPUs behind the
+ *   lock described in LOCK, usable from every program type on every kernel
+ *   of the matrix (no bpf_spin_lock, which tracing programs and socket
+ *   filters may not take, and no instruction newer than 5.10).
+ *
+ * LOCK
+ *   The shared heap's slow path (TLSF, below) runs under a try-lock: a
+ *   BPF_MAP_TYPE_QUEUE map of one slot (__sm_lock_q); a push into the empty
+ *   queue takes it, the pop releases it. Map helpers are allowed in every
+ *   program type, and the queue's own spinlock orders the heap's memory
+ *   (acquire, release). It is not bpf_spin_lock: the holder runs with
+ *   interrupts on and may be interrupted or, where the kernel preempts
+ *   programs, descheduled, so an operation tries STATIC_MALLOC_SPIN_TRIES
+ *   times (malloc: four rounds of them) before it gives up:
+ *     - malloc returns NULL and counts in `contended` and failed_allocations;
+ *     - free never fails: the block is deferred (its state byte says so, so
+ *       a second free of it is rejected) into a queue map, __sm_defer_q, and
+ *       the next holder of the lock gives it back (each holder gives back up
+ *       to two deferred blocks before its own work).
+ *   An interrupting program (perf_event in NMI) that finds the lock taken
+ *   fails its tries cleanly: in NMI the kernel only try-locks the queue.
+ *   Why not compare-and-swap by default: BPF_CMPXCHG came in 5.12, and 5.10
+ *   checks the encoding of every instruction before it walks any path, so
+ *   the instruction cannot even sit in a branch that a LINUX_KERNEL_VERSION
+ *   check (a __kconfig constant the verifier folds) makes dead: 5.10 still
+ *   refuses the program ("BPF_STX uses reserved fields"; the test
+ *   tests/allocator/progs/kconfig_cas.bpf.c shows it on the matrix).
  *
  * PRIVILEGES
  *   static_free, static_realloc and static_ptr turn pointers into offsets
- *   (pointer - pointer, or a pointer stored in the map): the loader needs
- *   CAP_PERFMON (root has it), like any program storing pointers in maps.
+ *   (pointer - pointer, or a pointer stored in the map and loaded back as a
+ *   number): the loader needs CAP_PERFMON (root has it), like any program
+ *   storing pointers in maps.
  *
  * STATISTICS
  *   Map `static_stats`, a PERCPU_ARRAY with one entry (key 0) whose value
@@ -132,9 +161,11 @@
  *   O(1) with no loop (find-first-set is branch-free arithmetic). malloc and
  *   free are loop-free: O(1), a few hundred instructions at most.
  *   The heap operations are global BPF functions, verified once per program
- *   (~14K processed insns for malloc and free together, make bench); each
- *   further call site adds only ~40 processed insns (the call and the
- *   pointer bound).
+ *   whatever the number of call sites; so are their parts that would
+ *   otherwise be verified once per path that leads to them (the list insert
+ *   and unlink, the trim, the release, the lock's tries). malloc and free
+ *   together cost a program ~2.8K processed insns, each further call site
+ *   ~40 (the call and the pointer bound); make bench prints the numbers.
  *   - Heap metadata holds OFFSETS into the heap, never pointers: the
  *     verifier turns any pointer loaded from map memory into a scalar
  *     ("R2 invalid mem access 'scalar'"). Offset 0 means "none".
@@ -145,9 +176,12 @@
  *     u32 size | FREE} then the payload at o. size is a multiple of 8, >= 16.
  *     Blocks tile the heap exactly; no two free blocks are adjacent; a free
  *     block is in exactly the list its size maps to, and its list's bits are
- *     set. static_malloc_check() walks the heap and verifies all of this.
- *   - A state byte per 8 bytes of heap: non-zero only where a live or
- *     parked block's payload starts (its size class, or "big", or "parked").
+ *     set. static_malloc_check() walks the heap, then every free list (links
+ *     both ways, each node free and in the list its size maps to, as many
+ *     nodes as free blocks), the bitmaps both ways, and this CPU's cache.
+ *   - A state byte per 8 bytes of heap: non-zero only where a live, parked
+ *     or deferred block's payload starts (its size class, or "big", or
+ *     "parked", or "deferred").
  *     free() trusts the state byte and checks the header agrees, so double,
  *     interior and foreign frees are recognized even if the user scribbled
  *     on a header.
@@ -165,13 +199,15 @@
  *   STATIC_MALLOC_CACHE_BYTES 0 where that matters). Each CPU's calls are
  *   serialized by a per-CPU guard word: a program that interrupts an
  *   allocator call on the same CPU (perf_event, kprobe) finds the guard
- *   taken and fails cleanly (NULL, or a dropped free), counted in
- *   `contended`. The guard is a plain load and store (5.10 has no
- *   compare-and-swap), which is enough where a program cannot be preempted
+ *   taken and fails cleanly, counted in `contended`: its malloc returns
+ *   NULL, its free goes to the heap (deferred if the heap is busy). The
+ *   guard is a plain load and store (5.10 has no compare-and-swap), which
+ *   is enough where a program cannot be preempted
  *   by another on its CPU: XDP and TC (softirq), socket filters, kprobe and
  *   tracepoint handlers, BPF_PROG_TEST_RUN (preemption disabled). On
  *   PREEMPT_RT kernels and in sleepable programs it is not: do not call the
- *   allocator there. A double free that races with the first free on
+ *   allocator there. static_ptr's per-CPU slot is guarded by a sequence
+ *   word the same way. A double free that races with the first free on
  *   another CPU is not detected (as in C, freeing twice at once is a race).
  *   - Writing outside [p, p + size) is undefined behaviour as in C: the
  *     verifier cannot stop writes inside the map value, but the heap code
@@ -183,8 +219,10 @@
  *   use the same configuration (the linker rejects differing map types).
  *
  * LIMITS
- *   No bpf_loop, no kfuncs, no arena: kernel 5.10+ (NO_LOCK: 5.12+). The
- *   program must be built with BTF (-g), as for any bpf_spin_lock map.
+ *   No bpf_loop, no kfuncs, no arena: kernel 5.10+ (NO_LOCK: 5.12+). Built
+ *   with BTF (-g), as libbpf wants for the maps. The allocator's calls use
+ *   up to 4 of the verifier's 8 call frames below the caller: call it from
+ *   the program or from functions nested at most 3 deep.
  *
  * LICENSE
  *   MIT OR GPL-2.0-only, at your choice. Copyright (c) verifier-doctor
@@ -1181,8 +1219,18 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 	if (__sm_cache_put(h, off))
 		return 0;
 	if (!__sm_enter(c)) {
+		/* We interrupted this CPU's allocator call: the heap's lock (or
+		 * its deferral) still takes the block; count with atomic adds,
+		 * beside the interrupted call's plain ones. */
 		__sync_fetch_and_add(&st->contended, 1);
-		return 1;
+		r = __sm_give_off(off);
+		if (r <= __SM_BUSY) {
+			__sync_fetch_and_add(&st->rejected_frees, 1);
+			return 1;
+		}
+		__sync_fetch_and_add(&st->frees, 1);
+		__sync_fetch_and_add(&st->bytes_in_use, -(r - __SM_HDR));
+		return 0;
 	}
 	r = __sm_give_off(off);
 	if (r == __SM_BUSY)
