@@ -82,7 +82,7 @@
  *       5.12+ (BPF_CMPXCHG; 5.10 refuses the program even when a version
  *       check makes the instruction unreachable, see LOCK). Same behaviour
  *       otherwise.
- *   STATIC_MALLOC_SPIN_TRIES default 1024. Tries to take the heap's lock
+ *   STATIC_MALLOC_SPIN_TRIES default 512. Tries to take the heap's lock
  *       before an operation gives up (see LOCK); 1 .. 65536.
  *   STATIC_MALLOC_CACHE_BYTES default min(HEAP_SIZE/16, 2048). Bytes of freed
  *       small blocks each CPU keeps for its next mallocs (see PER-CPU CACHE);
@@ -122,8 +122,9 @@
  *     - malloc returns NULL and counts in `contended` and failed_allocations;
  *     - free never fails: the block is deferred (its state byte says so, so
  *       a second free of it is rejected) into a queue map, __sm_defer_q, and
- *       the next holder of the lock gives it back (each holder gives back up
- *       to two deferred blocks before its own work).
+ *       the next malloc or free that goes to the heap gives it back (each
+ *       gives back up to two deferred blocks, under the lock, before its own
+ *       work).
  *   An interrupting program (perf_event in NMI) that finds the lock taken
  *   fails its tries cleanly: in NMI the kernel only try-locks the queue.
  *   Why not compare-and-swap by default: BPF_CMPXCHG came in 5.12, and 5.10
@@ -164,7 +165,7 @@
  *   whatever the number of call sites; so are their parts that would
  *   otherwise be verified once per path that leads to them (the list insert
  *   and unlink, the trim, the release, the lock's tries). malloc and free
- *   together cost a program ~2.8K processed insns, each further call site
+ *   together cost a program ~2.7K processed insns, each further call site
  *   ~40 (the call and the pointer bound); make bench prints the numbers.
  *   - Heap metadata holds OFFSETS into the heap, never pointers: the
  *     verifier turns any pointer loaded from map memory into a scalar
@@ -260,9 +261,9 @@
 #endif
 
 /* Tries to take the heap's lock before an operation gives up (the verifier
- * walks 32 tries and SPIN_TRIES / 32 rounds, once per program). */
+ * walks 16 tries and SPIN_TRIES / 16 rounds, once per program). */
 #ifndef STATIC_MALLOC_SPIN_TRIES
-#define STATIC_MALLOC_SPIN_TRIES 1024
+#define STATIC_MALLOC_SPIN_TRIES 512
 
 #endif
 
@@ -415,8 +416,9 @@ struct {
 /*
  * Frees that found the heap's lock busy: their payload offsets wait here
  * (the map's own lock makes the push safe on any CPU, also in interrupts)
- * until the next holder of the heap's lock gives them back. A free is never
- * dropped because another CPU holds the heap. One slot per possible block.
+ * until the next malloc or free that goes to the heap gives them back. A
+ * free is never dropped because another CPU holds the heap. One slot per
+ * possible block.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_QUEUE);
@@ -492,27 +494,27 @@ static __sm_inline void __sm_leave(struct __sm_cpu *c)
 
 /*
  * Take the heap's lock: 1 when it is ours, 0 when it stayed busy for
- * SPIN_TRIES tries (rounded up to a multiple of 32). Global functions, so
+ * SPIN_TRIES tries (rounded up to a multiple of 16). Global functions, so
  * that the verifier walks the tries once per program, not once in every
- * heap operation; and nested (32 tries, SPIN_TRIES / 32 times), so that the
- * verifier's cost (~8 insns a try, ~10 a round) adds where the tries
- * multiply. Two call frames: see LIMITS.
+ * heap operation; and nested (16 tries, SPIN_TRIES / 16 times), so that the
+ * verifier's cost adds where the tries multiply (16 x 32 measured cheapest
+ * of 8 x 64, 16 x 32 and 32 x 16). Two call frames: see LIMITS.
  */
-__sm_weak __sm_noinline __u64 __sm_lock_try32(void)
+__sm_weak __sm_noinline __u64 __sm_lock_try16(void)
 {
 #if defined(STATIC_MALLOC_NO_LOCK)
 	struct __sm_heap *h = __sm_get_heap();
 
 	if (!h)
 		return 0;
-	for (int ___i = 0; ___i < 32; ___i++)
+	for (int ___i = 0; ___i < 16; ___i++)
 		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
 			return 1;
 	return 0;
 #elif !defined(STATIC_MALLOC_PERCPU)
 	__u32 ___one = 1;
 
-	for (int ___i = 0; ___i < 32; ___i++)
+	for (int ___i = 0; ___i < 16; ___i++)
 		if (bpf_map_push_elem(&__sm_lock_q, &___one, 0) == 0)
 			return 1;
 	return 0;
@@ -527,8 +529,8 @@ __sm_weak __sm_noinline __u64 __sm_lock_take(void)
 	/* This CPU's own heap: the per-CPU guard, already taken, serializes. */
 	return 1;
 #else
-	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 31) / 32; ___i++)
-		if (__sm_lock_try32())
+	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 15) / 16; ___i++)
+		if (__sm_lock_try16())
 			return 1;
 	return 0;
 #endif
@@ -985,22 +987,31 @@ __sm_weak __sm_noinline __u64 __sm_release_off(__u64 o, __u64 bs)
 	return 0;
 }
 
-/* Give back one deferred free, if any. The caller holds the heap's lock. */
-static __sm_inline void __sm_drain_one(struct __sm_heap *h)
+/* Give back up to two deferred frees, if any, under the heap's lock (the
+ * caller does not hold it). Global: the verifier checks it once. */
+__sm_weak __sm_noinline __u64 __sm_drain(void)
 {
-	__u32 ___v = 0;
-	__u64 ___o, ___s;
+	struct __sm_heap *h = __sm_get_heap();
+	__u32 v = 0;
+	__u64 o, sz;
+	int i;
 
-	if (!*(volatile __u64 *)&h->deferred || bpf_map_pop_elem(&__sm_defer_q, &___v))
-		return;
-	__sync_fetch_and_add(&h->deferred, -1);
-	___o = ___v;
-	__sm_clamp(___o, 8, __SM_HEAP - 8);
-	if (!___o || __SM_STATE(h, ___o) != __SM_ST_DEFER)
-		return;
-	___s = __SM_SZF(h, ___o) & ~7ULL;
-	__SM_STATE(h, ___o) = __SM_ST_NONE;
-	__sm_release_off(___o, ___s);
+	if (!h || !*(volatile __u64 *)&h->deferred || !__sm_lock(h))
+		return 0;
+	for (i = 0; i < 2; i++) {
+		if (!*(volatile __u64 *)&h->deferred || bpf_map_pop_elem(&__sm_defer_q, &v))
+			break;
+		__sync_fetch_and_add(&h->deferred, -1);
+		o = v;
+		__sm_clamp(o, 8, __SM_HEAP - 8);
+		if (!o || __SM_STATE(h, o) != __SM_ST_DEFER)
+			continue;
+		sz = __SM_SZF(h, o) & ~7ULL;
+		__SM_STATE(h, o) = __SM_ST_NONE;
+		__sm_release_off(o, sz);
+	}
+	__sm_unlock(h);
+	return 0;
 }
 
 /*
@@ -1020,8 +1031,6 @@ __sm_weak __sm_noinline __u64 __sm_take_off(__u64 need)
 		return __SM_BUSY;
 	if (!h->inited)
 		__sm_init(h);
-	__sm_drain_one(h);
-	__sm_drain_one(h);
 
 	/* Round up to the next list boundary: every block there is >= need. */
 	s = need;
@@ -1076,8 +1085,8 @@ fail:
  * size, 0 when off is not a live block, __SM_BUSY when it could be neither
  * given back nor deferred. When the heap's lock stays busy the block is
  * deferred: its state byte says so (a second free of it is rejected) and
- * the next holder of the lock gives it back. Each holder first gives back
- * up to two deferred blocks, so they never pile up.
+ * __sm_drain, before the next malloc or free that goes to the heap, gives
+ * it back (two at a time, so that they do not pile up).
  */
 __sm_weak __sm_noinline __u64 __sm_give_off(__u64 off)
 {
@@ -1087,12 +1096,13 @@ __sm_weak __sm_noinline __u64 __sm_give_off(__u64 off)
 
 	if (!h)
 		return 0;
+	/* Only the block's owner writes its state byte and its size: they can
+	 * be judged before the lock is taken. */
+	bs = __sm_live_size(h, off);
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!bs || !o)
+		return 0;
 	if (!__sm_lock(h)) {
-		/* Only the block's owner writes its state byte and size. */
-		bs = __sm_live_size(h, off);
-		__sm_clamp(o, 8, __SM_HEAP - 8);
-		if (!bs || !o)
-			return 0;
 		__SM_STATE(h, o) = __SM_ST_DEFER;
 		___v = o;
 		if (bpf_map_push_elem(&__sm_defer_q, &___v, 0)) {
@@ -1102,14 +1112,8 @@ __sm_weak __sm_noinline __u64 __sm_give_off(__u64 off)
 		__sync_fetch_and_add(&h->deferred, 1);
 		return bs;
 	}
-	__sm_drain_one(h);
-	__sm_drain_one(h);
-	bs = __sm_live_size(h, off);
-	__sm_clamp(o, 8, __SM_HEAP - 8);
-	if (bs && o) {
-		__SM_STATE(h, o) = __SM_ST_NONE;
-		__sm_release_off(o, bs);
-	}
+	__SM_STATE(h, o) = __SM_ST_NONE;
+	__sm_release_off(o, bs);
 	__sm_unlock(h);
 	return bs;
 }
@@ -1181,6 +1185,7 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 		return 0;
 	}
 	if (need) {
+		__sm_drain();
 		/* A busy heap gets four rounds of SPIN_TRIES tries. */
 		for (int ___t = 0; ___t < 4; ___t++) {
 			r = __sm_take_off(need);
@@ -1232,6 +1237,7 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 		__sync_fetch_and_add(&st->bytes_in_use, -(r - __SM_HDR));
 		return 0;
 	}
+	__sm_drain();
 	r = __sm_give_off(off);
 	if (r == __SM_BUSY)
 		st->contended++;
