@@ -13,6 +13,12 @@
 #ifndef STATIC_MALLOC_HEAP_SIZE
 #define STATIC_MALLOC_HEAP_SIZE 16384
 #endif
+/* The walker's verifier cost is ~250 insns per block it may walk, in every
+ * program that calls it: most tests hold few blocks (a program that fills
+ * the heap with small blocks defines more before including this). */
+#ifndef STATIC_MALLOC_CHECK_MAX
+#define STATIC_MALLOC_CHECK_MAX 128
+#endif
 /* The heap walker after every allocator call, unless a test breaks the heap
  * on purpose (SM_TEST_NO_DEBUG). */
 #ifndef SM_TEST_NO_DEBUG

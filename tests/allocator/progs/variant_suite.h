@@ -5,6 +5,7 @@
  */
 /* Its loops of ~700 calls are too many branches for the verifier with a
  * walker call after each; it checks the heap at every step instead. */
+#define STATIC_MALLOC_CHECK_MAX 1024	/* it fills the heap with small blocks */
 #define SM_TEST_NO_DEBUG
 #include "sm_test.h"
 
