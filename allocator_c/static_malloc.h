@@ -3,8 +3,10 @@
  * static_malloc.h - malloc, calloc, realloc and free for eBPF programs.
  *
  * One header, nothing to link. The heap is a BPF array map (the "classic"
- * backend): it works on every kernel from 5.10 and with clang 14 or newer.
- * This comment is the manual.
+ * backend): with no configuration it works on every kernel from 5.10, with
+ * clang 14 or newer, in every program type (XDP, TC, socket filter,
+ * cgroup_skb, kprobe, tracepoint, raw_tracepoint, perf_event, ...), all in
+ * one object if you like, shared by all CPUs. This comment is the manual.
  *
  * USAGE (five lines)
  *
@@ -41,11 +43,13 @@
  *   - static_free(NULL) does nothing. A double free, an interior pointer, or
  *     a pointer that is not from the heap is detected, counted in
  *     `rejected_frees` and ignored.
- *   - static_ptr(x): x is a heap pointer that was LOADED from memory (the
- *     verifier calls it a scalar, e.g. `n->next`). It returns a pointer the
- *     verifier lets you dereference for sizeof(*x) bytes (static_ptr_sized:
- *     `span` bytes, a constant), or NULL when x is outside the heap. Pass it
- *     values loaded from memory only; a pointer you already hold needs none.
+ *   - static_ptr(x): x is any heap pointer: one LOADED from memory (the
+ *     verifier calls it a scalar, e.g. `n->next`), or one the verifier still
+ *     tracks (a local that came from static_malloc, a list head built in a
+ *     loop, a function's argument). It returns a pointer the verifier lets
+ *     you dereference for sizeof(*x) bytes (static_ptr_sized: `span` bytes,
+ *     a constant), or NULL when x is NULL or not into the heap (a number,
+ *     the stack, the context, another map).
  *   - static_free and static_realloc take pointers the verifier knows as
  *     pointers (from the functions above or from static_ptr), not raw loaded
  *     values: write static_free(static_ptr(n->next)).
@@ -63,34 +67,37 @@
  *       program that uses them (~45 insns per zeroing step, ~110 per copy
  *       step: ~11K and ~28K insns for the default heap).
  *   STATIC_MALLOC_PERCPU     default off. One heap per CPU (a per-CPU array
- *       map), no lock: for tracing programs (kprobe, tracepoint, raw_tp,
- *       perf_event) and socket filters, which may not use bpf_spin_lock.
+ *       map), no lock at all: the heap is never busy because of another CPU.
+ *       (Before this version the default could not serve tracing programs
+ *       and socket filters and this was the way; it no longer is.)
  *       Memory must be freed on the CPU that allocated it (a free on another
  *       CPU is rejected or, worse, frees that CPU's block at the same offset:
  *       do not hand pointers across CPUs). A re-entrant call on the same CPU
  *       (a perf_event program interrupting an allocation) fails cleanly and
  *       counts in `contended`. Limit: HEAP_SIZE <= 24 KiB (per-CPU values are
  *       limited to 32 KiB by the kernel).
- *   STATIC_MALLOC_NO_LOCK    default off. One shared heap serialized by an
- *       atomic compare-and-swap word instead of bpf_spin_lock, so any program
- *       type can share it. Needs kernel 5.12+ (BPF_CMPXCHG). An operation that
- *       finds the heap busy retries STATIC_MALLOC_SPIN_TRIES times, then fails
- *       (malloc returns NULL, free is dropped) and counts in `contended`.
- *       Never hands a block out twice, but unlike bpf_spin_lock the holder
- *       may be preempted, so under heavy multi-CPU contention operations do
- *       fail, and a dropped free leaks its block (also counted in
- *       rejected_frees). For low contention; prefer PERCPU for tracing.
- *   STATIC_MALLOC_SPIN_TRIES default 256. Retries of the NO_LOCK word.
+ *   STATIC_MALLOC_NO_LOCK    default off. The shared heap's lock is an atomic
+ *       compare-and-swap word in the heap instead of the default's queue map:
+ *       a try costs an instruction instead of a helper call. Needs kernel
+ *       5.12+ (BPF_CMPXCHG; 5.10 refuses the program even when a version
+ *       check makes the instruction unreachable, see LOCK). Same behaviour
+ *       otherwise.
+ *   STATIC_MALLOC_SPIN_TRIES default 512. Tries to take the heap's lock
+ *       before an operation gives up (see LOCK); 1 .. 65536.
  *   STATIC_MALLOC_CACHE_BYTES default min(HEAP_SIZE/16, 2048). Bytes of freed
  *       small blocks each CPU keeps for its next mallocs (see PER-CPU CACHE);
  *       0 turns the cache off. Cost: up to this many bytes per CPU are not
  *       available to the other CPUs until this CPU mallocs again.
  *   STATIC_MALLOC_INLINE     default off. Put the cache's fast paths inline
  *       at every call site of static_malloc and static_free: a 64-byte pair
- *       costs ~12 ns instead of ~29 ns (make bench), but every call site
- *       adds ~125 verifier insns and a dozen branches instead of ~25, and a
+ *       costs about half as much (make bench), but every call site adds
+ *       ~125 verifier insns and a dozen branches instead of ~25, and a
  *       program with dozens of call sites in a row can hit the verifier's
  *       limit of 8192 pending branches. For hot loops with few call sites.
+ *   STATIC_MALLOC_DEBUG      default off. Run static_malloc_check() after
+ *       every malloc, calloc, realloc and free; static_malloc_debug_rule()
+ *       returns the first broken rule this CPU saw (0: none). For tests: a
+ *       heap walk per call, and the walker's verifier cost in every program.
  *   STATIC_MALLOC_CHECK_MAX  default min(HEAP_SIZE/16, 1024). Blocks that
  *       static_malloc_check() walks; a heap with more blocks reports 10.
  *       Cost: ~300 verifier insns per block, only in programs that call it.
@@ -154,17 +161,40 @@
  *       other object's heap (the linker would append every copy to the
  *       arena section, and libbpf then finds the arena map too small).
  *
- *   Default (no PERCPU, no NO_LOCK): one heap shared by all CPUs, a
- *   bpf_spin_lock inside the map value (not in .bss/.data: the kernel refuses
- *   a bpf_spin_lock in mmapable global data). Program types that may take
- *   it: XDP, TC (sched_cls/act), cgroup_skb, sk_skb, lwt, flow_dissector...;
- *   not tracing programs nor socket filters (the verifier says "tracing progs
- *   cannot use bpf_spin_lock yet"): use PERCPU or NO_LOCK for those.
+ *   Default (no PERCPU, no NO_LOCK): one heap shared by all CPUs behind the
+ *   lock described in LOCK, usable from every program type on every kernel
+ *   of the matrix (no bpf_spin_lock, which tracing programs and socket
+ *   filters may not take, and no instruction newer than 5.10).
+ *
+ * LOCK
+ *   The shared heap's slow path (TLSF, below) runs under a try-lock: a
+ *   BPF_MAP_TYPE_QUEUE map of one slot (__sm_lock_q); a push into the empty
+ *   queue takes it, the pop releases it. Map helpers are allowed in every
+ *   program type, and the queue's own spinlock orders the heap's memory
+ *   (acquire, release). It is not bpf_spin_lock: the holder runs with
+ *   interrupts on and may be interrupted or, where the kernel preempts
+ *   programs, descheduled, so an operation tries STATIC_MALLOC_SPIN_TRIES
+ *   times (malloc: four rounds of them) before it gives up:
+ *     - malloc returns NULL and counts in `contended` and failed_allocations;
+ *     - free never fails: the block is deferred (its state byte says so, so
+ *       a second free of it is rejected) into a queue map, __sm_defer_q, and
+ *       the next malloc or free that goes to the heap gives it back (each
+ *       gives back up to two deferred blocks, under the lock, before its own
+ *       work).
+ *   An interrupting program (perf_event in NMI) that finds the lock taken
+ *   fails its tries cleanly: in NMI the kernel only try-locks the queue.
+ *   Why not compare-and-swap by default: BPF_CMPXCHG came in 5.12, and 5.10
+ *   checks the encoding of every instruction before it walks any path, so
+ *   the instruction cannot even sit in a branch that a LINUX_KERNEL_VERSION
+ *   check (a __kconfig constant the verifier folds) makes dead: 5.10 still
+ *   refuses the program ("BPF_STX uses reserved fields"; tried on the
+ *   matrix's 5.10 under QEMU, where 6.1, 6.12 and 7.2 accepted it).
  *
  * PRIVILEGES
  *   static_free, static_realloc and static_ptr turn pointers into offsets
- *   (pointer - pointer, or a pointer stored in the map): the loader needs
- *   CAP_PERFMON (root has it), like any program storing pointers in maps.
+ *   (pointer - pointer, or a pointer stored in the map and loaded back as a
+ *   number): the loader needs CAP_PERFMON (root has it), like any program
+ *   storing pointers in maps.
  *
  * STATISTICS
  *   Map `static_stats`, a PERCPU_ARRAY with one entry (key 0) whose value
@@ -188,9 +218,11 @@
  *   O(1) with no loop (find-first-set is branch-free arithmetic). malloc and
  *   free are loop-free: O(1), a few hundred instructions at most.
  *   The heap operations are global BPF functions, verified once per program
- *   (~14K processed insns for malloc and free together, make bench); each
- *   further call site adds only ~40 processed insns (the call and the
- *   pointer bound).
+ *   whatever the number of call sites; so are their parts that would
+ *   otherwise be verified once per path that leads to them (the list insert
+ *   and unlink, the trim, the release, the lock's tries). malloc and free
+ *   together cost a program ~2.7K processed insns, each further call site
+ *   ~40 (the call and the pointer bound); make bench prints the numbers.
  *   - Heap metadata holds OFFSETS into the heap, never pointers: the
  *     verifier turns any pointer loaded from map memory into a scalar
  *     ("R2 invalid mem access 'scalar'"). Offset 0 means "none".
@@ -201,9 +233,12 @@
  *     u32 size | FREE} then the payload at o. size is a multiple of 8, >= 16.
  *     Blocks tile the heap exactly; no two free blocks are adjacent; a free
  *     block is in exactly the list its size maps to, and its list's bits are
- *     set. static_malloc_check() walks the heap and verifies all of this.
- *   - A state byte per 8 bytes of heap: non-zero only where a live or
- *     parked block's payload starts (its size class, or "big", or "parked").
+ *     set. static_malloc_check() walks the heap, then every free list (links
+ *     both ways, each node free and in the list its size maps to, as many
+ *     nodes as free blocks), the bitmaps both ways, and this CPU's cache.
+ *   - A state byte per 8 bytes of heap: non-zero only where a live, parked
+ *     or deferred block's payload starts (its size class, or "big", or
+ *     "parked", or "deferred").
  *     free() trusts the state byte and checks the header agrees, so double,
  *     interior and foreign frees are recognized even if the user scribbled
  *     on a header.
@@ -221,13 +256,15 @@
  *   STATIC_MALLOC_CACHE_BYTES 0 where that matters). Each CPU's calls are
  *   serialized by a per-CPU guard word: a program that interrupts an
  *   allocator call on the same CPU (perf_event, kprobe) finds the guard
- *   taken and fails cleanly (NULL, or a dropped free), counted in
- *   `contended`. The guard is a plain load and store (5.10 has no
- *   compare-and-swap), which is enough where a program cannot be preempted
+ *   taken and fails cleanly, counted in `contended`: its malloc returns
+ *   NULL, its free goes to the heap (deferred if the heap is busy). The
+ *   guard is a plain load and store (5.10 has no compare-and-swap), which
+ *   is enough where a program cannot be preempted
  *   by another on its CPU: XDP and TC (softirq), socket filters, kprobe and
  *   tracepoint handlers, BPF_PROG_TEST_RUN (preemption disabled). On
  *   PREEMPT_RT kernels and in sleepable programs it is not: do not call the
- *   allocator there. A double free that races with the first free on
+ *   allocator there. static_ptr's per-CPU slot is guarded by a sequence
+ *   word the same way. A double free that races with the first free on
  *   another CPU is not detected (as in C, freeing twice at once is a race).
  *   - Writing outside [p, p + size) is undefined behaviour as in C: the
  *     verifier cannot stop writes inside the map value, but the heap code
@@ -239,8 +276,10 @@
  *   use the same configuration (the linker rejects differing map types).
  *
  * LIMITS
- *   No bpf_loop, no kfuncs, no arena: kernel 5.10+ (NO_LOCK: 5.12+). The
- *   program must be built with BTF (-g), as for any bpf_spin_lock map.
+ *   No bpf_loop, no kfuncs, no arena: kernel 5.10+ (NO_LOCK: 5.12+). Built
+ *   with BTF (-g), as libbpf wants for the maps. The allocator's calls use
+ *   up to 4 of the verifier's 8 call frames below the caller: call it from
+ *   the program or from functions nested at most 3 deep.
  *
  * LICENSE
  *   MIT OR GPL-2.0-only, at your choice. Copyright (c) verifier-doctor
@@ -899,9 +938,11 @@ static __sm_inline int static_malloc_check(void)
 #define STATIC_MALLOC_CHECK_MAX (STATIC_MALLOC_HEAP_SIZE / 16 < 1024 ? STATIC_MALLOC_HEAP_SIZE / 16 : 1024)
 #endif
 
-/* NO_LOCK mode: compare-and-swap retries before an operation gives up. */
+/* Tries to take the heap's lock before an operation gives up (the verifier
+ * walks 16 tries and SPIN_TRIES / 16 rounds, once per program). */
 #ifndef STATIC_MALLOC_SPIN_TRIES
-#define STATIC_MALLOC_SPIN_TRIES 256
+#define STATIC_MALLOC_SPIN_TRIES 512
+
 #endif
 
 _Static_assert(STATIC_MALLOC_HEAP_SIZE % 512 == 0,
@@ -924,8 +965,8 @@ _Static_assert(STATIC_MALLOC_HEAP_SIZE <= 24 * 1024,
 #endif
 _Static_assert(STATIC_MALLOC_CACHE_BYTES >= 0 && STATIC_MALLOC_CACHE_BYTES <= STATIC_MALLOC_HEAP_SIZE / 2,
 	       "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap");
-_Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096,
-	       "STATIC_MALLOC_SPIN_TRIES must be between 1 and 4096");
+_Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 65536,
+	       "STATIC_MALLOC_SPIN_TRIES must be between 1 and 65536");
 
 /* Classic backend: heap pointers are ordinary pointers into the map value. */
 #ifndef __heap
@@ -955,6 +996,7 @@ _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 4096
 				/* 2..16: live block of exactly k * 8 bytes */
 #define __SM_ST_BIG	32	/* live block of more than 128 bytes */
 #define __SM_ST_PARKED	64	/* | k: a k * 8-byte block in a CPU's cache */
+#define __SM_ST_DEFER	128	/* freed while the heap was busy: in __sm_defer_q */
 #define __SM_CACHED	128ULL	/* largest block the per-CPU cache keeps */
 #define __SM_DEPTH	4	/* blocks of one size a CPU keeps at most */
 
@@ -1005,23 +1047,17 @@ struct static_malloc_stats {
 
 /*
  * The heap: one map value. Invariants are listed in the manual above and
- * checked by static_malloc_check(). The lock (or busy word) comes first so
- * that no variable-offset access to mem[] can overlap it (the verifier
- * refuses any access that may touch a bpf_spin_lock).
+ * checked by static_malloc_check().
  */
 struct __sm_heap {
-#if defined(STATIC_MALLOC_PERCPU) || defined(STATIC_MALLOC_NO_LOCK)
-	__u64 busy;			/* guard word: 0 free, 1 taken */
-#else
-	struct bpf_spin_lock lock;
-	__u32 __pad0;
-#endif
+	__u64 busy;			/* NO_LOCK: 0 free, 1 taken; else unused */
 	__u64 self;			/* this value's address, as a scalar (static_ptr) */
 	__u32 inited;
 	__u32 fl_map;			/* bit fl: sl_map[fl] != 0 */
 	__u32 sl_map[32];		/* bit sl: heads[fl * 16 + sl] != 0 */
 	__u32 heads[__SM_NLISTS];	/* payload offset of the first free block, 0: none */
-	__u64 live_bytes;		/* bytes of blocks not free (parked ones too) */
+	__u64 live_bytes;		/* bytes of blocks not free (parked, deferred too) */
+	__u64 deferred;			/* blocks waiting in __sm_defer_q */
 	__u8 state[STATIC_MALLOC_HEAP_SIZE / 8]; /* __SM_ST_* of the payload at 8 * i */
 	__u8 mem[STATIC_MALLOC_HEAP_SIZE] __attribute__((aligned(8)));
 };
@@ -1037,6 +1073,37 @@ struct {
 	__type(value, struct __sm_heap);
 } __sm_heap __sm_weak SEC(".maps");
 
+#if !defined(STATIC_MALLOC_PERCPU) && !defined(STATIC_MALLOC_NO_LOCK)
+/*
+ * The default heap's lock: a queue map of one slot. Pushing into the empty
+ * queue takes the lock, popping releases it; a push that finds it full is a
+ * failed try. Map helpers may be called from every program type on every
+ * kernel of the matrix (bpf_spin_lock may not: tracing programs and socket
+ * filters refuse it; BPF_CMPXCHG needs 5.12), and the queue's own spinlock
+ * orders the heap's memory accesses (acquire on push, release on pop).
+ * In NMI the kernel only try-locks the queue, so a perf_event program that
+ * interrupts a holder fails its tries cleanly instead of deadlocking.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__type(value, __u32);
+} __sm_lock_q __sm_weak SEC(".maps");
+#endif
+
+/*
+ * Frees that found the heap's lock busy: their payload offsets wait here
+ * (the map's own lock makes the push safe on any CPU, also in interrupts)
+ * until the next malloc or free that goes to the heap gives them back. A
+ * free is never dropped because another CPU holds the heap. One slot per
+ * possible block.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, STATIC_MALLOC_HEAP_SIZE / 16);
+	__type(value, __u32);
+} __sm_defer_q __sm_weak SEC(".maps");
+
 /*
  * What each CPU keeps to itself, in one per-CPU map value so that a fast
  * path needs one lookup: the counters (first, so that the value starts with
@@ -1048,6 +1115,9 @@ struct __sm_cpu {
 	struct static_malloc_stats stats; /* written only under this CPU's guard */
 	__u32 guard;			/* 1 while an allocator call of this CPU runs */
 	__u32 bytes;			/* bytes of the blocks parked here */
+	__u64 ptr_seq;			/* static_ptr: bumped by every conversion */
+	__u64 ptr_slot;			/* static_ptr: where a pointer becomes a number */
+	__u64 debug_rule;		/* STATIC_MALLOC_DEBUG: first broken rule seen */
 	__u8 count[32];			/* count[k]: parked blocks of k * 8 bytes */
 	__u32 slot[32][__SM_DEPTH];	/* 32, not 17: any k & 31 is in bounds */
 };
@@ -1100,21 +1170,55 @@ static __sm_inline void __sm_leave(struct __sm_cpu *c)
 
 /* ---- locking -------------------------------------------------------------- */
 
-/* Returns true when the heap is ours; no helper call may follow until unlock. */
-static __sm_inline bool __sm_lock(struct __sm_heap *h)
+/*
+ * Take the heap's lock: 1 when it is ours, 0 when it stayed busy for
+ * SPIN_TRIES tries (rounded up to a multiple of 16). Global functions, so
+ * that the verifier walks the tries once per program, not once in every
+ * heap operation; and nested (16 tries, SPIN_TRIES / 16 times), so that the
+ * verifier's cost adds where the tries multiply (16 x 32 measured cheapest
+ * of 8 x 64, 16 x 32 and 32 x 16). Two call frames: see LIMITS.
+ */
+__sm_weak __sm_noinline __u64 __sm_lock_try16(void)
+{
+#if defined(STATIC_MALLOC_NO_LOCK)
+	struct __sm_heap *h = __sm_get_heap();
+
+	if (!h)
+		return 0;
+	for (int ___i = 0; ___i < 16; ___i++)
+		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
+			return 1;
+	return 0;
+#elif !defined(STATIC_MALLOC_PERCPU)
+	__u32 ___one = 1;
+
+	for (int ___i = 0; ___i < 16; ___i++)
+		if (bpf_map_push_elem(&__sm_lock_q, &___one, 0) == 0)
+			return 1;
+	return 0;
+#else
+	return 1;
+#endif
+}
+
+__sm_weak __sm_noinline __u64 __sm_lock_take(void)
 {
 #if defined(STATIC_MALLOC_PERCPU)
 	/* This CPU's own heap: the per-CPU guard, already taken, serializes. */
-	return true;
-#elif defined(STATIC_MALLOC_NO_LOCK)
-	for (int ___i = 0; ___i < STATIC_MALLOC_SPIN_TRIES; ___i++)
-		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
-			return true;
-	return false;
+	return 1;
 #else
-	bpf_spin_lock(&h->lock);
-	return true;
+	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 15) / 16; ___i++)
+		if (__sm_lock_try16())
+			return 1;
+	return 0;
 #endif
+}
+
+/* Returns true when the heap is ours (false: it stayed busy for SPIN_TRIES tries). */
+static __sm_inline bool __sm_lock(struct __sm_heap *h)
+{
+	(void)h;
+	return __sm_lock_take() != 0;
 }
 
 static __sm_inline void __sm_unlock(struct __sm_heap *h)
@@ -1124,7 +1228,9 @@ static __sm_inline void __sm_unlock(struct __sm_heap *h)
 	/* An atomic RMW is a full barrier in every BPF JIT; 5.12 has no store-release. */
 	__sync_lock_test_and_set(&h->busy, 0);
 #else
-	bpf_spin_unlock(&h->lock);
+	__u32 ___v;
+
+	bpf_map_pop_elem(&__sm_lock_q, &___v);
 #endif
 }
 
@@ -1163,7 +1269,7 @@ static __sm_inline __u64 __sm_ffs(__u64 x)
 }
 
 /* The list (fl, sl) a block of this size belongs to, as fl * 16 + sl. */
-static __sm_inline __u64 __sm_list(__u64 size)
+static __sm_inline __u64 __sm_list_inline(__u64 size)
 {
 	__u64 ___f, ___sl;
 
@@ -1174,11 +1280,30 @@ static __sm_inline __u64 __sm_list(__u64 size)
 	return ((___f - 6) << __SM_SL_LOG2) | ___sl;
 }
 
-static __sm_inline void __sm_insert(struct __sm_heap *h, __u64 o, __u64 size)
+/* The same, global: verified once, however many places ask (the list and
+ * unlink functions use the inline one: one call frame less, see LIMITS). */
+__sm_weak __sm_noinline __u64 __sm_list(__u64 size)
 {
-	__u64 ___l = __sm_list(size), ___fl;
+	return __sm_list_inline(size);
+}
+
+/*
+ * List and unlink: global functions, so that the verifier checks each once
+ * per program instead of once for every path that leads to a call (the heap
+ * operations call them in sequence, and their branches would multiply).
+ * The caller holds the heap's lock; o is a clamped payload offset.
+ */
+__sm_weak __sm_noinline __u64 __sm_insert_off(__u64 o, __u64 size)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 ___l = __sm_list_inline(size), ___fl;
 	__u64 ___head;
 
+	if (!h)
+		return 0;
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!o)
+		return 0;
 	__sm_mask(___l, __SM_NLISTS - 1);
 	___head = h->heads[___l];
 
@@ -1192,13 +1317,24 @@ static __sm_inline void __sm_insert(struct __sm_heap *h, __u64 o, __u64 size)
 	__sm_mask(___fl, 31);
 	h->sl_map[___fl] |= 1U << (___l & 15);
 	h->fl_map |= 1U << ___fl;
+	return 0;
 }
 
-static __sm_inline void __sm_unlink(struct __sm_heap *h, __u64 o, __u64 size)
+__sm_weak __sm_noinline __u64 __sm_unlink_off(__u64 o, __u64 size)
 {
-	__u64 ___l = __sm_list(size);
-	__u64 ___n = __SM_NEXTF(h, o), ___p = __SM_PREVF(h, o);
-	__u64 ___nc = ___n, ___pc = ___p;
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 ___l = __sm_list_inline(size);
+	__u64 ___n, ___p, ___nc, ___pc;
+
+	if (!h)
+		return 0;
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!o)
+		return 0;
+	___n = __SM_NEXTF(h, o);
+	___p = __SM_PREVF(h, o);
+	___nc = ___n;
+	___pc = ___p;
 
 	__sm_mask(___l, __SM_NLISTS - 1);
 
@@ -1220,7 +1356,11 @@ static __sm_inline void __sm_unlink(struct __sm_heap *h, __u64 o, __u64 size)
 				h->fl_map &= ~(1U << ___fl);
 		}
 	}
+	return 0;
 }
+
+#define __sm_insert(h, o, size) ((void)(h), __sm_insert_off((o), (size)))
+#define __sm_unlink(h, o, size) ((void)(h), __sm_unlink_off((o), (size)))
 
 /* Make [o - 8, o - 8 + size) a free block and list it; tell the next block. */
 static __sm_inline void __sm_make_free(struct __sm_heap *h, __u64 o, __u64 size)
@@ -1266,11 +1406,12 @@ static __sm_inline __u64 __sm_take_next_free(struct __sm_heap *h, __u64 o, __u64
 
 /* Cut a block at o of `size` bytes down to `need`; the rest becomes free and
  * merges with a free successor. Returns the size o keeps. */
-static __sm_inline __u64 __sm_trim(struct __sm_heap *h, __u64 o, __u64 size, __u64 need)
+__sm_weak __sm_noinline __u64 __sm_trim_off(__u64 o, __u64 size, __u64 need)
 {
+	struct __sm_heap *h = __sm_get_heap();
 	__u64 ___r, ___rs;
 
-	if (size < need + __SM_MIN_BLOCK)
+	if (!h || size < need + __SM_MIN_BLOCK)
 		return size;
 	___r = o + need;
 	___rs = size - need;
@@ -1282,6 +1423,9 @@ static __sm_inline __u64 __sm_trim(struct __sm_heap *h, __u64 o, __u64 size, __u
 	__sm_make_free(h, ___r, ___rs);
 	return need;
 }
+
+/* Global (see __sm_insert_off); the caller holds the lock. */
+#define __sm_trim(h, o, size, need) ((void)(h), __sm_trim_off((o), (size), (need)))
 
 static __sm_inline void __sm_init(struct __sm_heap *h)
 {
@@ -1344,7 +1488,7 @@ static __sm_inline __u64 __sm_live_size(struct __sm_heap *h, __u64 off)
 	if (!___o || !h->inited)
 		return 0;
 	___st = __SM_STATE(h, ___o);
-	if (___st == __SM_ST_NONE || (___st & __SM_ST_PARKED))
+	if (___st == __SM_ST_NONE || (___st & (__SM_ST_PARKED | __SM_ST_DEFER)))
 		return 0;
 	___s = __SM_SZF(h, ___o);
 	if (___s & __SM_FREE)
@@ -1493,6 +1637,62 @@ static __sm_inline bool __sm_cache_put(struct __sm_heap *h, __u64 off)
  */
 
 /*
+ * Put the block at payload offset o of bs bytes (validated by the caller,
+ * its state byte already NONE) back into the TLSF lists, merged with free
+ * neighbours. The caller holds the heap's lock.
+ */
+__sm_weak __sm_noinline __u64 __sm_release_off(__u64 o, __u64 bs)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 p, ps;
+
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (!h || !o || bs < __SM_MIN_BLOCK || bs > __SM_HEAP)
+		return 0;
+	h->live_bytes -= bs;
+	bs += __sm_take_next_free(h, o, bs);
+	p = __SM_PREV(h, o);
+	__sm_clamp(p, 8, __SM_HEAP - 8);
+	if (p) {
+		ps = __SM_SZF(h, p);
+		if ((ps & __SM_FREE) && p + (ps & ~7ULL) == o) {
+			__sm_unlink(h, p, ps & ~7ULL);
+			bs += ps & ~7ULL;
+			o = p;
+		}
+	}
+	__sm_make_free(h, o, bs);
+	return 0;
+}
+
+/* Give back up to two deferred frees, if any, under the heap's lock (the
+ * caller does not hold it). Global: the verifier checks it once. */
+__sm_weak __sm_noinline __u64 __sm_drain(void)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u32 v = 0;
+	__u64 o, sz;
+	int i;
+
+	if (!h || !*(volatile __u64 *)&h->deferred || !__sm_lock(h))
+		return 0;
+	for (i = 0; i < 2; i++) {
+		if (!*(volatile __u64 *)&h->deferred || bpf_map_pop_elem(&__sm_defer_q, &v))
+			break;
+		__sync_fetch_and_add(&h->deferred, -1);
+		o = v;
+		__sm_clamp(o, 8, __SM_HEAP - 8);
+		if (!o || __SM_STATE(h, o) != __SM_ST_DEFER)
+			continue;
+		sz = __SM_SZF(h, o) & ~7ULL;
+		__SM_STATE(h, o) = __SM_ST_NONE;
+		__sm_release_off(o, sz);
+	}
+	__sm_unlock(h);
+	return 0;
+}
+
+/*
  * Take a block for `need` bytes (a __sm_need() result) from the TLSF lists,
  * under the heap's lock. Returns payload offset | block size << 32, 0 when
  * no free block fits, __SM_BUSY when the heap stayed busy.
@@ -1559,80 +1759,88 @@ fail:
 }
 
 /*
- * Give the live block at payload offset off back to the TLSF lists, merged
- * with free neighbours, under the heap's lock. Returns its size, 0 when off
- * is not a live block, __SM_BUSY when the heap stayed busy.
+ * Give the live block at payload offset off back to the heap. Returns its
+ * size, 0 when off is not a live block, __SM_BUSY when it could be neither
+ * given back nor deferred. When the heap's lock stays busy the block is
+ * deferred: its state byte says so (a second free of it is rejected) and
+ * __sm_drain, before the next malloc or free that goes to the heap, gives
+ * it back (two at a time, so that they do not pile up).
  */
 __sm_weak __sm_noinline __u64 __sm_give_off(__u64 off)
 {
 	struct __sm_heap *h = __sm_get_heap();
-	__u64 o = off, bs, ret, p, ps;
+	__u64 o = off, bs;
+	__u32 ___v;
 
 	if (!h)
 		return 0;
-	if (!__sm_lock(h))
-		return __SM_BUSY;
+	/* Only the block's owner writes its state byte and its size: they can
+	 * be judged before the lock is taken. */
 	bs = __sm_live_size(h, off);
 	__sm_clamp(o, 8, __SM_HEAP - 8);
-	if (!bs || !o) {
-		__sm_unlock(h);
+	if (!bs || !o)
 		return 0;
+	if (!__sm_lock(h)) {
+		__SM_STATE(h, o) = __SM_ST_DEFER;
+		___v = o;
+		if (bpf_map_push_elem(&__sm_defer_q, &___v, 0)) {
+			__SM_STATE(h, o) = __sm_live_state(bs);
+			return __SM_BUSY;
+		}
+		__sync_fetch_and_add(&h->deferred, 1);
+		return bs;
 	}
 	__SM_STATE(h, o) = __SM_ST_NONE;
-	h->live_bytes -= bs;
-	ret = bs;
-
-	bs += __sm_take_next_free(h, o, bs);
-	p = __SM_PREV(h, o);
-	__sm_clamp(p, 8, __SM_HEAP - 8);
-	if (p) {
-		ps = __SM_SZF(h, p);
-		if ((ps & __SM_FREE) && p + (ps & ~7ULL) == o) {
-			__sm_unlink(h, p, ps & ~7ULL);
-			bs += ps & ~7ULL;
-			o = p;
-		}
-	}
-	__sm_make_free(h, o, bs);
+	__sm_release_off(o, bs);
 	__sm_unlock(h);
-	return ret;
+	return bs;
+}
+
+/*
+ * Give the blocks of k * 8 bytes parked in this CPU's cache back to the heap.
+ * A global function of its own, so that the verifier checks it once for
+ * every k. The caller holds this CPU's guard and the heap's lock.
+ */
+__sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 n, o;
+	int j;
+
+	if (!c || !h || k < 2 || k > __SM_CACHED / 8)
+		return 0;
+	__sm_mask(k, 31);
+	for (j = 0; j < __SM_DEPTH; j++) {
+		n = c->count[k];
+		if (!n)
+			break;
+		n = (n - 1) & (__SM_DEPTH - 1);
+		o = c->slot[k][n];
+		__sm_clamp(o, 8, __SM_HEAP - 8);
+		if (!o || __SM_STATE(h, o) != (__SM_ST_PARKED | k))
+			break;	/* not what was parked: leave the cache alone */
+		__SM_STATE(h, o) = __SM_ST_NONE;
+		__sm_release_off(o, k * 8);
+		c->count[k] = n;
+		c->bytes -= k * 8;
+	}
+	return 0;
 }
 
 /*
  * Give every block parked in this CPU's cache back to the heap (malloc does
  * this before it gives up). The caller holds this CPU's guard.
  */
-__sm_weak __sm_noinline __u64 __sm_flush(void)
+static __sm_inline void __sm_flush(struct __sm_heap *h)
 {
-	struct __sm_cpu *c = __sm_get_cpu();
-	struct __sm_heap *h = __sm_get_heap();
-	__u64 k, n, o, r;
-	int i;
+	__u64 ___k;
 
-	if (!c || !h)
-		return 0;
-	/* One step per slot (15 sizes x __SM_DEPTH): the verifier walks each. */
-	for (i = 2 * __SM_DEPTH; i < (__SM_CACHED / 8 + 1) * __SM_DEPTH; i++) {
-		k = i / __SM_DEPTH;
-		__sm_mask(k, 31);
-		n = c->count[k];
-		if (!n)
-			continue;
-		n = (n - 1) & (__SM_DEPTH - 1);
-		o = c->slot[k][n];
-		__sm_clamp(o, 8, __SM_HEAP - 8);
-		if (!o || __SM_STATE(h, o) != (__SM_ST_PARKED | k))
-			break;	/* not what was parked: leave the cache alone */
-		__SM_STATE(h, o) = k;	/* live again, then given back */
-		r = __sm_give_off(o);
-		if (r == __SM_BUSY) {
-			__SM_STATE(h, o) = __SM_ST_PARKED | k;
-			break;
-		}
-		c->count[k] = n;
-		c->bytes -= k * 8;
-	}
-	return 0;
+	if (!__sm_lock(h))
+		return;
+	for (___k = 2; ___k <= __SM_CACHED / 8; ___k++)
+		__sm_flush_class(___k);
+	__sm_unlock(h);
 }
 
 /* Allocate a block for n bytes: this CPU's cache, else the heap under its
@@ -1655,10 +1863,16 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 		return 0;
 	}
 	if (need) {
-		r = __sm_take_off(need);
+		__sm_drain();
+		/* A busy heap gets four rounds of SPIN_TRIES tries. */
+		for (int ___t = 0; ___t < 4; ___t++) {
+			r = __sm_take_off(need);
+			if (r != __SM_BUSY)
+				break;
+		}
 		if (!r && c->bytes) {
 			/* Blocks parked on this CPU may be what is missing. */
-			__sm_flush();
+			__sm_flush(h);
 			r = __sm_take_off(need);
 		}
 	}
@@ -1688,9 +1902,20 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 	if (__sm_cache_put(h, off))
 		return 0;
 	if (!__sm_enter(c)) {
+		/* We interrupted this CPU's allocator call: the heap's lock (or
+		 * its deferral) still takes the block; count with atomic adds,
+		 * beside the interrupted call's plain ones. */
 		__sync_fetch_and_add(&st->contended, 1);
-		return 1;
+		r = __sm_give_off(off);
+		if (r <= __SM_BUSY) {
+			__sync_fetch_and_add(&st->rejected_frees, 1);
+			return 1;
+		}
+		__sync_fetch_and_add(&st->frees, 1);
+		__sync_fetch_and_add(&st->bytes_in_use, -(r - __SM_HDR));
+		return 0;
 	}
+	__sm_drain();
 	r = __sm_give_off(off);
 	if (r == __SM_BUSY)
 		st->contended++;
@@ -1866,19 +2091,125 @@ __sm_weak __sm_noinline __u64 __sm_copy_off(__u64 dst, __u64 src, __u64 n)
 }
 
 /*
+ * static_malloc_check()'s walk of the free lists, under the heap's lock:
+ * every list from its head, each node a free block whose size maps to this
+ * list and whose back link names the node before it (0 for the head); and
+ * the bitmaps both ways (a list's bit is set iff the list is not empty, a
+ * first level's bit iff one of its lists is). Returns the number of nodes
+ * << 8, or a rule: 10 too many nodes, 11 a broken list, 12 a bitmap.
+ */
+__sm_weak __sm_noinline __u64 __sm_check_lists(void)
+{
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 l = 0, o, prev = 0, nodes = 0, i, bad = 0, m, z, cur, empty, cc, live, szf;
+
+	if (!h)
+		return 1;
+	/*
+	 * Branch-free, as in __sm_check: 0/1 arithmetic (for x < 2^32,
+	 * (x - 1) >> 63 is 1 iff x == 0, and ((x ^ y) + 0xffffffff) >> 32 is 1
+	 * iff x != y); every branch left leaves the loop.
+	 */
+	for (i = 0; i < __SM_NLISTS; i++) {
+		m = i;
+		__sm_mask(m, __SM_NLISTS - 1);
+		z = ((__u64)h->heads[m] - 1) >> 63;
+		__sm_barrier_var(z);
+		bad |= (z ^ 1) ^ ((h->sl_map[m >> 4] >> (m & 15)) & 1);
+	}
+	for (i = 0; i < 32; i++) {
+		m = i;
+		__sm_mask(m, 31);
+		z = ((__u64)h->sl_map[m] - 1) >> 63;
+		__sm_barrier_var(z);
+		bad |= (z ^ 1) ^ ((h->fl_map >> m) & 1);
+		bad |= h->sl_map[m] >> 16;
+	}
+	if (bad)
+		return 12;
+	/* One step per node, and one per list: o == 0 moves on to the next list. */
+	o = 0;
+	l = -1ULL;
+	for (i = 0; i < STATIC_MALLOC_CHECK_MAX + __SM_NLISTS; i++) {
+		z = (o - 1) >> 63;		/* 1: this list is done */
+		__sm_barrier_var(z);
+		l += z;
+		if (l >= __SM_NLISTS)
+			return nodes << 8;
+		m = l;
+		__sm_mask(m, __SM_NLISTS - 1);
+		cur = o + z * h->heads[m];	/* the node: o, or the next list's head */
+		prev *= z ^ 1;			/* a head's back link is 0 */
+		empty = (cur - 1) >> 63;	/* 1: an empty list, nothing to read */
+		__sm_barrier_var(empty);
+		cc = cur + (empty << 3);
+		__sm_clamp(cc, 8, __SM_HEAP - 8);
+		if (!cc)
+			return 11;
+		live = empty ^ 1;
+		szf = __SM_SZF(h, cc);
+		__sm_barrier_var(szf);
+		bad = live & (((szf & __SM_FREE) ^ 1) |
+			      ((((__u64)__sm_list(szf & ~7ULL) ^ l) + 0xffffffffULL) >> 32) |
+			      ((((__u64)__SM_PREVF(h, cc) ^ prev) + 0xffffffffULL) >> 32));
+		if (bad)
+			return 11;
+		nodes += live;
+		prev = cc * live;
+		o = (__u64)__SM_NEXTF(h, cc) * live;
+	}
+	return 10;
+}
+
+/*
+ * static_malloc_check()'s look at this CPU's cache (other CPUs' caches are
+ * out of a program's reach): at most __SM_DEPTH blocks of a size, each a
+ * live block of that size whose state byte says parked, and `bytes` their
+ * sum. Returns 0, or 14.
+ */
+__sm_weak __sm_noinline __u64 __sm_check_cache(void)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 k, j, n, o, total = 0;
+
+	if (!c || !h)
+		return 1;
+	for (k = 2; k <= __SM_CACHED / 8; k++) {
+		n = c->count[k];
+		if (n > __SM_DEPTH)
+			return 14;
+		for (j = 0; j < __SM_DEPTH; j++) {
+			if (j >= n)
+				break;
+			o = c->slot[k][j];
+			__sm_clamp(o, 8, __SM_HEAP - 8);
+			if (!o || __SM_STATE(h, o) != (__SM_ST_PARKED | k) || __SM_SZF(h, o) != k * 8)
+				return 14;
+			total += k * 8;
+		}
+	}
+	return total == c->bytes ? 0 : 14;
+}
+
+/*
  * Walk the heap and check every invariant. Returns 0 when healthy, else the
  * number of the first broken rule: 1 no heap, 2 busy, 3 bad block size,
  * 4 bad prev_phys, 5 two adjacent free blocks, 6 state byte disagrees with
  * the header, 7 free block's list bits not set, 8 blocks do not tile the
  * heap, 9 the bytes of the blocks in use differ from the heap's own count,
- * 10 more than STATIC_MALLOC_CHECK_MAX blocks. Cost: STATIC_MALLOC_CHECK_MAX
- * loop steps of ~300 insns for the verifier, once per program that calls it.
+ * 10 more than STATIC_MALLOC_CHECK_MAX blocks (or free-list nodes), 11 a
+ * free list is broken (see __sm_check_lists), 12 a bitmap disagrees with its
+ * lists, 13 the lists hold another number of blocks than the heap has free
+ * blocks (so every free block is in exactly one list), 14 this CPU's cache is
+ * inconsistent. Cost: STATIC_MALLOC_CHECK_MAX loop steps of ~300 insns for
+ * the verifier (and ~30 per list step), once per program that calls it.
  */
 __sm_weak __sm_noinline __u64 __sm_check(void)
 {
 	struct __sm_heap *h = __sm_get_heap();
 	struct __sm_cpu *cpu = __sm_get_cpu();
-	__u64 o = 8, c = 0, prev = 0, prev_free = 0, live = 0, ret = 10, i;
+	__u64 o = 8, c = 0, prev = 0, prev_free = 0, live = 0, ret = 10, i, nfree = 0, lists;
 	__u64 szf = 0, sz = 0, l, used, isfree, bits, bad;
 
 	if (!h || !cpu)
@@ -1923,6 +2254,7 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		if (bad)
 			break;
 		live += sz * (isfree ^ 1);
+		nfree += isfree;
 		prev_free = isfree;
 		prev = c;
 		o = c + sz;
@@ -1946,6 +2278,15 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 	}
 	if (ret == 0 && live != h->live_bytes)
 		ret = 9;
+	if (ret == 0) {
+		lists = __sm_check_lists();
+		if (lists & 0xff)
+			ret = lists & 0xff;
+		else if (lists >> 8 != nfree)
+			ret = 13;
+	}
+	if (ret == 0)
+		ret = __sm_check_cache();
 out:
 	__sm_unlock(h);
 	__sm_leave(cpu);
@@ -1979,7 +2320,7 @@ static __sm_inline void *__sm_bound(struct __sm_heap *h, __u64 o, __u64 span)
 }
 
 
-static __sm_inline void __heap *static_malloc(size_t size)
+static __sm_inline void __heap *__sm_malloc_api(size_t size)
 {
 	struct __sm_heap *___h = __sm_get_heap();
 	__u64 ___o;
@@ -2000,7 +2341,7 @@ static __sm_inline void __heap *static_malloc(size_t size)
 	return __sm_bound(___h, ___o, size);
 }
 
-static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
+static __sm_inline void __heap *__sm_calloc_api(size_t nmemb, size_t size)
 {
 	__u64 ___n = 0, ___o;
 	struct __sm_heap *___h;
@@ -2022,7 +2363,7 @@ static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
 	return __sm_bound(___h, ___o, ___n);
 }
 
-static __sm_inline void static_free(void __heap *ptr)
+static __sm_inline void __sm_free_api(void __heap *ptr)
 {
 	struct __sm_heap *___h;
 	__u64 ___o;
@@ -2040,15 +2381,15 @@ static __sm_inline void static_free(void __heap *ptr)
 	__sm_free_off(___o);
 }
 
-static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
+static __sm_inline void __heap *__sm_realloc_api(void __heap *ptr, size_t size)
 {
 	struct __sm_heap *___h;
 	__u64 ___o, ___r, ___n;
 
 	if (!ptr)
-		return static_malloc(size);
+		return __sm_malloc_api(size);
 	if (!size) {
-		static_free(ptr);
+		__sm_free_api(ptr);
 		return NULL;
 	}
 	___h = __sm_get_heap();
@@ -2071,25 +2412,121 @@ static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
 	return __sm_bound(___h, ___n, size);
 }
 
-static __sm_inline void __heap *__sm_ptr(__u64 x, __u64 span)
+/*
+ * STATIC_MALLOC_DEBUG (test builds): static_malloc_check() after every
+ * malloc, calloc, realloc and free; the first broken rule it names stays in
+ * this CPU's `debug_rule` (static_malloc_debug_rule()). "Busy" (2) and "too
+ * many blocks to walk" (10) are not failures. Costs a heap walk per call.
+ */
+static __sm_inline void __sm_debug_after(void)
+{
+#ifdef STATIC_MALLOC_DEBUG
+	struct __sm_cpu *___c;
+	__u64 ___r = __sm_check();
+
+	if (___r && ___r != 2 && ___r != 10) {
+		___c = __sm_get_cpu();
+		if (___c && !___c->debug_rule)
+			___c->debug_rule = ___r;
+	}
+#endif
+}
+
+/* The rule STATIC_MALLOC_DEBUG saw broken first on this CPU, 0 if none. */
+static __sm_inline int static_malloc_debug_rule(void)
+{
+	struct __sm_cpu *___c = __sm_get_cpu();
+
+	return ___c ? (int)___c->debug_rule : 1;
+}
+
+static __sm_inline void __heap *static_malloc(size_t size)
+{
+	void __heap *___p = __sm_malloc_api(size);
+
+	__sm_debug_after();
+	return ___p;
+}
+
+static __sm_inline void __heap *static_calloc(size_t nmemb, size_t size)
+{
+	void __heap *___p = __sm_calloc_api(nmemb, size);
+
+	__sm_debug_after();
+	return ___p;
+}
+
+static __sm_inline void __heap *static_realloc(void __heap *ptr, size_t size)
+{
+	void __heap *___p = __sm_realloc_api(ptr, size);
+
+	__sm_debug_after();
+	return ___p;
+}
+
+static __sm_inline void static_free(void __heap *ptr)
+{
+	__sm_free_api(ptr);
+	__sm_debug_after();
+}
+
+/*
+ * x as a plain number, whatever the verifier knows about it: a scalar loaded
+ * from memory stays what it is, and a pointer the verifier still tracks (a
+ * local that came from static_malloc, a stack or context pointer) becomes an
+ * unknown scalar, because a value loaded from map memory is one. The slot
+ * is this CPU's; a program that interrupts us between the store and the
+ * load bumps `ptr_seq`, and the next try counts (three, then 0: NULL).
+ */
+static __sm_inline __u64 __sm_as_number(void *x)
+{
+	struct __sm_cpu *___c = __sm_get_cpu();
+	__u64 ___s, ___y = 0;
+
+	if (!___c)
+		return 0;
+	/* Three tries, written out and branch-free (the first that nobody
+	 * interrupted wins, picked by 0/1 arithmetic): a loop whose state
+	 * repeats would look infinite to the verifier, and branches in every
+	 * static_ptr of a long loop overflow older verifiers' jump history. */
+	__u64 ___left = 1, ___hit;
+#define __SM_AS_NUMBER_TRY						\
+	___s = *(volatile __u64 *)&___c->ptr_seq + 1;			\
+	*(volatile __u64 *)&___c->ptr_seq = ___s;			\
+	*(void *volatile *)&___c->ptr_slot = x;				\
+	___hit = *(volatile __u64 *)&___c->ptr_slot;			\
+	___s ^= *(volatile __u64 *)&___c->ptr_seq;	/* 0: not interrupted */ \
+	___s = ((___s | -___s) >> 63) ^ 1;		/* 1: not interrupted */ \
+	__sm_barrier_var(___s);						\
+	___y += ___hit * (___s & ___left);				\
+	___left &= ___s ^ 1;
+	__SM_AS_NUMBER_TRY
+	__SM_AS_NUMBER_TRY
+	__SM_AS_NUMBER_TRY
+#undef __SM_AS_NUMBER_TRY
+	return ___y;	/* 0 when all three were interrupted: static_ptr says NULL */
+}
+
+static __sm_inline void __heap *__sm_ptr(void *p, __u64 span)
 {
 	struct __sm_heap *___h = __sm_get_heap();
-	__u64 ___self;
+	__u64 ___self, ___x;
 
-	if (!___h || !x)
+	if (!___h || !p)
 		return NULL;
+	___x = __sm_as_number(p);
 	/* Every writer stores the same value, so racing writers are harmless.
 	 * Volatile: the load must come from memory, where it is a scalar. */
 	*(volatile __u64 *)&___h->self = (__u64)___h;
 	___self = *(volatile __u64 *)&___h->self;
-	x -= ___self + __builtin_offsetof(struct __sm_heap, mem);
-	return __sm_bound(___h, x, span);
+	___x -= ___self + __builtin_offsetof(struct __sm_heap, mem);
+	return __sm_bound(___h, ___x, span);
 }
 
 /* A heap pointer loaded from memory, made dereferenceable for sizeof(*p). */
-#define static_ptr(p) ((__typeof__(p))__sm_ptr((__u64)(p), sizeof(*(p))))
+#define static_ptr(p) ((__typeof__(p))__sm_ptr((void *)(p), sizeof(*(p))))
 /* Same, dereferenceable for `span` bytes (a compile-time constant). */
-#define static_ptr_sized(p, span) ((__typeof__(p))__sm_ptr((__u64)(p), (span)))
+#define static_ptr_sized(p, span) ((__typeof__(p))__sm_ptr((void *)(p), (span)))
 
 /* 0 when every heap invariant holds, else the number of the broken rule. */
 static __sm_inline int static_malloc_check(void)

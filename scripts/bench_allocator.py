@@ -18,9 +18,20 @@ static_free alone; the differences of their "processed N insns" lines are printe
 clang-19 and clang-14, and again with STATIC_MALLOC_INLINE (sites_inline.bpf.c). The first site of a function also pays for verifying the global
 function behind it (once per program), so 0 -> 1 and 1 -> 2 are shown apart.
 
+A mixed-size row (bench_static_mixed) asks for 16, 64, 200 and 512 bytes in turn. The
+user's hello program (examples/hello_malloc.bpf.c, rewritten as `vdoctor fix` does) is
+loaded too, for its total of processed insns.
+
+Before and after in one run: every static_malloc program and call-site count is also built
+against the header of an earlier commit (--before, default BEFORE_REV: the header before
+the default heap stopped using bpf_spin_lock), read with `git show`, and shown beside the
+current one. --before '' (or no git) leaves the "before" columns out.
+
 Targets (the issue): a 64-byte malloc+free pair at most 2x the bump pointer, and 100x
-faster than bpf_obj_new. They are printed as met / not met, never asserted: this is a
-benchmark, not a test. `--json` prints the same numbers as one JSON object instead.
+faster than bpf_obj_new; first call site at most 3,000 processed insns, each further one
+at most 150, the hello program at most 3,000. They are printed as met / not met, never
+asserted: this is a benchmark, not a test. `--json` prints the same numbers as one JSON
+object instead.
 """
 
 from __future__ import annotations
@@ -52,6 +63,7 @@ LOOPS = [
     ("bench_empty", "loop_baseline.bpf.c", "empty loop"),
     ("bench_bump", "loop_baseline.bpf.c", "bump pointer"),
     ("bench_static", "loop_static.bpf.c", "static_malloc + static_free"),
+    ("bench_static_mixed", "loop_static.bpf.c", "  same, sizes 16/64/200/512"),
     ("bench_obj_new", "loop_obj_new.bpf.c", "bpf_obj_new + bpf_obj_drop"),
     # For comparison: the fast paths inline at the call site, and the lock-free modes.
     ("bench_static_inline", "loop_static_inline.bpf.c", "  same, STATIC_MALLOC_INLINE"),
@@ -66,6 +78,11 @@ SITES = [
     ("static_free alone", ["sites_malloc1", "sites_free1", "sites_free2"]),
 ]
 
+BEFORE_REV = "50d6965"  # the last commit whose default heap took bpf_spin_lock
+HELLO = ROOT / "examples" / "hello_malloc.bpf.c"
+TARGET_FIRST_SITE = 3000
+TARGET_NEXT_SITE = 150
+TARGET_HELLO = 3000
 TARGET_BUMP_RATIO = 2.0  # pair <= 2x bump
 TARGET_OBJ_NEW_SPEEDUP = 100.0  # pair >= 100x faster than bpf_obj_new
 
@@ -117,30 +134,62 @@ def prog_sizes(fd: int) -> dict:
     return {"prog_id": prog_id, "xlated_insns": info.get("bytes_xlated", 0) // 8, "jited_bytes": info.get("bytes_jited")}
 
 
-def build(source: str, cc: str) -> Path:
+def build(source: str | Path, cc: str, header: Path | None = None) -> Path:
+    """Compile a bench source; with `header`, against the static_malloc.h in that folder."""
     from verifier_doctor.kernel.build import compile_program
 
-    return compile_program(SOURCES / source, BUILD / cc, cc=cc)
+    path = source if isinstance(source, Path) else SOURCES / source
+    if header is None:
+        return compile_program(path, BUILD / cc, cc=cc)
+    return compile_program(path, BUILD / f"{cc}-before", cc=cc, include_dirs=[header])
 
 
-def bench_speed(repeat: int, trials: int) -> dict:
+def before_header(rev: str) -> Path | None:
+    """static_malloc.h of commit `rev`, in a folder of its own; None without git or that commit."""
+    if not rev or shutil.which("git") is None:
+        return None
+    out = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:allocator_c/static_malloc.h"],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        return None
+    folder = BUILD / "before-header"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "static_malloc.h").write_text(out.stdout)
+    return folder
+
+
+def hello_source() -> Path:
+    """The user's hello program as `vdoctor fix` rewrites it."""
+    from verifier_doctor.fix import rewrite_malloc
+
+    out = BUILD / "hello_fixed.bpf.c"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(rewrite_malloc(HELLO.read_text()).text)
+    return out
+
+
+def bench_speed(repeat: int, trials: int, header: Path | None) -> dict:
     from verifier_doctor.errors import VdoctorError
     from verifier_doctor.kernel.loader import load_each_program, open_program
 
     cpu = pin_to_one_cpu()
     loaded, skipped = {}, {}
+    builds = [(name, source, None) for name, source, _label in LOOPS]
+    if header is not None:  # the static_malloc programs again, against the earlier header
+        builds += [(name, source, header) for name, source, _label in LOOPS if name.startswith("bench_static")]
     try:
-        for name, source, _label in LOOPS:
+        for name, source, hdr in builds:
+            key = name if hdr is None else f"{name}@before"
             try:
-                obj = build(source, TIMING_CC)
+                obj = build(source, TIMING_CC, hdr)
             except VdoctorError as error:
-                skipped[name] = f"does not compile: {str(error).splitlines()[-1].strip()}"
+                skipped[key] = f"does not compile: {str(error).splitlines()[-1].strip()}"
                 continue
             try:
-                loaded[name] = open_program(obj, name)
+                loaded[key] = open_program(obj, name)
             except VdoctorError as error:
                 load = next((l for l in load_each_program(obj) if l.name == name), None)
-                skipped[name] = f"{error} Verifier: {verifier_reason(load.log) if load else '(no log)'}"
+                skipped[key] = f"{error} Verifier: {verifier_reason(load.log) if load else '(no log)'}"
         if "bench_empty" not in loaded:
             raise SystemExit(f"the empty loop does not load, nothing to compare with: {skipped.get('bench_empty')}")
 
@@ -181,12 +230,12 @@ def bench_speed(repeat: int, trials: int) -> dict:
             "loop_ns_per_iteration": loop, "programs": results, "skipped": skipped}
 
 
-def bench_sites(cc: str, source: str) -> dict:
+def bench_sites(cc: str, source: str, header: Path | None = None) -> dict:
     from verifier_doctor.errors import VdoctorError
     from verifier_doctor.kernel.loader import load_each_program
 
     try:
-        obj = build(source, cc)
+        obj = build(source, cc, header)
     except VdoctorError as error:
         return {"error": str(error).splitlines()[0]}
     counts, errors = {}, {}
@@ -206,24 +255,52 @@ def bench_sites(cc: str, source: str) -> dict:
     return {"rows": rows, "processed": counts, "errors": errors}
 
 
-def summarize(speed: dict) -> dict:
+def bench_hello(cc: str, header: Path | None = None) -> int | str:
+    """Processed insns of the user's hello program after `vdoctor fix`, or why it did not load."""
+    from verifier_doctor.errors import VdoctorError
+    from verifier_doctor.kernel.loader import load_each_program
+
+    try:
+        obj = build(hello_source(), cc, header)
+    except VdoctorError as error:
+        return str(error).splitlines()[0]
+    loads = list(load_each_program(obj))
+    if not loads or not loads[0].accepted:
+        return "rejected: " + (verifier_reason(loads[0].log) if loads else "no program")
+    return processed(loads[0].log)
+
+
+def summarize(speed: dict, sites: dict[str, dict], hello: dict[str, dict]) -> dict:
     progs = speed["programs"]
     op = {name: progs[name]["ns_per_op"] for name in progs if name != "bench_empty"}
     pair, bump, obj_new = op.get("bench_static"), op.get("bench_bump"), op.get("bench_obj_new")
-    out = {"static_pair_ns": pair, "bump_ns": bump, "obj_new_pair_ns": obj_new,
-           "static_over_bump": None, "obj_new_over_static": None}
-    if pair is not None and bump is not None and bump > 0:
-        out["static_over_bump"] = pair / bump
+    mixed = op.get("bench_static_mixed")
+    out = {"static_pair_ns": pair, "static_mixed_ns": mixed, "bump_ns": bump, "obj_new_pair_ns": obj_new,
+           "static_over_bump": None, "mixed_over_bump": None, "obj_new_over_static": None}
+    if bump is not None and bump > 0:
+        out["static_over_bump"] = None if pair is None else pair / bump
+        out["mixed_over_bump"] = None if mixed is None else mixed / bump
     if pair is not None and obj_new is not None and pair > 0:
         out["obj_new_over_static"] = obj_new / pair
-    out["target_bump"] = {
-        "target": f"static pair <= {TARGET_BUMP_RATIO:g}x bump pointer",
-        "met": None if pair is None or bump is None else pair <= TARGET_BUMP_RATIO * bump,
-    }
-    out["target_obj_new"] = {
-        "target": f"static pair >= {TARGET_OBJ_NEW_SPEEDUP:g}x faster than bpf_obj_new",
-        "met": None if pair is None or obj_new is None else obj_new >= TARGET_OBJ_NEW_SPEEDUP * pair,
-    }
+
+    def met(value, ok):
+        return None if value is None else ok(value)
+
+    out["targets"] = [
+        (f"static pair <= {TARGET_BUMP_RATIO:g}x bump pointer", met(out["static_over_bump"], lambda r: r <= TARGET_BUMP_RATIO)),
+        (f"mixed sizes <= {TARGET_BUMP_RATIO:g}x bump pointer", met(out["mixed_over_bump"], lambda r: r <= TARGET_BUMP_RATIO)),
+        (f"static pair >= {TARGET_OBJ_NEW_SPEEDUP:g}x faster than bpf_obj_new",
+         met(out["obj_new_over_static"], lambda r: r >= TARGET_OBJ_NEW_SPEEDUP)),
+    ]
+    for cc in SITE_CCS:
+        row = sites.get(cc, {}).get("rows", {}).get("static_malloc + static_free", {})
+        out["targets"].append((f"{cc}: first call site <= {TARGET_FIRST_SITE} insns",
+                               met(row.get("first_site"), lambda n: n <= TARGET_FIRST_SITE)))
+        out["targets"].append((f"{cc}: each further site <= {TARGET_NEXT_SITE} insns",
+                               met(row.get("next_site"), lambda n: n <= TARGET_NEXT_SITE)))
+        value = hello.get(cc, {}).get("now")
+        out["targets"].append((f"{cc}: hello program <= {TARGET_HELLO} insns",
+                               met(value if isinstance(value, int) else None, lambda n: n <= TARGET_HELLO)))
     return out
 
 
@@ -235,14 +312,19 @@ def _num(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def print_table(speed: dict, summary: dict, sites: dict[str, dict]) -> None:
+def print_table(speed: dict, summary: dict, sites: dict[str, dict], hello: dict[str, dict], before: str) -> None:
     progs = speed["programs"]
     bump = summary["bump_ns"]
+    has_before = any(name.endswith("@before") for name in progs)
     print(f"BPF_PROG_TEST_RUN, XDP, K={speed['k']} iterations per run, repeat={speed['repeat']}, "
           f"median of {speed['trials']} trials, CPU {speed['cpu']}, {TIMING_CC}, {speed['block_bytes']}-byte blocks")
     print(f"empty loop: {speed['loop_ns_per_iteration']:.2f} ns per iteration (subtracted below)")
+    if has_before:
+        print(f"before: the same program built against static_malloc.h of commit {before}")
     print()
     header = f"{'program':30}{'ns/run':>9}{'ns/op':>9}{'x bump':>9}{'verifier':>10}{'xlated':>8}{'jited B':>9}"
+    if has_before:
+        header += f"{'| before':>10}{'ns/op':>8}{'verifier':>10}"
     print(header)
     print("-" * len(header))
     for name, _source, label in LOOPS:
@@ -251,14 +333,19 @@ def print_table(speed: dict, summary: dict, sites: dict[str, dict]) -> None:
             continue
         e = progs[name]
         ratio = None if e["ns_per_op"] is None or not bump or bump <= 0 else e["ns_per_op"] / bump
-        print(f"{label:30}{e['ns_per_run']:9.0f}{_num(e['ns_per_op'], '9.2f'):>9}{_num(ratio, '9.1f'):>9}"
-              f"{_num(e['verifier_insns'], 'd'):>10}{_num(e.get('xlated_insns'), 'd'):>8}{_num(e.get('jited_bytes'), 'd'):>9}")
+        line = (f"{label:30}{e['ns_per_run']:9.0f}{_num(e['ns_per_op'], '9.2f'):>9}{_num(ratio, '9.1f'):>9}"
+                f"{_num(e['verifier_insns'], 'd'):>10}{_num(e.get('xlated_insns'), 'd'):>8}{_num(e.get('jited_bytes'), 'd'):>9}")
+        old = progs.get(f"{name}@before")
+        if has_before and old:
+            line += f"{'|':>4}{_num(old['ns_per_op'], '14.2f'):>14}{_num(old['verifier_insns'], 'd'):>10}"
+        elif has_before and f"{name}@before" in speed["skipped"]:
+            line += "   | (did not load)"
+        print(line)
     print("  ns/op: (ns/run - empty loop's ns/run) / K; an op is one allocation (+ write, + free)")
     print("  verifier: processed insns of the whole 64-iteration program; xlated: insns after the verifier")
-    print("  targets are about the default heap (bpf_spin_lock); the indented rows are for comparison")
+    print("  targets are about the default heap; the indented rows are for comparison")
     for name, why in speed["skipped"].items():
-        if name in progs:
-            print(f"  note: {name} {why}")
+        print(f"  note: {name} {why}" if name in progs else f"  skipped: {name}: {why}")
     for name, e in progs.items():
         if e.get("failed_allocations"):
             print(f"  note: {name} failed {e['failed_allocations']} allocations")
@@ -269,49 +356,74 @@ def print_table(speed: dict, summary: dict, sites: dict[str, dict]) -> None:
             print(f"  note: {name} static_stats after the runs: {stats}")
     print()
     print(f"static_malloc+free pair: {_num(summary['static_pair_ns'], '.2f')} ns = "
-          f"{_num(summary['static_over_bump'], '.1f')}x the bump pointer; "
+          f"{_num(summary['static_over_bump'], '.1f')}x the bump pointer; mixed sizes: "
+          f"{_num(summary['static_mixed_ns'], '.2f')} ns = {_num(summary['mixed_over_bump'], '.1f')}x; "
           f"bpf_obj_new+drop / static pair = {_num(summary['obj_new_over_static'], '.1f')}x")
-    for key in ("target_bump", "target_obj_new"):
-        print(f"target: {summary[key]['target']:50} {_verdict(summary[key]['met'])}")
     print()
     print("verifier cost of a call site (difference of 'processed N insns'):")
     header = f"{'call site':30}{'compiler':>17}{'0 sites':>9}{'1 site':>9}{'2 sites':>9}{'1st site':>10}{'next site':>11}"
+    if has_before:
+        header += f"{'| before 1st':>13}{'next':>7}"
     print(header)
     print("-" * len(header))
     for label, _programs in SITES:
         for cc, result in sites.items():
+            if cc.endswith("@before"):
+                continue
             if "error" in result:
                 print(f"{label:30}{cc:>17}  {result['error']}")
                 continue
             row = result["rows"][label]
             c = row["processed"]
-            print(f"{label:30}{cc:>17}{_num(c[0], 'd'):>9}{_num(c[1], 'd'):>9}{_num(c[2], 'd'):>9}"
-                  f"{_num(row['first_site'], '+d'):>10}{_num(row['next_site'], '+d'):>11}")
+            line = (f"{label:30}{cc:>17}{_num(c[0], 'd'):>9}{_num(c[1], 'd'):>9}{_num(c[2], 'd'):>9}"
+                    f"{_num(row['first_site'], '+d'):>10}{_num(row['next_site'], '+d'):>11}")
+            old = sites.get(f"{cc}@before", {}).get("rows", {}).get(label)
+            if has_before and old:
+                line += f"{'|':>3}{_num(old['first_site'], '+d'):>10}{_num(old['next_site'], '+d'):>7}"
+            print(line)
     for cc, result in sites.items():
         for name, why in result.get("errors", {}).items():
             print(f"  {cc}: {name} rejected: {why}")
     print("  1st site includes verifying the global function(s) behind it, once per program;")
     print("  next site is what every further call site adds. static_free alone is counted on top of one static_malloc.")
     print("  +inline: built with STATIC_MALLOC_INLINE (the per-CPU cache's fast paths at every call site).")
+    print()
+    print(f"the user's hello program ({HELLO.relative_to(ROOT)} after `vdoctor fix`), processed insns:")
+    for cc, result in hello.items():
+        print(f"  {cc:10} now {result['now']}" + (f", before {result['before']}" if "before" in result else ""))
+    print()
+    for target, met in summary["targets"]:
+        print(f"target: {target:50} {_verdict(met)}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20000, help="runs per BPF_PROG_TEST_RUN (default 20000)")
     parser.add_argument("--trials", type=int, default=7, help="test runs per program; the median is kept (default 7)")
+    parser.add_argument("--before", default=BEFORE_REV, metavar="REV",
+                        help=f"commit whose static_malloc.h the 'before' columns use (default {BEFORE_REV}; '' for none)")
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object instead of tables")
     args = parser.parse_args()
 
-    speed = bench_speed(max(1, args.repeat), max(1, args.trials))
-    summary = summarize(speed)
-    sites = {}
+    header = before_header(args.before)
+    speed = bench_speed(max(1, args.repeat), max(1, args.trials), header)
+    sites, hello = {}, {}
     for cc in SITE_CCS:
+        if shutil.which(cc) is None:
+            sites[cc] = {"error": f"{cc} is not on PATH"}
+            continue
         for suffix, source in (("", "sites.bpf.c"), ("+inline", "sites_inline.bpf.c")):
-            sites[cc + suffix] = bench_sites(cc, source) if shutil.which(cc) else {"error": f"{cc} is not on PATH"}
+            sites[cc + suffix] = bench_sites(cc, source)
+            if header is not None:
+                sites[cc + suffix + "@before"] = bench_sites(cc, source, header)
+        hello[cc] = {"now": bench_hello(cc)}
+        if header is not None:
+            hello[cc]["before"] = bench_hello(cc, header)
+    summary = summarize(speed, sites, hello)
     if args.json:
-        print(json.dumps({"speed": speed, "summary": summary, "call_sites": sites}, indent=2))
+        print(json.dumps({"speed": speed, "summary": summary, "call_sites": sites, "hello": hello}, indent=2, default=str))
     else:
-        print_table(speed, summary, sites)
+        print_table(speed, summary, sites, hello, args.before)
     return 0
 
 

@@ -13,12 +13,27 @@
 #ifndef STATIC_MALLOC_HEAP_SIZE
 #define STATIC_MALLOC_HEAP_SIZE 16384
 #endif
+/* The walker's verifier cost is ~250 insns per block it may walk, in every
+ * program that calls it: most tests hold few blocks (a program that fills
+ * the heap with small blocks defines more before including this). */
+#ifndef STATIC_MALLOC_CHECK_MAX
+#define STATIC_MALLOC_CHECK_MAX 128
+#endif
+/* The heap walker after every allocator call, unless a test breaks the heap
+ * on purpose (SM_TEST_NO_DEBUG). */
+#ifndef SM_TEST_NO_DEBUG
+#define STATIC_MALLOC_DEBUG
+#endif
 #include "static_malloc.h"
 
-#define CHECK(n, cond)			\
-	do {				\
-		if (!(cond))		\
-			return (n);	\
+/* Check n failed: return n; a rule the walker saw broken after an allocator
+ * call (STATIC_MALLOC_DEBUG): return 1000 + the rule. */
+#define CHECK(n, cond)						\
+	do {							\
+		if (static_malloc_debug_rule())			\
+			return 1000 + static_malloc_debug_rule();	\
+		if (!(cond))					\
+			return (n);				\
 	} while (0)
 
 /* The heap's own invariant walker must agree after every step. */
