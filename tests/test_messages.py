@@ -217,3 +217,20 @@ def test_load_failures_name_what_is_missing(name, kind, words):
     diagnosis = diagnose(trace)
     assert diagnosis.error.error_class == "load-error" and words in diagnosis.explanation
     assert "run as root or with CAP_BPF" not in diagnosis.explanation or kind == "no-permission"
+
+
+def test_the_table_is_cached_and_a_broken_cache_is_rebuilt(tmp_path, monkeypatch):
+    from verifier_doctor.parsing import messages
+
+    monkeypatch.setenv("VDOCTOR_CACHE", str(tmp_path))
+    messages._entries.cache_clear()
+    try:
+        built = messages._entries()
+        (cached,) = tmp_path.glob("messages-*.marshal")
+        messages._entries.cache_clear()
+        assert messages._entries() == built  # read back from the cache
+        cached.write_bytes(b"not marshal data")
+        messages._entries.cache_clear()
+        assert messages._entries() == built  # rebuilt from the catalogue
+    finally:
+        messages._entries.cache_clear()

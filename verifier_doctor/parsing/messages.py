@@ -15,7 +15,10 @@ is met.
 from __future__ import annotations
 
 import json
+import marshal
+import os
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,10 +72,38 @@ def _text_of(fmt: str) -> str:
 
 @lru_cache(maxsize=1)
 def _entries() -> tuple[_Entry, ...]:
-    items = json.loads(CATALOGUE.read_text())["messages"]
+    """The catalogue's messages with their keys, read once per process; the table is kept
+    in the user's cache (marshal, a few ms to load) until one of its files changes."""
     extra = grammar_dir() / EXTRA_NAME
-    if extra.is_file():
-        items = items + json.loads(extra.read_text())["messages"]
+    sources = [path for path in (CATALOGUE, extra) if path.is_file()]
+    stamp = "-".join(f"{p.stat().st_size}.{p.stat().st_mtime_ns}" for p in sources)
+    cached = _cache_dir() / f"messages-{zlib.crc32(stamp.encode()):08x}.marshal"
+    try:
+        return tuple(_Entry(*row) for row in marshal.loads(cached.read_bytes()))
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    entries = _build_entries(sources)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(marshal.dumps([tuple(vars(e).values()) for e in entries]))
+        os.replace(partial, cached)
+    except OSError:
+        pass  # a read-only home: the table is built again next time
+    return entries
+
+
+def _cache_dir() -> Path:
+    explicit = os.environ.get("VDOCTOR_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vdoctor"
+
+
+def _build_entries(sources: list[Path]) -> tuple[_Entry, ...]:
+    items = []
+    for path in sources:
+        items += json.loads(path.read_text())["messages"]
     entries = []
     for item in items:
         text = _text_of(item["format"])
