@@ -116,11 +116,16 @@ def test_stress_on_two_cpus_at_once(objects, one_cpu):
         stats = per_cpu_stats(prog.read_global("static_stats"))
     assert returned == {cpu: 0 for cpu in cpus}, "a run failed (10+: allocation, 20+: foreign tag)"
     total = {field: sum(cpu[field] for cpu in stats) % 2**64 for field in STATS_FIELDS}
-    # A run that finds the heap busy for STATIC_MALLOC_SPIN_TRIES (its holder's vCPU taken
-    # away) gives its blocks back and counts in `contended`; nothing else may fail.
-    assert total["failed_allocations"] == total["contended"], total
-    assert total["allocations"] == total["frees"] >= len(cpus) * STRESS_RUNS * 16 * 9 // 10, total
-    assert total["bytes_in_use"] == 0 and total["rejected_frees"] == 0, total
+    # An operation that finds the heap busy for STATIC_MALLOC_SPIN_TRIES (its holder's vCPU
+    # taken away) counts in `contended`: a malloc that fails, or a free that is dropped (the
+    # arena backend leaks that block, as its manual says). Nothing else may fail or go missing.
+    dropped_frees = total["contended"] - total["failed_allocations"]
+    assert dropped_frees >= 0, total
+    assert total["allocations"] - total["frees"] == dropped_frees, total
+    assert total["frees"] >= len(cpus) * STRESS_RUNS * 16 * 9 // 10, total
+    # A dropped free may also count as rejected; no other free may be.
+    assert (total["bytes_in_use"] == 0) == (dropped_frees == 0), total
+    assert total["rejected_frees"] <= dropped_frees, total
     assert sum(1 for cpu in stats if cpu["allocations"]) == len(cpus)
 
 
