@@ -37,6 +37,62 @@ def test_users_log_text_tells_cause_and_fix(vdoctor):
     assert "map memory" in text
 
 
+def _explain_on_a_terminal(columns: int, **env: str) -> str:
+    """What `vdoctor explain` of the user's log writes to a pseudo-terminal COLUMNS wide."""
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+    from fcntl import ioctl
+
+    leader, follower = pty.openpty()
+    ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "TERM")}
+    done = subprocess.run([sys.executable, "-m", "verifier_doctor", "explain", str(SEED_LOG)],
+                          stdout=follower, stderr=subprocess.PIPE, env={**environ, "TERM": "xterm", **env},
+                          timeout=60)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal is closed once everything is read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert done.returncode == 0, done.stderr
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_text_on_a_terminal_is_styled_and_fits_its_width():
+    import re
+
+    out = _explain_on_a_terminal(72)
+    assert "\x1b[1;31mrejected\x1b[0m" in out  # bold red
+    assert "\x1b[1;33m  culprit  \x1b[0m" in out
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    lines = plain.splitlines()
+    # The prose is wrapped to the terminal (the history's last column too, when room is left).
+    why = [line for line in lines if line.startswith("  why")]
+    assert why and all(len(line) <= 72 for line in lines[lines.index(why[0]):] if not line.startswith("  log"))
+
+
+def test_no_color_keeps_a_terminal_plain():
+    out = _explain_on_a_terminal(100, NO_COLOR="1")
+    assert "\x1b[" not in out and "rejected  [scalar-deref]" in out
+
+
+def test_text_in_a_pipe_is_plain_and_trimmed(vdoctor):
+    text = vdoctor("explain", SEED_LOG).stdout
+    assert "\x1b[" not in text
+    assert all(line == line.rstrip() for line in text.splitlines())
+    assert max(len(line) for line in text.splitlines()) <= 120
+
+
 def test_standard_input_is_read(vdoctor):
     result = vdoctor("explain", "-", "--json", stdin=SEED_LOG.read_bytes())
     assert result.status == 0 and result.json()["error"]["insn"] == 29

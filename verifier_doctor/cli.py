@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .analysis import Diagnosis
+    from .render.screen import Screen
 
 app = typer.Typer(
     help="verifier-doctor: explains why the eBPF verifier rejected a program, and how to fix it.",
@@ -42,35 +43,19 @@ Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # --format'
 _FORMAT_HELP = "text, json, html (one self-contained page) or sarif (SARIF 2.1.0, for CI)."
 _OUTPUT_HELP = "Write the output to FILE instead of standard output."
 
-class _TrimmedLines:
-    """Standard output without the blanks rich pads table cells with (for pipes and files)."""
+def _screen() -> Screen:
+    """Standard output for text (render.screen: no rich, so `explain` starts at once)."""
+    from .render.screen import Screen
+    from .render.text import output_stream
 
-    def __init__(self, stream) -> None:
-        self._stream = stream
-        self._pending = ""
-
-    def write(self, text: str) -> int:
-        lines = (self._pending + text).split("\n")
-        self._pending = lines.pop()
-        for line in lines:
-            self._stream.write(line.rstrip() + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
+    return Screen(output_stream(sys.stdout))  # any encoding: LANG=C, PYTHONIOENCODING=ascii
 
 
 def _console() -> Console:
-    from rich.console import Console
+    """Standard output through rich, for the catalogue's tables."""
+    from .render.text import rich_console
 
-    from .render.text import output_stream
-
-    # Plain text when the output is not a terminal (rich decides), wide enough for a
-    # history table in a pipe or a CI log.
-    stdout = output_stream(sys.stdout)  # any encoding: LANG=C, PYTHONIOENCODING=ascii
-    if stdout.isatty():
-        return Console(highlight=False, file=stdout)
-    return Console(highlight=False, width=120, file=_TrimmedLines(stdout))
+    return rich_console(_screen())
 
 
 def _fail(error: VdoctorError) -> typer.Exit:
@@ -206,11 +191,11 @@ def explain(
     from .render.text import render_text
 
     with _stdout_to(output, chosen):
-        console = _console()
+        screen = _screen()
         for number, diagnosis in enumerate(diagnoses):
             if number:
-                console.print()
-            render_text(diagnosis, console, program_source)
+                screen.print()
+            render_text(diagnosis, screen, program_source)
 
 
 def _read_source(path: Path | None) -> list[str] | None:
@@ -365,10 +350,9 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
         out["build"] = pipeline.build_to_dict(built)
         _print_json(out)
     else:
-        console = _console()
-        _render_diagnoses(diagnoses, runs, console, _read_source(program), blank_between=True)
+        _render_diagnoses(diagnoses, runs, _screen(), _read_source(program), blank_between=True)
     if attach:
-        pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _console())
+        pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _screen())
     return status
 
 
@@ -400,28 +384,28 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
             kernels[label] = {"verdict": "build-error", "error": {"message": str(error), "class": "build-error"}}
         _print_json({"kernels": kernels, "build": pipeline.builds_to_dict(builds)})
     else:
-        console = _console()
+        screen = _screen()
         source = _read_source(program)
         render_matrix({label: results.get(label, []) for label in builds if label in results or label in unbuilt},
-                      console, dict.fromkeys(unbuilt, "build-error"))
+                      screen, dict.fromkeys(unbuilt, "build-error"))
         for label, error in unbuilt.items():
-            console.print()
-            console.print(f"== does not compile for {label} (against its vmlinux.h) ==", style="bold", markup=False)
-            console.print(str(error), markup=False, highlight=False)
+            screen.print()
+            screen.print(f"== does not compile for {label} (against its vmlinux.h) ==", style="bold")
+            screen.print(str(error))
         for (name, error_class, _), (diagnosis, versions) in pipeline.distinct_failures(results).items():
-            console.print()
-            console.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold", markup=False)
-            render_text(diagnosis, console, source)
+            screen.print()
+            screen.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold")
+            render_text(diagnosis, screen, source)
         for version, programs in ran.items():
             if programs:
-                console.print()
-                console.print(f"== test runs on kernel {version} ==", style="bold")
+                screen.print()
+                screen.print(f"== test runs on kernel {version} ==", style="bold")
                 for name, result in programs.items():
                     if isinstance(result, str):
-                        console.print(f"  run      {name}: not run: {result}", markup=False, highlight=False)
+                        screen.print(f"  run      {name}: not run: {result}")
                     else:
-                        console.print(f"  {name}:", markup=False, highlight=False)
-                        render_run(result, console)
+                        screen.print(f"  {name}:")
+                        render_run(result, screen)
     return EXIT_REJECTED if rejected else EXIT_ACCEPTED
 
 
@@ -448,23 +432,23 @@ def _progress_printer():
     return heard
 
 
-def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], console: Console,
+def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], screen: Screen,
                       source: list[str] | None, blank_between: bool) -> None:
     """Each diagnosis as text, then its program's run: a RunResult, or why it was not run."""
     from .render.text import render_run, render_text
 
     for number, diagnosis in enumerate(diagnoses):
         if number and blank_between:
-            console.print()
-        render_text(diagnosis, console, source)
+            screen.print()
+        render_text(diagnosis, screen, source)
         if diagnosis.verdict == "accepted":  # render_text shows notes of rejections only
             for caveat in diagnosis.caveats:
-                console.print(f"  note     {caveat}", markup=False, highlight=False)
+                screen.print(f"  note     {caveat}")
         result = runs.get(diagnosis.program or "")
         if isinstance(result, str):
-            console.print(f"  run      not run: {result}", markup=False, highlight=False)
+            screen.print(f"  run      not run: {result}")
         elif result is not None:
-            render_run(result, console)
+            render_run(result, screen)
 
 
 @app.command()

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rich.console import Console
-
 from .analysis import Diagnosis, diagnose
 from .errors import BuildFailed, IncompleteLog, NotAVerifierLog, VdoctorError
 from .kernel.build import Built, build_object
 from .parsing import read_log
+from .render.screen import Screen
 
 
 @dataclass(frozen=True)
@@ -319,7 +318,7 @@ def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, run
 
 
 def attach_until_interrupted(obj: Path, diagnoses: list[Diagnosis], ifname: str,
-                             seconds: float | None, console: Console) -> None:
+                             seconds: float | None, console: Screen) -> None:
     """Attach the first accepted XDP program to `ifname` until Ctrl-C (or `seconds`)."""
     from .kernel.attach import attached_xdp
     from .kernel.loader import open_program

@@ -1,7 +1,7 @@
 """The diagnosis for a person: verdict, error, culprit, history, why, how to fix.
 
-Everything quoted from a log or a program is printed as plain text (`_say`, rich Text),
-never read as rich markup: a source line may hold "[/]".
+Everything quoted from a log or a program is printed as plain text (render.screen never
+reads markup): a source line may hold "[/]".
 """
 
 from __future__ import annotations
@@ -9,12 +9,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from ..analysis.diagnosis import Diagnosis
 from ..model import SourceLine
+from .screen import Screen
 
 
 def _source_text(source: SourceLine | None) -> str:
@@ -46,7 +43,7 @@ def source_context(source: SourceLine | None, program_source: list[str] | None, 
 
 def output_stream(stream):
     """`stream` as the text output writes to it: a character its encoding lacks (LANG=C,
-    PYTHONIOENCODING=ascii, a log's non-ASCII bytes, rich's '…') becomes '?', not an error."""
+    PYTHONIOENCODING=ascii, a log's non-ASCII bytes, a source line's) becomes '?', not an error."""
     encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
     if encoding in ("utf-8", "utf8") or not isinstance(stream, io.TextIOWrapper):
         return stream
@@ -57,103 +54,112 @@ def output_stream(stream):
     return stream
 
 
-def _say(console: Console, text: str) -> None:
-    console.print(text, markup=False, highlight=False)
-
-
 def read_program_source(path: Path | None) -> list[str] | None:
     if path is None:
         return None
     return path.read_text(errors="replace").splitlines()
 
 
-def render_text(diagnosis: Diagnosis, console: Console, program_source: list[str] | None = None) -> None:
+def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | None = None) -> None:
     name = diagnosis.program or "program"
     if diagnosis.verdict == "accepted":
-        console.print(Text.assemble((f"{name}: ", "bold"), ("accepted", "bold green")))
-        _stats(diagnosis, console)
-        _log_info(diagnosis, console)
+        screen.print((f"{name}: ", "bold"), ("accepted", "bold green"))
+        _stats(diagnosis, screen)
+        _log_info(diagnosis, screen)
         return
     error = diagnosis.error
     assert error is not None
-    console.print(Text.assemble((f"{name}: ", "bold"), ("rejected", "bold red"), f"  [{error.error_class}]"))
-    console.print(Text.assemble(("  error    ", "bold"), error.message))
+    screen.print((f"{name}: ", "bold"), ("rejected", "bold red"), f"  [{error.error_class}]")
+    screen.print(("  error    ", "bold"), error.message)
     for extra in error.details:
         if extra != error.message:
-            _say(console, f"           {extra}")
+            screen.print(f"           {extra}")
     if error.insn is not None:
-        _say(console, f"           at instruction {error.insn}: {error.insn_text or ''}")
-        _say(console, f"           source: {_source_text(error.source)}")
+        screen.print(f"           at instruction {error.insn}: {error.insn_text or ''}")
+        screen.print(f"           source: {_source_text(error.source)}")
         for line in source_context(error.source, program_source):
-            _say(console, f"           {line}")
+            screen.print(f"           {line}")
     culprit = diagnosis.culprit
     if culprit is not None:
-        console.print(Text.assemble(("  culprit  ", "bold yellow"),
-                                    f"instruction {culprit.insn}: {culprit.insn_text}  "
-                                    f"({culprit.location} {culprit.note})"))
-        _say(console, f"           source: {_source_text(culprit.source)}")
+        screen.print(("  culprit  ", "bold yellow"),
+                     f"instruction {culprit.insn}: {culprit.insn_text}  ({culprit.location} {culprit.note})")
+        screen.print(f"           source: {_source_text(culprit.source)}")
         for line in source_context(culprit.source, program_source):
-            _say(console, f"           {line}")
+            screen.print(f"           {line}")
     if diagnosis.history:
-        console.print(Text(f"  history of {error.register or 'the value'}, oldest first:", style="bold"))
-        table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
-        for column in ("insn", "text", "value", "note", "source"):
-            table.add_column(column, no_wrap=column != "source")
+        screen.print(f"  history of {error.register or 'the value'}, oldest first:", style="bold")
+        rows = []
         for item in diagnosis.history:
             value = f"{item.location}={item.value}" if item.value else item.location
             source = f"; {item.source.text}" if item.source else ""
-            table.add_row(*(Text(cell) for cell in (f"    {item.insn}:", item.text, value, item.note, source)))
-        console.print(table)
-    prose = Table.grid(padding=(0, 1))
-    prose.add_column(width=9, style="bold", no_wrap=True)
-    prose.add_column()
-    prose.add_row("  why", Text(diagnosis.explanation))
+            rows.append((f"    {item.insn}:", item.text, value, item.note, source))
+        screen.columns(rows)
+    prose: list[tuple] = [("  why", diagnosis.explanation)]
     for number, suggestion in enumerate(diagnosis.suggestions, start=1):
-        prose.add_row(Text("  fix" if number == 1 else "", style="bold green"), Text(f"{number}. {suggestion}"))
-    for caveat in diagnosis.caveats:
-        prose.add_row("  note", Text(caveat))
-    console.print(prose)
-    _stats(diagnosis, console)
+        prose.append(((("  fix", "bold green") if number == 1 else ""), f"{number}. {suggestion}"))
+    prose.extend(("  note", caveat) for caveat in diagnosis.caveats)
+    screen.labelled(prose, label_style="bold")
+    _stats(diagnosis, screen)
     kernel = diagnosis.kernel_diagnosis
     if kernel is not None:
-        table = Table.grid(padding=(0, 1))
-        table.add_column(width=9, no_wrap=True)
-        table.add_column()
-        table.add_row(Text("  kernel", style="bold"), Text(f"the kernel's own diagnosis (v7.3+): {kernel.verdict}"))
-        table.add_row("", Text(kernel.reason))
-        for place in kernel.causal_path:
-            if place.note:
-                table.add_row("", Text(f"{place.file}:{place.line}: {place.note}"))
+        rows = [(("  kernel", "bold"), f"the kernel's own diagnosis (v7.3+): {kernel.verdict}"), ("", kernel.reason)]
+        rows.extend(("", f"{place.file}:{place.line}: {place.note}") for place in kernel.causal_path if place.note)
         if kernel.suggestion:
-            table.add_row("", Text(f"suggests: {kernel.suggestion}"))
-        console.print(table)
-    _log_info(diagnosis, console)
+            rows.append(("", f"suggests: {kernel.suggestion}"))
+        screen.labelled(rows)
+    _log_info(diagnosis, screen)
 
 
-def _stats(diagnosis: Diagnosis, console: Console) -> None:
+def _stats(diagnosis: Diagnosis, screen: Screen) -> None:
     stats = diagnosis.stats
     if stats is None:
         return
     states = stats.counter("total_states")
     peak = stats.counter("peak_states")
     extra = f", {states} states (peak {peak})" if states is not None else ""
-    _say(console, f"  stats    {stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")
+    screen.print(f"  stats    {stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")
 
 
-def _log_info(diagnosis: Diagnosis, console: Console) -> None:
-    console.print(f"  log      level {diagnosis.log_level}, format {diagnosis.log_format.value}",
-                  style="dim", highlight=False, markup=False)
+def _log_info(diagnosis: Diagnosis, screen: Screen) -> None:
+    screen.print(f"  log      level {diagnosis.log_level}, format {diagnosis.log_format.value}", style="dim")
 
 
-def render_run(result, console: Console) -> None:
+def render_run(result, screen: Screen) -> None:
     """A BPF_PROG_TEST_RUN result (kernel.runner.RunResult)."""
-    console.print(f"  run      {result.repeat} time(s): returned {result.retval}, "
-                  f"{result.duration_ns} ns per run")
+    screen.print(f"  run      {result.repeat} time(s): returned {result.retval}, {result.duration_ns} ns per run")
     for line in result.printed:
-        _say(console, f"  printed  {line}")
+        screen.print(f"  printed  {line}")
 
 
-def render_matrix(results: dict[str, list[Diagnosis]], console: Console,
+class _TrimmedLines:
+    """A stream without the blanks rich pads table cells with (for pipes and files)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def rich_console(screen: Screen):
+    """A rich Console writing where `screen` writes, as wide, styled alike: for the boxed
+    tables of `try --kernel all` and the catalogue."""
+    from rich.console import Console
+
+    if screen.color:
+        return Console(highlight=False, file=screen.stream, width=screen.width)
+    return Console(highlight=False, width=screen.width, file=_TrimmedLines(screen.stream), no_color=True)
+
+
+def render_matrix(results: dict[str, list[Diagnosis]], screen: Screen,
                   unloaded: dict[str, str] | None = None) -> None:
     """Programs x kernels: accepted, or the class of the rejection and its instruction (@N).
 
@@ -163,6 +169,8 @@ def render_matrix(results: dict[str, list[Diagnosis]], console: Console,
         for diagnosis in diagnoses:
             if diagnosis.program not in programs:
                 programs.append(diagnosis.program or "?")
+    from rich.table import Table
+
     table = Table(title="verdict per kernel")
     table.add_column("program")
     for version in results:
@@ -182,4 +190,4 @@ def render_matrix(results: dict[str, list[Diagnosis]], console: Console,
             else:  # the class and the rejected instruction, as compact as a cell allows
                 row.append(f"{found.error.error_class} @{found.error.insn}")
         table.add_row(*row)
-    console.print(table)
+    rich_console(screen).print(table)
