@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from verifier_doctor.cache import cache_root
 from verifier_doctor.errors import KernelUnavailable
 
 SUPPORTED = ("5.10", "6.1", "6.12", "7.2", "7.3")
@@ -54,15 +55,6 @@ class KernelImage:
     version: str
     release: str
     vmlinuz: Path
-
-
-def cache_root() -> Path:
-    """The vdoctor cache directory: `$VDOCTOR_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/vdoctor`."""
-    explicit = os.environ.get("VDOCTOR_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "vdoctor"
 
 
 def kernel_image(

@@ -1,34 +1,18 @@
-"""The Lark parser for verifier log lines, built once from grammars/verifier_log.lark."""
+"""The parser for verifier log lines: grammars/verifier_log.lark as Lark's stand-alone LALR
+parser (parsing.lark_runtime), built once per process."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from lark import Lark
-from lark.exceptions import LarkError
-
-from ..resources import grammar_dir
+from .lark_runtime import LarkError, runtime
 from .transformer import Unconvertible, VerifierLogTransformer
-
-# One start rule per kind of line; the reader picks the rule from the line's first characters.
-LINE_RULES = (
-    "insn_line", "state_line", "bare_state_line", "branch_line", "source_line", "stats_line", "libbpf_line",
-    "diag_location", "diag_marked", "diag_note",
-)
 
 
 @cache
-def _parser() -> Lark:
-    # LALR with the contextual lexer: linear time, no ambiguity; the transformer runs
-    # inside the parser so no intermediate tree is kept.
-    return Lark.open(
-        str(grammar_dir() / "verifier_log.lark"),
-        parser="lalr",
-        lexer="contextual",
-        start=list(LINE_RULES),
-        transformer=VerifierLogTransformer(),
-        cache=True,
-    )
+def _parser():
+    # The transformer runs inside the parser, so no intermediate tree is kept.
+    return runtime().Lark_StandAlone(transformer=VerifierLogTransformer())
 
 
 def parse_line(rule: str, text: str):

@@ -15,14 +15,12 @@ is met.
 from __future__ import annotations
 
 import json
-import marshal
-import os
 import re
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..cache import kept
 from ..model import KernelMessage, LoadFailure
 from ..resources import grammar_dir
 
@@ -77,27 +75,8 @@ def _entries() -> tuple[_Entry, ...]:
     extra = grammar_dir() / EXTRA_NAME
     sources = [path for path in (CATALOGUE, extra) if path.is_file()]
     stamp = "-".join(f"{p.stat().st_size}.{p.stat().st_mtime_ns}" for p in sources)
-    cached = _cache_dir() / f"messages-{zlib.crc32(stamp.encode()):08x}.marshal"
-    try:
-        return tuple(_Entry(*row) for row in marshal.loads(cached.read_bytes()))
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
-    entries = _build_entries(sources)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(marshal.dumps([tuple(vars(e).values()) for e in entries]))
-        os.replace(partial, cached)
-    except OSError:
-        pass  # a read-only home: the table is built again next time
-    return entries
-
-
-def _cache_dir() -> Path:
-    explicit = os.environ.get("VDOCTOR_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vdoctor"
+    rows = kept("messages", stamp, lambda: [tuple(vars(e).values()) for e in _build_entries(sources)])
+    return tuple(_Entry(*row) for row in rows)
 
 
 def _build_entries(sources: list[Path]) -> tuple[_Entry, ...]:
