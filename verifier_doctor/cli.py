@@ -3,9 +3,11 @@
 Every error meant for a person is a VdoctorError, caught here once (`one_error_path`) and
 printed as one sentence with the exit status of CLI.md (0 accepted, 1 rejected, 2
 usage/build/not a log, 3 the environment cannot load BPF).
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: typer reads every command's parameters at
+start-up, and string annotations would be compiled and evaluated each time (~8 ms); the
+few names known only to type checkers are quoted instead.
+"""
 
 import functools
 import os
@@ -43,7 +45,7 @@ Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # --format'
 _FORMAT_HELP = "text, json, html (one self-contained page) or sarif (SARIF 2.1.0, for CI)."
 _OUTPUT_HELP = "Write the output to FILE instead of standard output."
 
-def _screen() -> Screen:
+def _screen() -> "Screen":
     """Standard output for text (render.screen: no rich, so `explain` starts at once)."""
     from .render.screen import Screen
     from .render.text import output_stream
@@ -51,7 +53,7 @@ def _screen() -> Screen:
     return Screen(output_stream(sys.stdout))  # any encoding: LANG=C, PYTHONIOENCODING=ascii
 
 
-def _console() -> Console:
+def _console() -> "Console":
     """Standard output through rich, for the catalogue's tables."""
     from .render.text import rich_console
 
@@ -104,7 +106,7 @@ def one_error_path(command):
     return guarded
 
 
-def _combined_json(diagnoses: list[Diagnosis]) -> dict[str, Any]:
+def _combined_json(diagnoses: "list[Diagnosis]") -> dict[str, Any]:
     """One object as CLI.md shows it: the first rejected program's diagnosis (or the
     first program's); every program's object also under "programs" when there are several."""
     from .render.json_out import diagnosis_to_dict
@@ -432,7 +434,7 @@ def _progress_printer():
     return heard
 
 
-def _render_diagnoses(diagnoses: list[Diagnosis], runs: dict[str, Any], screen: Screen,
+def _render_diagnoses(diagnoses: "list[Diagnosis]", runs: dict[str, Any], screen: "Screen",
                       source: list[str] | None, blank_between: bool) -> None:
     """Each diagnosis as text, then its program's run: a RunResult, or why it was not run."""
     from .render.text import render_run, render_text
