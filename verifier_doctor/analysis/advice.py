@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..model import ProgramTrace
-from .classes import CLASSES_BY_NAME
+from .classes import CLASSES_BY_NAME, error_class
 from .lesson import Lesson
 from .provenance import Origin, Provenance
 from .reasons import where
@@ -22,12 +22,9 @@ if TYPE_CHECKING:
     from .findings import ErrorInfo
 
 
-LESSONS: dict[str, Lesson] = {name: cls.lesson for name, cls in CLASSES_BY_NAME.items()}
-
-
-def lesson(error_class: str) -> Lesson:
+def lesson(name: str) -> Lesson:
     """The lesson of an error class (`other`'s for a class it does not know)."""
-    return LESSONS.get(error_class, LESSONS["other"])
+    return error_class(name).lesson
 
 
 def advise(error: "ErrorInfo", provenance: Provenance | None, trace: ProgramTrace) -> tuple[str, list[str]]:

@@ -3,84 +3,104 @@
 `class_of` gives a catalogued message's class: the class naming its format, else the class
 owning the kernel function that prints it, else `other` for the catalogue's internal
 verifier errors. A message that is in no class is a gap the coverage test reports.
+
+A diagnosis needs one class, so a class's module is imported when its class is first
+asked for. Which class owns which message and function is read from every module once and
+kept in the user's cache (cache.kept) until a module here changes.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import import_module
+
+from ...cache import kept
 from ...model import KernelMessage
-from . import (
-    attach_target,
-    btf_access,
-    context_access,
-    dynptr_misuse,
-    exception_callback,
-    global_function,
-    helper_arg,
-    helper_unavailable,
-    infinite_loop,
-    invalid_insn,
-    irq_flag_misuse,
-    iterator_misuse,
-    load_error,
-    lock_misuse,
-    map_incompatible,
-    map_value_bounds,
-    misaligned_access,
-    mixed_pointers,
-    null_deref,
-    other,
-    packet_bounds,
-    pointer_arith,
-    read_only,
-    return_value,
-    scalar_deref,
-    sleepable_context,
-    stack_access,
-    too_complex,
-    unbounded_math,
-    uninit_register,
-    unprivileged,
-    unreleased_reference,
-    untrusted_pointer,
-)
 from .base import ErrorClass
 
-_MODULES = (
-    scalar_deref, null_deref, map_value_bounds, unbounded_math, packet_bounds, stack_access,
-    uninit_register, context_access, helper_arg, helper_unavailable, too_complex, infinite_loop,
-    unreleased_reference, lock_misuse, pointer_arith, return_value, load_error,
+MODULES = (
+    "scalar_deref", "null_deref", "map_value_bounds", "unbounded_math", "packet_bounds", "stack_access",
+    "uninit_register", "context_access", "helper_arg", "helper_unavailable", "too_complex", "infinite_loop",
+    "unreleased_reference", "lock_misuse", "pointer_arith", "return_value", "load_error",
     # Added with the message catalogue (2026-12).
-    dynptr_misuse, iterator_misuse, irq_flag_misuse, untrusted_pointer, misaligned_access,
-    sleepable_context, exception_callback, btf_access, read_only, mixed_pointers, unprivileged,
-    map_incompatible, attach_target, invalid_insn, global_function,
-    other,
+    "dynptr_misuse", "iterator_misuse", "irq_flag_misuse", "untrusted_pointer", "misaligned_access",
+    "sleepable_context", "exception_callback", "btf_access", "read_only", "mixed_pointers", "unprivileged",
+    "map_incompatible", "attach_target", "invalid_insn", "global_function",
+    "other",
 )
-CLASSES_BY_NAME: dict[str, ErrorClass] = {m.CLASS.name: m.CLASS for m in _MODULES}
-CLASSES: tuple[str, ...] = tuple(CLASSES_BY_NAME)
 
-_BY_MESSAGE: dict[str, str] = {}
-_BY_FUNCTION: dict[str, str] = {}
-_WHEN_NULLABLE: dict[str, str] = {}
-for _cls in CLASSES_BY_NAME.values():
-    for _format in _cls.nullable_messages:
-        _WHEN_NULLABLE[_format] = _cls.name
-    for _format in _cls.messages:
-        assert _format not in _BY_MESSAGE, f"{_format!r} is named by two classes"
-        _BY_MESSAGE[_format] = _cls.name
-    for _function in _cls.functions:
-        assert _function not in _BY_FUNCTION, f"{_function} is owned by two classes"
-        _BY_FUNCTION[_function] = _cls.name
-INTERNAL_CLASS = next(c.name for c in CLASSES_BY_NAME.values() if c.internal)
+
+def _read_index() -> dict:
+    """Every module's class: its name, and what it owns (messages, functions, the
+    messages it takes when the pointer may be NULL)."""
+    by_message: dict[str, str] = {}
+    by_function: dict[str, str] = {}
+    when_nullable: dict[str, str] = {}
+    modules: dict[str, str] = {}
+    internal = None
+    for module in MODULES:
+        cls: ErrorClass = import_module(f"{__name__}.{module}").CLASS
+        modules[cls.name] = module
+        for fmt in cls.nullable_messages:
+            when_nullable[fmt] = cls.name
+        for fmt in cls.messages:
+            assert fmt not in by_message, f"{fmt!r} is named by two classes"
+            by_message[fmt] = cls.name
+        for function in cls.functions:
+            assert function not in by_function, f"{function} is owned by two classes"
+            by_function[function] = cls.name
+        if cls.internal:
+            internal = cls.name
+    return {"modules": modules, "by_message": by_message, "by_function": by_function,
+            "when_nullable": when_nullable, "internal": internal}
+
+
+@cache
+def _index() -> dict:
+    folder = os.path.dirname(__file__)
+    stamp = ",".join(f"{name}:{os.stat(os.path.join(folder, name + '.py')).st_size}."
+                     f"{os.stat(os.path.join(folder, name + '.py')).st_mtime_ns}" for name in ("base", *MODULES))
+    return kept("classes", stamp, _read_index)
+
+
+class _Classes(Mapping):
+    """Class name -> ErrorClass, in MODULES' order; a module is imported on first use."""
+
+    def __getitem__(self, name: str) -> ErrorClass:
+        module = _index()["modules"][name]  # KeyError: no such class
+        return import_module(f"{__name__}.{module}").CLASS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_index()["modules"])
+
+    def __len__(self) -> int:
+        return len(_index()["modules"])
+
+
+CLASSES_BY_NAME: Mapping[str, ErrorClass] = _Classes()
+
+
+def __getattr__(name: str):
+    # CLASSES and INTERNAL_CLASS are read from the index when first asked for.
+    if name == "CLASSES":
+        return tuple(_index()["modules"])
+    if name == "INTERNAL_CLASS":
+        return _index()["internal"]
+    raise AttributeError(name)
 
 
 def class_of(message: KernelMessage) -> str | None:
     """The class of a catalogued message (`other` for the catalogue's verifier bugs)."""
+    index = _index()
     if message.internal:
-        return INTERNAL_CLASS
-    if message.may_be_null and message.format in _WHEN_NULLABLE:
-        return _WHEN_NULLABLE[message.format]
-    return _BY_MESSAGE.get(message.format) or _BY_FUNCTION.get(message.function)
+        return index["internal"]
+    if message.may_be_null and message.format in index["when_nullable"]:
+        return index["when_nullable"][message.format]
+    return index["by_message"].get(message.format) or index["by_function"].get(message.function)
 
 
 def error_class(name: str) -> ErrorClass:
-    return CLASSES_BY_NAME.get(name, CLASSES_BY_NAME[INTERNAL_CLASS])
+    """A class by name (`other`'s for a name no class has)."""
+    return CLASSES_BY_NAME.get(name) or CLASSES_BY_NAME[_index()["internal"]]
