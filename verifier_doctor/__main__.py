@@ -1,5 +1,5 @@
 """`python -m verifier_doctor` is the `vdoctor` command."""
 
-from .cli import app
+from .entry import main
 
-app(prog_name="vdoctor")
+main()

@@ -10,7 +10,6 @@ few names known only to type checkers are quoted instead.
 """
 
 import functools
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -18,6 +17,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from . import commands
+from .commands import combined_json as _combined_json
+from .commands import emit as _emit
+from .commands import formatted as _formatted
+from .commands import json_text as _json_text
+from .commands import read_source as _read_source
+from .commands import say as _say
+from .commands import screen as _screen
+from .commands import stdout_to as _stdout_to
 from .errors import EXIT_ACCEPTED, EXIT_REJECTED, VdoctorError
 
 # A command imports only what it uses (cold start: `explain` of a small log in well under
@@ -45,45 +53,9 @@ Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # --format'
 _FORMAT_HELP = "text, json, html (one self-contained page) or sarif (SARIF 2.1.0, for CI)."
 _OUTPUT_HELP = "Write the output to FILE instead of standard output."
 
-def _screen() -> "Screen":
-    """Standard output for text (render.screen: no rich, so `explain` starts at once)."""
-    from .render.screen import Screen
-    from .render.text import output_stream
-
-    return Screen(output_stream(sys.stdout))  # any encoding: LANG=C, PYTHONIOENCODING=ascii
-
-
-def _console() -> "Console":
-    """Standard output through rich, for the catalogue's tables."""
-    from .render.text import rich_console
-
-    return rich_console(_screen())
-
-
-def _fail(error: VdoctorError) -> typer.Exit:
-    _say(f"vdoctor: {error}")
-    return typer.Exit(error.exit_status)
-
-
-def _say(sentence: str) -> None:
-    """One line on stderr, whatever its encoding (LANG=C, PYTHONIOENCODING=ascii)."""
-    stream = sys.stderr
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    stream.write(sentence.encode(encoding, errors="replace").decode(encoding) + "\n")
-    stream.flush()
-
-
-def _os_error_sentence(error: OSError) -> str:
-    what = f" {error.filename}" if error.filename else ""
-    reason = error.strerror or str(error)
-    return f"Could not use{what}: {reason}."
-
-
 def one_error_path(command):
-    """Every command's failures, caught here once: a VdoctorError or an OSError is one
-    sentence on stderr and the exit status of CLI.md; anything else is a fault of ours,
-    said in one sentence too (status 2), never a traceback (VDOCTOR_DEBUG=1 lets it raise,
-    for a bug report)."""
+    """Every command's failures, caught here once (commands.failure_status): one sentence
+    on stderr and the exit status of CLI.md, never a traceback."""
 
     @functools.wraps(command)
     def guarded(*args, **kwargs):
@@ -91,71 +63,25 @@ def one_error_path(command):
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
-        except VdoctorError as error:
-            raise _fail(error) from None
-        except OSError as error:
-            raise _fail(VdoctorError(_os_error_sentence(error))) from None
         except Exception as error:  # noqa: BLE001 - the one place every fault ends up
-            if os.environ.get("VDOCTOR_DEBUG"):
-                raise  # the traceback, for a report or a test
-            detail = " ".join(str(error).split())[:200]
-            raise _fail(VdoctorError(
-                f"internal error ({type(error).__name__}: {detail}); please report the input that caused it."
-            )) from None
+            raise typer.Exit(commands.failure_status(error)) from None
 
     return guarded
-
-
-def _combined_json(diagnoses: "list[Diagnosis]") -> dict[str, Any]:
-    """One object as CLI.md shows it: the first rejected program's diagnosis (or the
-    first program's); every program's object also under "programs" when there are several."""
-    from .render.json_out import diagnosis_to_dict
-
-    chosen = next((d for d in diagnoses if d.verdict == "rejected"), diagnoses[0])
-    out = diagnosis_to_dict(chosen)
-    if len(diagnoses) > 1:
-        out["programs"] = [diagnosis_to_dict(d) for d in diagnoses]
-    return out
-
-
-def _json_text(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, indent=2) + "\n"
 
 
 def _print_json(obj: Any) -> None:
     sys.stdout.write(_json_text(obj))
 
 
-def _output_format(fmt: Format | None, as_json: bool) -> str:
-    """The one format asked for: --json is --format json."""
-    fmt = fmt.value if fmt is not None else None
-    if as_json and fmt not in (None, "json"):
-        raise VdoctorError(f"--json is --format json; it cannot be combined with --format {fmt}.")
-    return "json" if as_json else (fmt or "text")
+def _output_format(fmt: "Format | None", as_json: bool) -> str:
+    return commands.output_format(fmt.value if fmt is not None else None, as_json)
 
 
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text)
-    except OSError as error:
-        raise VdoctorError(f"Could not write {output}: {error.strerror}.") from None
+def _console() -> "Console":
+    """Standard output through rich, for the catalogue's tables."""
+    from .render.text import rich_console
 
-
-def _formatted(fmt: str, shown: list, source_path: Path | None, program_source: list[str] | None,
-               title: str) -> str:
-    """The html or sarif text of (label, diagnosis, trace or None) triples."""
-    if fmt == "sarif":
-        from .render.sarif import sarif_text
-
-        return sarif_text(shown, source_path, program_source)
-    from .render.html import html_page
-
-    return html_page(shown, program_source, title)
+    return rich_console(_screen())
 
 
 @app.command()
@@ -171,41 +97,7 @@ def explain(
 
     Example: vdoctor explain load.log --source prog.bpf.c
     """
-    from .analysis import diagnose
-    from .parsing.reader import read_log, read_log_file, read_text
-
-    chosen = _output_format(fmt, as_json)
-    if log == "-":
-        document = read_log(read_text(sys.stdin.buffer.read()))
-    elif not Path(log).is_file():
-        raise VdoctorError(f"There is no file {log} to read.")
-    else:
-        document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
-    diagnoses = [diagnose(program) for program in document.programs]
-    program_source = _read_source(source)
-    if chosen == "json":
-        _emit(_json_text(_combined_json(diagnoses)), output)
-        return
-    if chosen != "text":
-        shown = [(None, d, t) for d, t in zip(diagnoses, document.programs)]
-        _emit(_formatted(chosen, shown, source, program_source, log if log != "-" else "standard input"), output)
-        return
-    from .render.text import render_text
-
-    with _stdout_to(output, chosen):
-        screen = _screen()
-        for number, diagnosis in enumerate(diagnoses):
-            if number:
-                screen.print()
-            render_text(diagnosis, screen, program_source)
-
-
-def _read_source(path: Path | None) -> list[str] | None:
-    if path is None:
-        return None
-    from .render.text import read_program_source
-
-    return read_program_source(path)
+    commands.explain(log, as_json, source, fmt.value if fmt is not None else None, output)
 
 
 @app.command("try")
@@ -273,23 +165,6 @@ def _say_build(built, program: Path, label: str | None = None) -> None:
 
     for line in pipeline.build_notes(built, program, label):
         _say(f"vdoctor: {line}")
-
-
-def _stdout_to(output: Path | None, fmt: str):
-    """-o FILE for text and JSON: standard output goes to the file (html and sarif write it
-    themselves)."""
-    import contextlib
-
-    if output is None or fmt in ("html", "sarif"):
-        return contextlib.nullcontext()
-    try:
-        stream = output.open("w")
-    except OSError as error:
-        raise VdoctorError(f"Could not write {output}: {error.strerror}.") from None
-    stack = contextlib.ExitStack()
-    stack.enter_context(stream)
-    stack.enter_context(contextlib.redirect_stdout(stream))
-    return stack
 
 
 def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
@@ -516,11 +391,3 @@ def catalog(
         _print_json(teaching.entry_to_dict(entry))
     else:
         render_catalog_entry(entry, _console())
-
-
-def main() -> None:  # pragma: no cover - the console script calls app()
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
