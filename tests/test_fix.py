@@ -139,8 +139,10 @@ def _compile(cc: str, source: Path, obj: Path) -> subprocess.CompletedProcess[st
 
 def _bpffs_pin() -> Path:
     bpffs = Path("/sys/fs/bpf")
+    if not os.path.ismount(bpffs):  # root may mount it, as the allocator's runner does
+        subprocess.run(["mount", "-t", "bpf", "bpf", str(bpffs)], capture_output=True)
     if not os.path.ismount(bpffs):
-        pytest.skip("bpffs is not mounted at /sys/fs/bpf")
+        pytest.skip("bpffs is not mounted at /sys/fs/bpf, and mounting it failed")
     return bpffs / f"vdoctor_fix_{uuid.uuid4().hex[:8]}"
 
 
