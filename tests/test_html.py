@@ -250,3 +250,27 @@ def test_try_page_of_a_qemu_kernel_draws_its_path(tmp_path):
     chosen = _dom(page, f"#step-0-{culprit['data-step']}").by_id["state-0"]
     assert chosen["data-insn"] == culprit["data-insn"] != rejected_at.group(1)
     assert "R2" in chosen["text"] and "scalar" in chosen["text"]
+
+
+@pytest.mark.kernel
+def test_try_page_of_an_object_file_quotes_the_logs_source_lines(tmp_path):
+    """An object loaded as it is has no C file to show: the page quotes the lines the log
+    names (not the object's bytes)."""
+    from conftest import kernel_loads_bpf, run_vdoctor
+
+    if not kernel_loads_bpf():
+        pytest.skip("the running kernel cannot load BPF here")
+    source = ROOT / "tests" / "kernel_progs" / "reject_scalar.bpf.c"
+    obj = tmp_path / "reject_scalar.bpf.o"
+    built = subprocess.run([shutil.which("clang-19") or "clang", "-target", "bpf", "-O2", "-g", "-c", source,
+                            "-o", obj], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert built.returncode == 0, built.stderr
+    page = tmp_path / "object.html"
+    result = run_vdoctor("try", "--format", "html", "-o", page, obj)
+    assert result.status == 1, result.stderr
+    rows = _Rows()
+    rows.feed(page.read_text())
+    quoted = [r["text"].strip() for r in rows.rows if "src" in _classes(r)]
+    lines = {line.strip() for line in source.read_text().splitlines()}
+    assert quoted and all(any(line in text for line in lines if line) for text in quoted), quoted
+    assert [r for r in rows.rows if "src" in _classes(r) and "rejected" in _classes(r)]

@@ -323,7 +323,10 @@ def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
         results = pipeline.outcomes_on_kernels(objects, kernel, log_level, 0, keep)[0]
         shown = [(f"kernel {version}", o.diagnosis, o.kept) for version, outcomes in results.items()
                  for o in outcomes]
-    _emit(_formatted(fmt, shown, program, _read_source(program), str(program)), output)
+    from .kernel.build import is_object_file
+
+    source = None if is_object_file(program) else program  # an object's bytes are no source: the log's lines are
+    _emit(_formatted(fmt, shown, source, _read_source(source), str(program)), output)
     return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
 
 
