@@ -22,8 +22,8 @@ from .model import ProgramTrace
 from .parsing import read_log
 
 # What a caller keeps of a load's trace beside its diagnosis (`try --format html`: the path
-# view of render/html.py, a few hundred KB however long the log): the trace itself is dropped
-# as soon as it is read, so a 64 MiB level-2 log is never held until the page is written.
+# view of render/html.py, at most its last 1000 steps however long the log): the trace itself
+# is dropped as soon as it is read, so a 64 MiB level-2 log is not held until the page is written.
 Keep = Callable[[Diagnosis, ProgramTrace], Any]
 
 
