@@ -7,6 +7,7 @@ build/test-artifacts/ (not committed).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -163,6 +164,23 @@ def test_long_path_is_paged(tmp_path, monkeypatch):
     assert [int(r["data-step"]) for r in older.rows if "data-step" in r] == list(range(0, 10))
 
 
+def test_a_kept_path_view_draws_the_page_the_trace_draws(monkeypatch):
+    """`try` keeps each load's PathView instead of its trace: the page is the same, and the
+    view holds the last MAX_PATH steps only (a 64 MiB level-2 log is not kept whole)."""
+    from verifier_doctor.analysis import diagnose
+    from verifier_doctor.parsing.reader import read_log_file
+    from verifier_doctor.render import html
+
+    monkeypatch.setattr(html, "MAX_PATH", 12)
+    (trace,) = read_log_file(LOGS / "7.3" / "linked_list_pool.L2.log").programs
+    diagnosis = diagnose(trace)
+    view = html.path_view(diagnosis, trace)
+    assert html.html_page([("kernel 7.3", diagnosis, view)], None, "kept") == html.html_page(
+        [("kernel 7.3", diagnosis, trace)], None, "kept")
+    assert len(view.data["rows"]) == len(view.data["states"]) == 12 and view.data["cut"]
+    (accepted,) = read_log_file(LOGS / "7.3" / "accepted_counter.L2.log").programs
+    assert html.path_view(diagnose(accepted), accepted) is None  # the page draws no path for it
+
 def test_screenshot_of_the_users_case(tmp_path):
     """The user's own log and program: kept as build/test-artifacts/users_case.png."""
     from conftest import run_vdoctor
@@ -195,3 +213,64 @@ def test_try_page_draws_the_loaded_programs_path(tmp_path):
     assert [r for r in dom.rows if "src" in _classes(r) and "rejected" in _classes(r)]
     path = [r for r in dom.rows if "data-step" in r]
     assert path and "rejected" in _classes(path[-1])
+
+
+@pytest.mark.qemu
+def test_try_page_of_a_qemu_kernel_draws_its_path(tmp_path):
+    """One real boot of 6.1 under QEMU: the kernel's section of the page draws the path as
+    the host's does: the steps, the rejected instruction marked and selected with its state
+    (R2 offending), R2's history back to the load that made it a scalar, each selectable."""
+    from conftest import run_vdoctor
+
+    page = tmp_path / "try-6.1.html"
+    result = run_vdoctor("try", "--kernel", "6.1", "--format", "html", "-o", page,
+                         ROOT / "fixtures" / "programs" / "linked_list_pool.bpf.c")
+    assert result.status == 1, result.stderr
+    text = page.read_text()
+    assert '<span class="label">kernel 6.1</span>: rejected' in text
+    rejected_at = re.search(r'<p class="error-line"><b>error</b> R2 invalid mem access [^<]* at instruction (\d+):',
+                            text)
+    assert rejected_at, "the page names no R2 error"
+    dom = _dom(page)
+    (rejected_line,) = [r for r in dom.rows if "src" in _classes(r) and "rejected" in _classes(r)]
+    assert "curr->free" in rejected_line["text"]
+    path = [r for r in dom.rows if "data-step" in r]
+    assert len(path) > 5
+    assert {"history", "rejected", "selected"} <= _classes(path[-1])
+    assert path[-1]["data-insn"] == rejected_at.group(1)
+    history = [r for r in path if "history" in _classes(r)]
+    assert len(history) >= 2 and "culprit" in _classes(history[0])
+    assert "R2=scalar" in history[0]["text"] and "curr = curr->next;" in history[0]["text"]
+    state = dom.by_id["state-0"]
+    assert state["data-insn"] == rejected_at.group(1)
+    (offending,) = [r for r in dom.rows if "offending" in _classes(r)]
+    assert offending["text"].startswith("R2") and "scalar" in offending["text"]
+    # Selecting the culprit's step shows the state after it: R2 already a scalar there.
+    culprit = history[0]
+    chosen = _dom(page, f"#step-0-{culprit['data-step']}").by_id["state-0"]
+    assert chosen["data-insn"] == culprit["data-insn"] != rejected_at.group(1)
+    assert "R2" in chosen["text"] and "scalar" in chosen["text"]
+
+
+@pytest.mark.kernel
+def test_try_page_of_an_object_file_quotes_the_logs_source_lines(tmp_path):
+    """An object loaded as it is has no C file to show: the page quotes the lines the log
+    names (not the object's bytes)."""
+    from conftest import kernel_loads_bpf, run_vdoctor
+
+    if not kernel_loads_bpf():
+        pytest.skip("the running kernel cannot load BPF here")
+    source = ROOT / "tests" / "kernel_progs" / "reject_scalar.bpf.c"
+    obj = tmp_path / "reject_scalar.bpf.o"
+    built = subprocess.run([shutil.which("clang-19") or "clang", "-target", "bpf", "-O2", "-g", "-c", source,
+                            "-o", obj], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert built.returncode == 0, built.stderr
+    page = tmp_path / "object.html"
+    result = run_vdoctor("try", "--format", "html", "-o", page, obj)
+    assert result.status == 1, result.stderr
+    rows = _Rows()
+    rows.feed(page.read_text())
+    quoted = [r["text"].strip() for r in rows.rows if "src" in _classes(r)]
+    lines = {line.strip() for line in source.read_text().splitlines()}
+    assert quoted and all(any(line in text for line in lines if line) for text in quoted), quoted
+    assert [r for r in rows.rows if "src" in _classes(r) and "rejected" in _classes(r)]

@@ -170,34 +170,26 @@ def _say_build(built, program: Path, label: str | None = None) -> None:
 def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
                    output: Path | None) -> int:
     """`try --format html|sarif`: every kernel's diagnoses on one page or in one SARIF log
-    (`obj`: the object, on the host; the builds per kernel, under QEMU)."""
+    (`obj`: the object, on the host; the builds per kernel, under QEMU). The page draws the
+    path of every kernel's rejections, the host's and the guests' alike: each load keeps its
+    path view (bounded, however long the log), not its trace."""
     from . import pipeline
 
+    keep = None
+    if fmt == "html":
+        from .render.html import path_view as keep
     if kernel == "host":
-        shown = [(None, d, t) for d, t in _host_traces(obj, log_level)]
-    else:  # under QEMU the page shows each diagnosis and its history, not the whole path
+        shown = [(None, o.diagnosis, o.kept) for o in pipeline.load_on_host(obj, log_level, keep)]
+    else:
         objects = {label: b.object for label, b in obj.items() if not isinstance(b, VdoctorError)}
-        results = pipeline.run_on_kernels(objects, kernel, log_level, 0)[0]
-        shown = [(f"kernel {version}", d, None) for version, diagnoses in results.items() for d in diagnoses]
-    _emit(_formatted(fmt, shown, program, _read_source(program), str(program)), output)
+        results = pipeline.outcomes_on_kernels(objects, kernel, log_level, 0, keep)[0]
+        shown = [(f"kernel {version}", o.diagnosis, o.kept) for version, outcomes in results.items()
+                 for o in outcomes]
+    from .kernel.build import is_object_file
+
+    source = None if is_object_file(program) else program  # an object's bytes are no source: the log's lines are
+    _emit(_formatted(fmt, shown, source, _read_source(source), str(program)), output)
     return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
-
-
-def _host_traces(obj: Path, log_level: int) -> list:
-    """(diagnosis, trace) of each program loaded on the host: the page draws the trace."""
-    from . import pipeline
-    from .kernel.loader import load_each_program
-    from .parsing import read_log
-
-    loads = load_each_program(obj, log_level)
-    if not loads:
-        return [(o.diagnosis, None) for o in pipeline.load_on_host(obj, log_level)]  # its error
-    out = []
-    for load in loads:
-        diagnosis = pipeline.diagnose_load(load.name, load.log, load.accepted)
-        traces = read_log(load.log).programs
-        out.append((diagnosis, next((t for t in traces if t.name == load.name), traces[0])))
-    return out
 
 
 def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int,

@@ -8,21 +8,29 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .analysis import Diagnosis, diagnose
 from .errors import BuildFailed, IncompleteLog, NotAVerifierLog, VdoctorError
 from .kernel.build import Built, build_object
+from .model import ProgramTrace
 from .parsing import read_log
 from .render.screen import Screen
+
+# What a caller keeps of a load's trace beside its diagnosis (`try --format html`: the path
+# view of render/html.py, at most its last 1000 steps however long the log): the trace itself
+# is dropped as soon as it is read, so a 64 MiB level-2 log is not held until the page is written.
+Keep = Callable[[Diagnosis, ProgramTrace], Any]
 
 
 @dataclass(frozen=True)
 class Outcome:
     name: str
     diagnosis: Diagnosis
+    kept: Any = None  # what `keep` made of the trace the diagnosis was read from, if asked
 
 
 def build(program: Path, workdir: Path, cc: str | None, include_dirs: Sequence[Path] = (),
@@ -148,6 +156,11 @@ def _libbpf_refusal(name: str, log: str) -> VdoctorError:
 
 def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
     """The diagnosis of one program's load, from the text libbpf printed for it."""
+    return _read_load(name, log, accepted)[0]
+
+
+def _read_load(name: str, log: str, accepted: bool) -> tuple[Diagnosis, ProgramTrace]:
+    """The diagnosis of one program's load and the trace it was read from."""
     if not accepted and log.strip() and "-- BEGIN PROG LOAD LOG --" not in log:
         try:
             read_log(log)
@@ -163,54 +176,64 @@ def diagnose_load(name: str, log: str, accepted: bool) -> Diagnosis:
     if accepted and diagnosis.verdict != "accepted":
         # The kernel's answer is the truth; a log that reads otherwise is our parser's fault.
         raise VdoctorError(f"{name} was accepted, but its log reads as a rejection: please report this log.")
-    return diagnosis
+    return diagnosis, trace
 
 
-def _first_look(load, log_level: int) -> tuple[Diagnosis | None, str | None]:
-    """The diagnosis of a load (None for a cut log), and why to load it again at level 2."""
+def _look(load, keep: Keep | None) -> tuple[Diagnosis, Any]:
+    """A load's diagnosis and what `keep` makes of its trace (the trace is not kept)."""
+    diagnosis, trace = _read_load(load.name, load.log, load.accepted)
+    return diagnosis, keep(diagnosis, trace) if keep is not None else None
+
+
+def _first_look(load, log_level: int, keep: Keep | None) -> tuple[Diagnosis | None, Any, str | None]:
+    """The diagnosis of a load (None for a cut log), what is kept of its trace, and why to
+    load it again at level 2."""
     try:
-        diagnosis = diagnose_load(load.name, load.log, load.accepted)
+        diagnosis, kept = _look(load, keep)
     except (IncompleteLog, NotAVerifierLog):
         if load.accepted or "-- BEGIN PROG LOAD LOG --" not in load.log:
             raise
-        diagnosis = None
-    return diagnosis, _rerun_reason(diagnosis, load, log_level)
+        diagnosis, kept = None, None
+    return diagnosis, kept, _rerun_reason(diagnosis, load, log_level)
 
 
-def _second_look(again, why: str, first: Diagnosis | None) -> Diagnosis:
-    """The level-2 load's diagnosis; the level-1 one if the level-2 log cannot be read either
-    (a kernel before 6.4 keeps the start of a log longer than the buffer, not its end)."""
+def _second_look(again, why: str, first: Diagnosis | None, first_kept: Any,
+                 keep: Keep | None) -> tuple[Diagnosis, Any]:
+    """The level-2 load's diagnosis (and kept trace); the level-1 one if the level-2 log
+    cannot be read either (a kernel before 6.4 keeps the start of a log longer than the
+    buffer, not its end)."""
     from .kernel.loader import RERUN_LOG_BYTES
 
     try:
-        diagnosis = diagnose_load(again.name, again.log, again.accepted)
+        diagnosis, kept = _look(again, keep)
     except (IncompleteLog, NotAVerifierLog):
         if first is None:
             raise
-        return first
-    return _with_notes(diagnosis, RERUN_NOTE.format(why=why, mib=RERUN_LOG_BYTES >> 20))
+        return first, first_kept
+    return _with_notes(diagnosis, RERUN_NOTE.format(why=why, mib=RERUN_LOG_BYTES >> 20)), kept
 
 
-def _diagnose_host_load(obj: Path, load, log_level: int) -> Diagnosis:
-    """The diagnosis of one host load; at level 2 again when level 1 cannot show the cause."""
+def _host_outcome(obj: Path, load, log_level: int, keep: Keep | None) -> Outcome:
+    """The outcome of one host load; at level 2 again when level 1 cannot show the cause."""
     from .kernel.loader import reload_at_level_2
 
-    diagnosis, why = _first_look(load, log_level)
+    diagnosis, kept, why = _first_look(load, log_level, keep)
     if why is not None:
-        diagnosis = _second_look(reload_at_level_2(obj, load.name), why, diagnosis)
+        diagnosis, kept = _second_look(reload_at_level_2(obj, load.name), why, diagnosis, kept, keep)
     assert diagnosis is not None
     if load.optional:
         diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
-    return diagnosis
+    return Outcome(load.name, diagnosis, kept)
 
 
-def load_on_host(obj: Path, log_level: int) -> list[Outcome]:
+def load_on_host(obj: Path, log_level: int, keep: Keep | None = None) -> list[Outcome]:
+    """Each program's outcome on the running kernel; with `keep`, what it makes of each trace."""
     from .kernel.loader import load_each_program
 
     loads = load_each_program(obj, log_level)
     if not loads:
         raise no_program(obj)
-    return [Outcome(load.name, _diagnose_host_load(obj, load, log_level)) for load in loads]
+    return [_host_outcome(obj, load, log_level, keep) for load in loads]
 
 
 def run_program(obj: Path, name: str, repeat: int):
@@ -241,8 +264,9 @@ def _boot_guests(objects: dict[str, Path], log_level: int, runs: int, log_bytes:
         return dict(zip(objects, done))
 
 
-def _guest_diagnoses(guests: dict, objects: dict[str, Path], log_level: int) -> dict[str, list[Diagnosis]]:
-    """Each kernel's diagnoses; the loads whose level-1 log cannot show the cause are loaded
+def _guest_outcomes(guests: dict, objects: dict[str, Path], log_level: int,
+                    keep: Keep | None) -> dict[str, list[Outcome]]:
+    """Each kernel's outcomes; the loads whose level-1 log cannot show the cause are loaded
     again at level 2, in one more boot of each kernel that has any (with a big log buffer)."""
     from .kernel.loader import RERUN_LOG_BYTES, optional_programs
 
@@ -254,11 +278,11 @@ def _guest_diagnoses(guests: dict, objects: dict[str, Path], log_level: int) -> 
         loads = [load for load in run.results.get(objects[version], []) if load.section != ".text"]
         if not loads:
             raise no_program(objects[version])
-        first[version] = [(load, *_first_look(load, log_level)) for load in loads]
-        again[version] = {load.name: why for load, _, why in first[version] if why}
+        first[version] = [(load, *_first_look(load, log_level, keep)) for load in loads]
+        again[version] = {load.name: why for load, _, _, why in first[version] if why}
     second = _boot_guests({v: objects[v] for v in again if again[v]}, 2, 0, RERUN_LOG_BYTES) if any(
         again.values()) else {}
-    results: dict[str, list[Diagnosis]] = {}
+    results: dict[str, list[Outcome]] = {}
     for version, looks in first.items():
         optional = optional_programs(objects[version])
         rerun = second.get(version)
@@ -266,22 +290,32 @@ def _guest_diagnoses(guests: dict, objects: dict[str, Path], log_level: int) -> 
             raise rerun
         reloads = {load.name: load for load in rerun.results.get(objects[version], [])} if rerun else {}
         results[version] = []
-        for load, diagnosis, why in looks:
+        for load, diagnosis, kept, why in looks:
             if why is not None and load.name in reloads:
-                diagnosis = _second_look(reloads[load.name], why, diagnosis)
+                diagnosis, kept = _second_look(reloads[load.name], why, diagnosis, kept, keep)
             if diagnosis is None:
                 raise IncompleteLog(f"The log of {load.name} from Linux {version} is cut off.")
             if load.name in optional:
                 diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
-            results[version].append(diagnosis)
+            results[version].append(Outcome(load.name, diagnosis, kept))
     return results
 
 
 def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, runs: int):
-    """Each kernel's diagnoses and, with `runs` > 0, the test runs of its accepted programs.
+    """Each kernel's diagnoses and, with `runs` > 0, the test runs of its accepted programs
+    (outcomes_on_kernels, without what is kept of the traces)."""
+    outcomes, ran = outcomes_on_kernels(obj, kernel, log_level, runs)
+    return {version: [o.diagnosis for o in found] for version, found in outcomes.items()}, ran
+
+
+def outcomes_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, runs: int,
+                        keep: Keep | None = None):
+    """Each kernel's outcomes and, with `runs` > 0, the test runs of its accepted programs.
 
     `obj` is the object every kernel loads, or one object per kernel label (and "host").
-    Returns (diagnoses per kernel, runs per kernel); the runs of a kernel map a program's name
+    Returns (outcomes per kernel, runs per kernel): an outcome holds a program's diagnosis
+    and, with `keep`, what it made of the trace (the host's and every guest's alike, so
+    `try --format html` draws the same path for each kernel). The runs of a kernel map a program's name
     to its kernel.runner.RunResult, or to a sentence saying why it could not be run (a type
     BPF_PROG_TEST_RUN does not run, or a run the kernel refused). Runs under QEMU print
     nothing (`printed` is empty); on the host ("all" includes it) they are as `--run` gives.
@@ -291,25 +325,25 @@ def run_on_kernels(obj: Path | dict[str, Path], kernel: str, log_level: int, run
     objects = obj if isinstance(obj, dict) else {v: obj for v in ["host", *SUPPORTED]}
     # Kernels the program was not built for (it does not compile against their vmlinux.h).
     versions = [v for v in (SUPPORTED if kernel == "all" else [kernel]) if v in objects]
-    results: dict[str, list[Diagnosis]] = {}
+    results: dict[str, list[Outcome]] = {}
     ran: dict[str, dict] = {}
     if kernel == "all" and "host" in objects:
         host_obj = objects["host"]
-        results["host"] = [o.diagnosis for o in load_on_host(host_obj, log_level)]
+        results["host"] = load_on_host(host_obj, log_level, keep)
         ran["host"] = {}
-        for diagnosis in results["host"] if runs > 0 else []:
+        for diagnosis in [o.diagnosis for o in results["host"]] if runs > 0 else []:
             if diagnosis.verdict == "accepted" and diagnosis.program:
                 try:
                     ran["host"][diagnosis.program] = run_program(host_obj, diagnosis.program, runs)
                 except VdoctorError as error:
                     ran["host"][diagnosis.program] = str(error)
     guests = _boot_guests({v: objects[v] for v in versions}, log_level, max(0, runs)) if versions else {}
-    results.update(_guest_diagnoses(guests, objects, log_level))
+    results.update(_guest_outcomes(guests, objects, log_level, keep))
     for version in versions:
         run, guest_obj = guests[version], objects[version]
         ran[version] = {}
-        for diagnosis in results[version]:
-            name = diagnosis.program or ""
+        for outcome in results[version]:
+            name = outcome.diagnosis.program or ""
             if (guest_obj, name) in run.runs:
                 ran[version][name] = run.runs[(guest_obj, name)]
             elif (guest_obj, name) in run.run_errors:

@@ -9,13 +9,15 @@ fix; and v7.3's own diagnosis beside ours when the log has it.
 The page has no link to anything: styles, script and data are inside it. A 50 MB log has a
 path of up to a million steps, so the page keeps the last MAX_PATH steps before the error
 (the ones the diagnosis reads; each is parsed with the grammar to show its state) and pages
-them PAGE_ROWS at a time, the error's page first.
+them PAGE_ROWS at a time, the error's page first. What the page draws of a program is its
+PathView, which `try` keeps for each load (host and QEMU kernels alike) instead of the trace.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from ..analysis.compare import relation_to_kernel
@@ -127,7 +129,24 @@ def _path_data(trace: ProgramTrace | None, diagnosis: Diagnosis) -> dict[str, An
     }
 
 
-def _source_block(diagnosis: Diagnosis, program_source: list[str] | None, trace: ProgramTrace | None) -> str:
+@dataclass(frozen=True)
+class PathView:
+    """What the page draws of one rejected program, and nothing more: the path data (the
+    last MAX_PATH steps, states as text) and the source lines the log quotes. Bounded
+    however long the log; `try` keeps one per load instead of the trace."""
+
+    data: dict[str, Any] | None
+    sources: tuple[tuple[int, SourceLine], ...]
+
+
+def path_view(diagnosis: Diagnosis, trace: ProgramTrace | None) -> PathView | None:
+    """The page's view of a program's trace; None when the page draws none (accepted)."""
+    if trace is None or diagnosis.verdict != "rejected" or diagnosis.error is None:
+        return None
+    return PathView(_path_data(trace, diagnosis), trace.sources)
+
+
+def _source_block(diagnosis: Diagnosis, program_source: list[str] | None, view: PathView | None) -> str:
     error = diagnosis.error
     culprit = diagnosis.culprit
     marked: dict[int, str] = {}
@@ -147,7 +166,7 @@ def _source_block(diagnosis: Diagnosis, program_source: list[str] | None, trace:
         # file's order when the log numbers them, else in the instructions' order.
         seen: list[SourceLine] = []
         texts: set[str] = set()
-        for _, line in (trace.sources if trace is not None else ()):
+        for _, line in (view.sources if view is not None else ()):
             if line.text not in texts:
                 texts.add(line.text)
                 seen.append(line)
@@ -199,7 +218,7 @@ def _kernel_block(diagnosis: Diagnosis) -> str:
 <p>Suggestion: {_esc(kernel.suggestion)}</p></div></div></section>"""
 
 
-def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: ProgramTrace | None,
+def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: ProgramTrace | PathView | None,
                    program_source: list[str] | None) -> tuple[str, dict[str, Any] | None]:
     name = _esc(diagnosis.program or "program")
     where = f" <span class=\"label\">{_esc(label)}</span>" if label else ""
@@ -207,7 +226,8 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
         return f'<section class="program accepted"><h2>{name}{where}: accepted</h2></section>', None
     error = diagnosis.error
     culprit = diagnosis.culprit
-    data = _path_data(trace, diagnosis)
+    view = trace if isinstance(trace, PathView) else path_view(diagnosis, trace)
+    data = view.data if view is not None else None
     culprit_html = "" if culprit is None else (
         f'<p class="culprit-line"><b>culprit</b> instruction {culprit.insn}: <code>{_esc(culprit.insn_text)}</code>'
         f" ({_esc(culprit.location)} {_esc(culprit.note)})"
@@ -234,7 +254,7 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
 <h2>{name}{where}: rejected <span class="class">[{_esc(error.error_class)}]</span></h2>
 <p class="error-line"><b>error</b> {_esc(error.message)} at instruction {error.insn}: <code>{_esc(error.insn_text)}</code></p>
 {culprit_html}
-<h3>Source</h3>{_source_block(diagnosis, program_source, trace)}
+<h3>Source</h3>{_source_block(diagnosis, program_source, view)}
 {path}
 <h3>Why</h3><p class="why">{_esc(diagnosis.explanation)}</p>
 <h3>Fix</h3><ol class="fix">{fixes}</ol>
@@ -318,9 +338,10 @@ def _json_for_script(data: dict[str, Any]) -> str:
         "&", "\\u0026")
 
 
-def html_page(shown: list[tuple[str | None, Diagnosis, ProgramTrace | None]], program_source: list[str] | None,
-              title: str) -> str:
-    """The page of (label, diagnosis, trace or None) triples, from `explain` or `try`."""
+def html_page(shown: list[tuple[str | None, Diagnosis, ProgramTrace | PathView | None]],
+              program_source: list[str] | None, title: str) -> str:
+    """The page of (label, diagnosis, trace, its PathView, or None) triples, from `explain`
+    or `try`."""
     blocks = []
     scripts = []
     for number, (label, diagnosis, trace) in enumerate(shown):
