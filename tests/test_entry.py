@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from verifier_doctor import cli, commands
-from verifier_doctor.entry import FORMATS, quick_explain
+from verifier_doctor.entry import quick_explain
 
 WORDS = ["explain", "log.txt", "-", "other.log", "--json", "--source", "prog.bpf.c", "--format", "json",
          "html", "text", "sarif", "JSON", "-o", "--output", "out.txt", "--output=o.txt", "--format=sarif",
@@ -37,10 +37,6 @@ def _typer_arguments(argv: list[str]) -> dict | None:
 
 def _with_defaults(quick: dict) -> dict:
     return {"as_json": False, "source": None, "fmt": None, "output": None, **quick}
-
-
-def test_the_formats_are_the_command_lines():
-    assert FORMATS == cli.FORMATS
 
 
 @pytest.mark.parametrize("argv", [

@@ -23,6 +23,19 @@ def cache_root() -> Path:
     return Path(xdg) / "vdoctor"
 
 
+def files_stamp(paths) -> str:
+    """What a cached value made from these files depends on: each one's name, size and
+    modification time (a missing file is left out)."""
+    stamps = []
+    for path in map(str, paths):
+        try:
+            found = os.stat(path)
+        except OSError:
+            continue
+        stamps.append(f"{path}:{found.st_size}.{found.st_mtime_ns}")
+    return ",".join(stamps)
+
+
 def kept(name: str, stamp: str, build: Callable[[], Any]) -> Any:
     """`build()`'s value (anything marshal stores: plain data or a code object), kept in the
     cache under `name` and `stamp` (what the value depends on) and loaded from there (a few

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from . import commands
+from .commands import FORMATS
 from .commands import combined_json as _combined_json
 from .commands import emit as _emit
 from .commands import formatted as _formatted
@@ -48,7 +49,6 @@ app = typer.Typer(
 
 KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
 Kernel = Enum("Kernel", {label: label for label in KERNEL_CHOICES}, type=str)  # --kernel's choices
-FORMATS = ("text", "json", "html", "sarif")
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # --format's choices
 _FORMAT_HELP = "text, json, html (one self-contained page) or sarif (SARIF 2.1.0, for CI)."
 _OUTPUT_HELP = "Write the output to FILE instead of standard output."

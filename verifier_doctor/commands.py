@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import VdoctorError
 
+FORMATS = ("text", "json", "html", "sarif")  # --format's choices
+
 if TYPE_CHECKING:
     from .analysis import Diagnosis
     from .render.screen import Screen

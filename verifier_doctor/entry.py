@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-FORMATS = ("text", "json", "html", "sarif")  # cli.FORMATS; tests/test_entry.py keeps them equal
+from .commands import FORMATS
+
 _VALUED = {"--source": "source", "--format": "fmt", "-o": "output", "--output": "output"}
 
 

@@ -19,7 +19,7 @@ import types
 from functools import cache
 from importlib.util import find_spec
 
-from ..cache import kept
+from ..cache import files_stamp, kept
 from ..resources import grammar_dir
 
 # One start rule per kind of line; the reader picks the rule from the line's first characters.
@@ -47,15 +47,9 @@ def _generated_code(grammar: str) -> types.CodeType:
 def _lark_stamp() -> str:
     """The installed lark, without importing it: its files' sizes and times."""
     spec = find_spec("lark")
-    stamps = []
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        for name in ("__init__.py", "lark.py", "lexer.py", "parsers/lalr_parser.py", "tools/standalone.py"):
-            try:
-                found = os.stat(os.path.join(folder, name))
-            except OSError:
-                continue
-            stamps.append(f"{name}:{found.st_size}.{found.st_mtime_ns}")
-    return ",".join(stamps) or "no lark"
+    folders = (spec.submodule_search_locations or []) if spec else []
+    names = ("__init__.py", "lark.py", "lexer.py", "parsers/lalr_parser.py", "tools/standalone.py")
+    return files_stamp(os.path.join(folder, name) for folder in folders for name in names) or "no lark"
 
 
 @cache

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..cache import kept
+from ..cache import files_stamp, kept
 from ..model import KernelMessage, LoadFailure
 from ..resources import grammar_dir
 
@@ -74,8 +74,7 @@ def _entries() -> tuple[_Entry, ...]:
     in the user's cache (marshal, a few ms to load) until one of its files changes."""
     extra = grammar_dir() / EXTRA_NAME
     sources = [path for path in (CATALOGUE, extra) if path.is_file()]
-    stamp = "-".join(f"{p.stat().st_size}.{p.stat().st_mtime_ns}" for p in sources)
-    rows = kept("messages", stamp, lambda: [tuple(vars(e).values()) for e in _build_entries(sources)])
+    rows = kept("messages", files_stamp(sources), lambda: [tuple(vars(e).values()) for e in _build_entries(sources)])
     return tuple(_Entry(*row) for row in rows)
 
 

@@ -28,15 +28,12 @@ class Screen:
     or TERM is dumb; elsewhere: PIPE_WIDTH columns and plain text. Lines never end in
     blanks. Text is written as it is: nothing in it is read as markup."""
 
-    def __init__(self, stream, width: int | None = None, color: bool | None = None) -> None:
+    def __init__(self, stream) -> None:
         tty = bool(getattr(stream, "isatty", lambda: False)())
-        if width is None:
-            width = shutil.get_terminal_size((PIPE_WIDTH, 24)).columns if tty else PIPE_WIDTH
-        if color is None:
-            color = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        width = shutil.get_terminal_size((PIPE_WIDTH, 24)).columns if tty else PIPE_WIDTH
         self.stream = stream
         self.width = max(width, 40)
-        self.color = color
+        self.color = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
     def _styled(self, text: str, style: str | None) -> str:
         if not style or not self.color or not text:
@@ -62,7 +59,7 @@ class Screen:
             lines.extend(textwrap.wrap(paragraph, max(width, 10), break_on_hyphens=False) or [""])
         return lines
 
-    def columns(self, rows: list[tuple[str, ...]], indent: int = 0) -> None:
+    def columns(self, rows: list[tuple[str, ...]]) -> None:
         """Rows of cells in aligned columns two blanks apart; the last column is wrapped to
         the width left, its further lines under its first (unless that leaves it fewer than
         MIN_WRAP columns: then the line runs long rather than squeeze it)."""
@@ -71,10 +68,10 @@ class Screen:
         count = max(len(row) for row in rows)
         rows = [tuple(cell.expandtabs(8) for cell in row) + ("",) * (count - len(row)) for row in rows]
         widths = [max(len(row[column]) for row in rows) for column in range(count - 1)]
-        lead = indent + sum(widths) + 2 * len(widths)
+        lead = sum(widths) + 2 * len(widths)
         room = self.width - lead if self.width - lead >= MIN_WRAP else None
         for row in rows:
-            head = " " * indent + "".join(cell.ljust(width) + "  " for cell, width in zip(row, widths))
+            head = "".join(cell.ljust(width) + "  " for cell, width in zip(row, widths))
             tail = [row[-1]] if room is None else self._wrapped(row[-1], room)
             self._write_line(head + tail[0])
             for more in tail[1:]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import import_module
 
-from ...cache import kept
+from ...cache import files_stamp, kept
 from ...model import KernelMessage
 from .base import ErrorClass
 
@@ -60,9 +60,8 @@ def _read_index() -> dict:
 @cache
 def _index() -> dict:
     folder = os.path.dirname(__file__)
-    stamp = ",".join(f"{name}:{os.stat(os.path.join(folder, name + '.py')).st_size}."
-                     f"{os.stat(os.path.join(folder, name + '.py')).st_mtime_ns}" for name in ("base", *MODULES))
-    return kept("classes", stamp, _read_index)
+    return kept("classes", files_stamp(os.path.join(folder, f"{name}.py") for name in ("base", *MODULES)),
+                _read_index)
 
 
 class _Classes(Mapping):
