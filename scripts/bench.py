@@ -130,7 +130,7 @@ def main() -> int:
     print(f"{'plain read, line by line':24}{read_s:9.2f}{size_mb / read_s:9.1f}{read_mb:9.0f}")
     print(f"{'vdoctor explain --json':24}{explain_s:9.2f}{size_mb / explain_s:9.1f}{explain_mb:9.0f}")
     print(f"diagnosis: {result['error']['class']}: {result['error']['message']}")
-    print("targets: under 10 s and under 300 MB on one core")
+    print("targets: at most 3 s and 150 MB on one core")
     return 0
 
 

@@ -84,8 +84,41 @@ def test_explain_runs_without_typer(tmp_path):
     probe = ("import sys, runpy; sys.argv = ['vdoctor', 'explain', sys.argv[1], '--json'];\n"
              "try:\n    runpy.run_module('verifier_doctor', run_name='__main__')\n"
              "except SystemExit as done:\n    assert done.code == 0, done.code\n"
-             "assert 'typer' not in sys.modules and 'rich' not in sys.modules and 'lark' not in sys.modules\n")
+             "unused = {'typer', 'rich', 'lark', 'dataclasses', 'logging', 'pickle', 'shutil'} & set(sys.modules)\n"
+             "assert not unused, unused\n")
     log = Path(__file__).resolve().parent.parent / "fixtures" / "seed" / "linked_list_pool.verifier.log"
     done = subprocess.run([sys.executable, "-c", probe, str(log)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert '"class": "scalar-deref"' in done.stdout
+
+
+HELP_REQUESTS = [[], ["--help"], ["explain", "--help"], ["try", "--help"], ["fix", "--help"],
+                 ["catalog", "--help"], ["nosuchcommand", "--help"]]
+
+
+def test_help_from_the_cache_is_what_typer_prints(tmp_path):
+    """Every help request at each width, answered twice from the entry (the first run asks
+    typer and keeps the answer, the second prints the kept one without importing typer),
+    equals typer's own answer at that width; one cache holds them all."""
+    import os
+
+    for width in ("50", "120", "64"):
+        _help_agrees({**os.environ, "VDOCTOR_CACHE": str(tmp_path), "COLUMNS": width})
+
+
+def _help_agrees(env: dict) -> None:
+    import subprocess
+    import sys
+
+    by_typer = "import sys; from verifier_doctor.cli import app; app(prog_name='vdoctor', args=sys.argv[1:])"
+    by_entry = ("import os, sys; sys.argv[0] = 'vdoctor'\n"
+                "try:\n    from verifier_doctor.entry import main; main()\n"
+                "finally:\n    assert not (os.environ.get('KEPT') and 'typer' in sys.modules), 'typer imported'\n")
+    for argv in HELP_REQUESTS:
+        typer_says = subprocess.run([sys.executable, "-c", by_typer, *argv], capture_output=True, text=True, env=env)
+        assert typer_says.stdout or typer_says.stderr
+        for run in ("", "kept"):
+            ours = subprocess.run([sys.executable, "-c", by_entry, *argv], capture_output=True, text=True,
+                                  env={**env, "KEPT": run})
+            assert (ours.stdout, ours.stderr, ours.returncode) == (
+                typer_says.stdout, typer_says.stderr, typer_says.returncode), (argv, run)

@@ -274,3 +274,20 @@ def test_try_page_of_an_object_file_quotes_the_logs_source_lines(tmp_path):
     lines = {line.strip() for line in source.read_text().splitlines()}
     assert quoted and all(any(line in text for line in lines if line) for text in quoted), quoted
     assert [r for r in rows.rows if "src" in _classes(r) and "rejected" in _classes(r)]
+
+
+def test_the_page_says_what_the_log_could_not_show(vdoctor):
+    """The caveats text and JSON give (here: level 1 of 5.10 prints no state to follow) are
+    on the page too."""
+    import html
+    import json
+    import re
+
+    log = LOGS / "5.10" / "stack_access_unbounded_read.L1.log"
+    caveats = json.loads(vdoctor("explain", "--json", log).stdout)["caveats"]
+    assert caveats
+    page = vdoctor("explain", "--format", "html", log).stdout
+    (listed,) = re.findall(r'<ul class="caveats">(.*?)</ul>', page, flags=re.S)
+    assert [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", listed, flags=re.S)] == caveats
+    seed = vdoctor("explain", "--format", "html", SEED_LOG).stdout
+    assert 'class="caveats"' not in seed  # a log that shows everything has no notes

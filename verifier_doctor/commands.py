@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import VdoctorError
+from .errors import EXIT_OUTPUT_CLOSED, VdoctorError
 
 FORMATS = ("text", "json", "html", "sarif")  # --format's choices
 
@@ -40,7 +40,10 @@ def failure_status(error: Exception) -> int:
     """A command's failure said in one sentence on stderr; its exit status. A VdoctorError
     or an OSError has its own sentence; anything else is a fault of ours, said in one
     sentence too (status 2), never a traceback (VDOCTOR_DEBUG=1 re-raises it, for a bug
-    report)."""
+    report). Output whose reader went away (a pipe into `head`) ends quietly."""
+    if isinstance(error, BrokenPipeError):
+        _drop_stdout()
+        return EXIT_OUTPUT_CLOSED
     if isinstance(error, OSError):
         error = VdoctorError(_os_error_sentence(error))
     elif not isinstance(error, VdoctorError):
@@ -51,6 +54,15 @@ def failure_status(error: Exception) -> int:
             f"internal error ({type(error).__name__}: {detail}); please report the input that caused it.")
     say(f"vdoctor: {error}")
     return error.exit_status
+
+
+def _drop_stdout() -> None:
+    """Standard output to /dev/null, so that Python's last flush at exit finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def screen() -> Screen:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 # Exit statuses (CLI.md): 0 accepted, 1 rejected, 2 usage or build error or not a log.
 # 3 extends the contract: the environment cannot do what was asked (no BPF, no QEMU).
+# 141 (128 + SIGPIPE, as a shell reports a command its pipe's reader left): the output's
+# reader closed it early (`vdoctor explain big.log | head`); nothing more is said.
 EXIT_ACCEPTED = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_OUTPUT_CLOSED = 141
 
 
 class VdoctorError(Exception):

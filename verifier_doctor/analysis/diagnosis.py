@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 from ..errors import IncompleteLog
 from ..model import KernelDiagnosis, LogFormat, Message, OpKind, ProgramTrace, Stats, Step
@@ -23,7 +23,7 @@ from .provenance import (
 _RANGE_CLASSES = {"unbounded-math", "map-value-bounds", "packet-bounds", "stack-access"}
 
 
-@dataclass(frozen=True)
+@record
 class Diagnosis:
     program: str | None
     verdict: str  # "accepted" or "rejected"

@@ -6,10 +6,10 @@ class gives are here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 
-@dataclass(frozen=True)
+@record
 class Fix:
     """One way out: what to do, and the smallest code that shows it (before -> after)."""
 
@@ -18,7 +18,7 @@ class Fix:
     after: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Lesson:
     """Everything verifier-doctor teaches about one error class."""
 

@@ -21,7 +21,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from ..record import record
 from functools import cache
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def _object_name(source: Path) -> str:
     return source.name[: -len(".c")] + ".o" if source.name.endswith(".c") else source.name + ".o"
 
 
-@dataclass(frozen=True)
+@record
 class Built:
     """The object to load, and the compile command that made it (None: an object given as is)."""
 

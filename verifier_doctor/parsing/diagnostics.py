@@ -4,14 +4,14 @@ rules of grammars/verifier_log.lark."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from ..record import record, field, replace
 
 from ..model import KernelDiagnosis, KernelPlace
 from .grammar import parse_line
 from .transformer import DiagLocation, DiagMarked, DiagNote
 
 
-@dataclass
+@record(frozen=False)
 class Block:
     """One "Key: value" line of the block and the indented lines under it."""
 

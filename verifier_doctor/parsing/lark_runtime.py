@@ -5,7 +5,7 @@ explain`, more than the rest of reading a small log. Lark's stand-alone generato
 (lark.tools.standalone) writes the same LALR parser, with its tables, as one module that
 needs nothing of the lark package. We generate it from grammars/verifier_log.lark on first
 use, compile it, and keep the code in the cache (cache.kept), keyed by the grammar, the
-options below and the installed lark; lark itself is imported only to generate it.
+options and lines below and the installed lark; lark itself is imported only to generate it.
 
 The transformer subclasses this module's Transformer and checks its Token, and the parser
 raises its LarkError: the same classes as lark's, from the module that parses.
@@ -41,7 +41,43 @@ def _generated_code(grammar: str) -> types.CodeType:
 
     out = io.StringIO()
     gen_standalone(Lark(grammar, **OPTIONS), out=out)
-    return compile(out.getvalue(), f"<lark stand-alone parser of {GRAMMAR}>", "exec")
+    return compile(lighter(out.getvalue()), f"<lark stand-alone parser of {GRAMMAR}>", "exec")
+
+
+# What the stand-alone module imports and this parser never uses (~5 ms of start-up): lark's
+# logger is set to CRITICAL and logs nothing at that level, pickle serves only lark's own
+# cache files, and its one frozen dataclass (TextSlice) is as well a record (record.py). Each line must occur once in lark's output; if one does not, lark has changed
+# and the module is kept as lark wrote it (tests/test_grammar_runtime.py checks that they apply).
+_QUIET = """
+class _Quiet:  # stands in for logging and lark's logger: they would log nothing here
+    CRITICAL = 50
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
+logging = _Quiet()
+"""
+_LAZY_PICKLE = """
+class _LazyPickle:  # imports pickle when lark's cache files would need it
+    def __getattr__(self, name):
+        import pickle
+        return getattr(pickle, name)
+pickle = _LazyPickle()
+import zlib, base64
+"""
+LIGHTER = (
+    ("import logging\n", _QUIET),
+    ("from dataclasses import dataclass\n", "from verifier_doctor.record import record as dataclass\n"),
+    ("import pickle, zlib, base64\n", _LAZY_PICKLE),
+)
+
+
+def lighter(source: str) -> str:
+    """lark's stand-alone module without the imports in LIGHTER, or as it is if one of them
+    is not found exactly once."""
+    if any(source.count(old) != 1 for old, _ in LIGHTER):
+        return source
+    for old, new in LIGHTER:
+        source = source.replace(old, new)
+    return source
 
 
 def _lark_stamp() -> str:
@@ -57,7 +93,7 @@ def runtime() -> types.ModuleType:
     """The stand-alone module: `Lark_StandAlone(transformer=...)`, Transformer, Token,
     v_args, LarkError."""
     grammar = (grammar_dir() / GRAMMAR).read_text()
-    stamp = f"{grammar}|{OPTIONS}|{_lark_stamp()}"
+    stamp = f"{grammar}|{OPTIONS}|{LIGHTER}|{_lark_stamp()}"
     code = kept("parser", stamp, lambda: _generated_code(grammar))
     module = types.ModuleType(_MODULE, "Lark's stand-alone parser of grammars/verifier_log.lark")
     sys.modules[_MODULE] = module  # dataclasses look their module up while it runs

@@ -14,9 +14,8 @@ is met.
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
+from ..record import record
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,7 +42,7 @@ _WORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[^A-Za-z0-9_]*\Z")
 _NULLABLE_TYPE = re.compile(r"\A[a-z_]*_or_null(_\w*)?\Z")
 
 
-@dataclass(frozen=True)
+@record
 class _Entry:
     format: str
     file: str
@@ -55,7 +54,7 @@ class _Entry:
     literal_length: int
 
 
-@dataclass(frozen=True)
+@record
 class _Compiled:
     entry: _Entry
     pattern: re.Pattern
@@ -79,6 +78,8 @@ def _entries() -> tuple[_Entry, ...]:
 
 
 def _build_entries(sources: list[Path]) -> tuple[_Entry, ...]:
+    import json
+
     items = []
     for path in sources:
         items += json.loads(path.read_text())["messages"]

@@ -12,10 +12,10 @@ EAGER_BYTES are parsed whole while reading, so every unrecognised line is report
 from __future__ import annotations
 
 import bisect
-import dataclasses
+from ..record import record, replace
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from ..record import record, field
 from enum import Enum
 from pathlib import Path
 
@@ -138,7 +138,7 @@ def classify(line: str) -> LineKind:
     return LineKind.MESSAGE
 
 
-@dataclass
+@record(frozen=False)
 class _Section:
     """One program's verifier log being read, and the libbpf lines about it."""
 
@@ -204,7 +204,7 @@ def _disassembly(text: str) -> str:
 _EXIT, _CALL, _CALL_SUBPROG, _GOTO, _COND, _LD_IMM64, _OTHER = range(7)
 
 
-@dataclass(frozen=True)
+@record
 class _Quick:
     """What following the verifier's paths needs of an instruction line, without Lark."""
 
@@ -282,7 +282,7 @@ def _parse_insn_line(text: str) -> tuple[Instruction, State | None]:
     if parsed.pending is not None:
         # Cut the next path's state printed on the same line ("goto pc-8 25: R1=...").
         shown = text[: text.rfind(f" {parsed.pending[0]}:")]
-    return dataclasses.replace(parsed.insn, text=_disassembly(shown)), parsed.inline_state
+    return replace(parsed.insn, text=_disassembly(shown)), parsed.inline_state
 
 
 def _parse_state_items(text: str) -> State:
@@ -358,13 +358,13 @@ class _TraceBuilder:
         segment = self.segments[-1]
         if segment.kind is SegmentKind.SUBPROGRAM and segment.start_insn is None:
             # The entry state of a global function verified on its own.
-            self.segments[-1] = dataclasses.replace(segment, start_insn=index, deferred_state=state)
+            self.segments[-1] = replace(segment, start_insn=index, deferred_state=state)
             self.expected_next = (index,)
             self.pending_state = state
             return
         if not self.steps:
             # The program's entry state ("0: R1=ctx() R10=fp0").
-            self.segments[0] = dataclasses.replace(self.segments[0], start_insn=index, deferred_state=state)
+            self.segments[0] = replace(self.segments[0], start_insn=index, deferred_state=state)
             self.pending_state = state
             return
         last = self.steps[-1]
@@ -457,7 +457,7 @@ class _TraceBuilder:
                 # once for every caller, after the main program (v5.6+).
                 name = text[len("Validating "):].partition("(")[0]
                 self._start_segment(SegmentKind.SUBPROGRAM, None, None, None, None)
-                self.segments[-1] = dataclasses.replace(self.segments[-1], function=name)
+                self.segments[-1] = replace(self.segments[-1], function=name)
             elif text.startswith("Func#") and "is global" in text and self.return_stack:
                 # "Func#1 ('bump') is global and assumed valid.": the call returns at once.
                 self.frame -= 1
@@ -593,7 +593,7 @@ def _read_errors(messages: list[Message], last: int | None) -> tuple[Message, ..
     """The messages after the last instruction (the verdict's words) read as the catalogued
     messages they are; the remarks before them stay text (a big log has millions)."""
     return tuple(
-        dataclasses.replace(m, kernel=parse_message(m.text)) if m.after_step == last else m
+        replace(m, kernel=parse_message(m.text)) if m.after_step == last else m
         for m in messages
     )
 
@@ -727,7 +727,7 @@ def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
         yield _END_MARKERS[0]
 
 
-@dataclass(frozen=True)
+@record
 class _Wrapped:
     """A libbpf/bpftool line outside any program's log, where it stood."""
 
@@ -804,7 +804,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
         # Only libbpf's lines, naming the programs: one trace for each (an accepted
         # program's `bpftool -d` output has no log at all on older libbpf).
         sections = [_Section(name, _TraceBuilder(name, eager)) for name in names]
-        wrapper = [dataclasses.replace(w, gap=0) for w in wrapper]
+        wrapper = [replace(w, gap=0) for w in wrapper]
     if not sections:
         sections.append(bare)
     _give_libbpf_lines(sections, wrapper)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..record import record
 
 from ..model import (
     Instruction,
@@ -58,13 +58,13 @@ def _mem_size(mem_type: Token) -> tuple[int, bool]:
     return _int(text[1:]) // 8, text[0] == "s"
 
 
-@dataclass(frozen=True)
+@record
 class _Operand:
     reg: int | None
     imm: int | None
 
 
-@dataclass(frozen=True)
+@record
 class _Partial:
     """An instruction without its index, opcode and text, which the line supplies."""
 
@@ -79,14 +79,14 @@ class _Partial:
     wide: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class InsnLine:
     insn: Instruction
     inline_state: State | None
     pending: tuple[int, State] | None
 
 
-@dataclass(frozen=True)
+@record
 class BranchLine:
     from_insn: int
     to_insn: int
@@ -377,7 +377,7 @@ class LogLineTransformer(Transformer):
         return str(token)
 
 
-@dataclass(frozen=True)
+@record
 class DiagLocation:
     function: str
     file: str
@@ -385,13 +385,13 @@ class DiagLocation:
     column: int
 
 
-@dataclass(frozen=True)
+@record
 class DiagMarked:
     number: int  # a source line number, or an instruction index
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class DiagNote:
     text: str
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+from ..record import record
 from typing import Any
 
 from ..analysis.compare import relation_to_kernel
@@ -129,7 +129,7 @@ def _path_data(trace: ProgramTrace | None, diagnosis: Diagnosis) -> dict[str, An
     }
 
 
-@dataclass(frozen=True)
+@record
 class PathView:
     """What the page draws of one rejected program, and nothing more: the path data (the
     last MAX_PATH steps, states as text) and the source lines the log quotes. Bounded
@@ -237,6 +237,9 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
         f'<span class="v">{_esc(item.location)}={_esc(item.value or "?")}</span> {_esc(item.note)}</li>'
         for item in diagnosis.history)
     fixes = "".join(f"<li>{_esc(text)}</li>" for text in diagnosis.suggestions)
+    # What the log could not show (a cut beginning, no states at level 1): text and JSON say it too.
+    notes = "".join(f"<li>{_esc(text)}</li>" for text in diagnosis.caveats)
+    notes = f'<h3>Notes</h3><ul class="caveats">{notes}</ul>\n' if notes else ""
     if data is None:
         path = f'<h3>History of {_esc(error.register or "the value")}</h3><ol class="hist">{history}</ol>'
     else:
@@ -258,7 +261,7 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
 {path}
 <h3>Why</h3><p class="why">{_esc(diagnosis.explanation)}</p>
 <h3>Fix</h3><ol class="fix">{fixes}</ol>
-{_kernel_block(diagnosis)}
+{notes}{_kernel_block(diagnosis)}
 </section>"""
     return body, data
 

@@ -9,7 +9,6 @@ alone, and a diagnosis needs no more than this. (rich still draws the boxed tabl
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 
 # The styles the renderers use, as ANSI SGR codes.
@@ -23,6 +22,19 @@ def _sgr(style: str) -> str:
     return ";".join(_SGR[word] for word in style.split())
 
 
+def _terminal_width(stream) -> int:
+    """$COLUMNS, else the terminal's width, else PIPE_WIDTH (what shutil.get_terminal_size
+    says, without importing shutil)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or PIPE_WIDTH
+    except (AttributeError, ValueError, OSError):
+        return PIPE_WIDTH
+
+
 class Screen:
     """Writes to a text stream. On a terminal: its width, and styles unless NO_COLOR is set
     or TERM is dumb; elsewhere: PIPE_WIDTH columns and plain text. Lines never end in
@@ -30,7 +42,7 @@ class Screen:
 
     def __init__(self, stream) -> None:
         tty = bool(getattr(stream, "isatty", lambda: False)())
-        width = shutil.get_terminal_size((PIPE_WIDTH, 24)).columns if tty else PIPE_WIDTH
+        width = _terminal_width(stream) if tty else PIPE_WIDTH
         self.stream = stream
         self.width = max(width, 40)
         self.color = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"

@@ -154,9 +154,13 @@ def rich_console(screen: Screen):
     tables of `try --kernel all` and the catalogue."""
     from rich.console import Console
 
+    class OurConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError  # rich would exit with 1; the command's error path says 141
+
     if screen.color:
-        return Console(highlight=False, file=screen.stream, width=screen.width)
-    return Console(highlight=False, width=screen.width, file=_TrimmedLines(screen.stream), no_color=True)
+        return OurConsole(highlight=False, file=screen.stream, width=screen.width)
+    return OurConsole(highlight=False, width=screen.width, file=_TrimmedLines(screen.stream), no_color=True)
 
 
 def render_matrix(results: dict[str, list[Diagnosis]], screen: Screen,
