@@ -134,6 +134,20 @@ def test_higher_log_level_gives_instruction_states(obj):
     assert "R1=ctx()" in log  # level 2 prints register states on success too
 
 
+def test_a_level_2_log_longer_than_the_buffer_keeps_its_end_in_one_pass(tmp_path):
+    """`try --log-level 2` of a program that reaches the instruction limit: the log goes to
+    our buffer (loader.RERUN_LOG_BYTES), whose end the kernel keeps with the verdict, so the
+    program is verified once (libbpf's own buffer doubled five times: 116 s and 2.2 GB)."""
+    from verifier_doctor.pipeline import diagnose_load
+
+    program = REPO / "fixtures" / "programs" / "too_complex_nested_loops.bpf.c"
+    [result] = loader.load_each_program(build.compile_program(program, tmp_path), log_level=2)
+    log = _verifier_log(result)
+    assert not result.accepted
+    assert len(log) < loader.RERUN_LOG_BYTES <= len(log) + 4096  # the buffer filled, not more
+    assert diagnose_load(result.name, result.log, False).error.error_class == "too-complex"
+
+
 def test_open_program_refuses_a_rejected_or_unknown_program(obj):
     with pytest.raises(VdoctorError, match="did not accept"):
         loader.open_program(obj("two_progs"), "bad")

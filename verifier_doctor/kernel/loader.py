@@ -177,8 +177,9 @@ def _check_file(obj: Path) -> Path:
     return obj
 
 
-# The log buffer of a rerun at level 2: a level-2 log of a program that reaches the
-# instruction limit runs to gigabytes; the kernel keeps its end, where the verdict is.
+# The log buffer of a load at level 2 (asked for, or a rerun): a level-2 log of a program
+# that reaches the instruction limit runs to gigabytes; the kernel keeps its end, where the
+# verdict is (since 6.4).
 RERUN_LOG_BYTES = 64 << 20
 
 
@@ -189,6 +190,11 @@ def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0,
     With `log_bytes`, the verifier log goes to a buffer of that size of our own (its end is
     kept when the log is longer) instead of libbpf's, which doubles until the log fits.
     """
+    if log_level >= 2 and not log_bytes:
+        # Our buffer at level 2 too: libbpf would double its own and verify the program
+        # again until the whole log fits (five passes and 2.2 GB of memory for one that
+        # reaches the instruction limit).
+        log_bytes = RERUN_LOG_BYTES
     log_buf = ctypes.create_string_buffer(log_bytes) if log_bytes else None
     with libbpf.capture_prints() as messages:
         opened = _Object(obj)

@@ -100,9 +100,14 @@ def catalogue_entries() -> tuple[_Entry, ...]:
     return _entries()
 
 
+def _names_a_register(before: str) -> bool:
+    """Whether a conversion after the literal text `before` is a register number: "R%d"."""
+    return before.endswith("R") and (len(before) == 1 or not before[-2].isalnum())
+
+
 def _field_name(before: str, index: int, taken: set[str]) -> str:
     """A field's name from the words before it: "off=%d" -> off, "R%d" -> register."""
-    if before.endswith("R") and (len(before) == 1 or not before[-2].isalnum()):
+    if _names_a_register(before):
         name = "register"
     else:
         match = _WORD.search(before[-40:]) if before else None
@@ -127,12 +132,10 @@ def _compile(entry: _Entry) -> _Compiled:
         if kind == "%":
             parts.append("%")
             continue
-        register = literal.endswith("R") and (len(literal) == 1 or not literal[-2].isalnum())
-        name = _field_name(literal, index, taken)
-        names.append(name)
+        names.append(_field_name(literal, index, taken))
         numeric.append(kind in _NUMERIC)
         pattern = _PATTERNS[kind]
-        if register:
+        if _names_a_register(literal):
             parts[-1] = re.escape(literal[:-1])
             pattern = r"R\d+"
         parts.append(f"({pattern})")
