@@ -90,9 +90,11 @@ class LineKind(Enum):
     MESSAGE = "message"
 
 
-def classify(line: str) -> LineKind:
-    """The kind of a verifier log line, from its first characters only (cheap)."""
-    text = line.strip()
+def classify(line: str, text: str | None = None) -> LineKind:
+    """The kind of a verifier log line, from its first characters only (cheap); `text` is
+    the line stripped, when the caller has it already."""
+    if text is None:
+        text = line.strip()
     if not text:
         return LineKind.BLANK
     first = text[0]
@@ -388,10 +390,10 @@ class _TraceBuilder:
         if self.diagnostics and (line[:1].isspace() or not line.strip()):
             self.diagnostics[-1].lines.append(line)  # inside a v7.3 "Key:" section
             return
-        kind = classify(line)
+        text = line.strip()
+        kind = classify(line, text)
         if kind is LineKind.BLANK:
             return
-        text = line.strip()
         if self.listing:
             # v7.2+ level 2: after "subprog#0 name:" the liveness pass lists the program,
             # "  4: (85) call bpf_local_irq_save#70186 // r1=fp0-8": no step of the walk.
@@ -763,7 +765,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
                 continue
             wrapped(body)
             continue
-        if line.rstrip() in _BPFTRACE_BEGIN:
+        if line.startswith(_BPFTRACE_BEGIN) and line.rstrip() in _BPFTRACE_BEGIN:
             if current is not None:
                 current.end_at = len(wrapper)
             current = _Section(None, _TraceBuilder(None, eager), has_log=True, ended=False,
@@ -773,7 +775,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
         if current is not None and line.startswith(_BPFTRACE_PREFIXES) and current.name is None:
             current.ended, current.end_at, current = True, len(wrapper), None
         if current is not None:
-            if line.strip() in _END_MARKERS:
+            if "-- END" in line and line.strip() in _END_MARKERS:
                 current.ended, current.end_at, current = True, len(wrapper), None
                 continue
             number = line_numbers.get(id(current), 0) + 1
