@@ -3,9 +3,9 @@
     python scripts/fuzz_explain.py --seconds 600 [--seed 1] [--save tests/regressions]
 
 Mutates the fixture logs (tests/log_mutations.py), reads each through the same steps as
-`explain` and `explain --json` (reader, diagnosis, the JSON object, the text output on an
-ASCII stream), in-process, and groups the exceptions by class: their type and the line of
-ours they came from. With --save, the smallest input of each class is written there.
+`explain` in every format (reader, diagnosis, the JSON object, the text output on an ASCII
+stream, the HTML page and the SARIF log), in-process, and groups the exceptions by class:
+their type and the line of ours they came from. With --save, the smallest input of each class is written there.
 Prints the inputs tried and the classes found.
 """
 
@@ -24,15 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from rich.console import Console  # noqa: E402
-
 from log_mutations import mutate, random_ops  # noqa: E402
 from verifier_doctor.analysis import diagnose  # noqa: E402
+from verifier_doctor.commands import formatted  # noqa: E402
 from verifier_doctor.errors import VdoctorError  # noqa: E402
 from verifier_doctor.parsing import read_log  # noqa: E402
 from verifier_doctor.parsing.reader import read_text  # noqa: E402
 from verifier_doctor.render.json_out import diagnosis_to_dict  # noqa: E402
 from verifier_doctor.render import text as text_output  # noqa: E402
+from verifier_doctor.render.screen import Screen  # noqa: E402
 from verifier_doctor.render.text import render_text  # noqa: E402
 
 # Before verifier-doctor set its stdout up, the stream was used as it came.
@@ -54,8 +54,11 @@ def explain_everything(data: bytes) -> None:
         json.dumps(diagnosis_to_dict(diagnosis))
         # The text on a stdout that is not UTF-8 (LANG=C), set up as the CLI sets it up.
         stream = output_stream(io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict"))
-        render_text(diagnosis, Console(file=stream, width=120, highlight=False))
+        render_text(diagnosis, Screen(stream))  # as `explain` writes text (commands.screen)
         stream.flush()
+    shown = [(None, d, t) for d, t in zip(diagnoses, document.programs)]
+    for fmt in ("html", "sarif"):  # as `explain --format html|sarif` writes them
+        formatted(fmt, shown, None, None, "standard input")
 
 
 def crash_class(error: BaseException) -> str:
