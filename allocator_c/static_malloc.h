@@ -97,7 +97,9 @@
  *   STATIC_MALLOC_DEBUG      default off. Run static_malloc_check() after
  *       every malloc, calloc, realloc and free; static_malloc_debug_rule()
  *       returns the first broken rule this CPU saw (0: none). For tests: a
- *       heap walk per call, and the walker's verifier cost in every program.
+ *       heap walk per call, and the walker's verifier cost in every program
+ *       (once: the check and static_malloc_debug_rule() are global functions,
+ *       so a call site adds no branch of its own).
  *   STATIC_MALLOC_CHECK_MAX  default min(HEAP_SIZE/16, 1024). Blocks that
  *       static_malloc_check() walks; a heap with more blocks reports 10.
  *       Cost: ~300 verifier insns per block, only in programs that call it.
@@ -2418,9 +2420,12 @@ static __sm_inline void __heap *__sm_realloc_api(void __heap *ptr, size_t size)
  * this CPU's `debug_rule` (static_malloc_debug_rule()). "Busy" (2) and "too
  * many blocks to walk" (10) are not failures. Costs a heap walk per call.
  */
-static __sm_inline void __sm_debug_after(void)
-{
 #ifdef STATIC_MALLOC_DEBUG
+/* A global function: the verifier checks the walk and the record once per
+ * program, not at each call site (with its NULL check at every site, a test
+ * with a few dozen calls overflowed the 8192 pending branches of 5.10-6.12). */
+__sm_weak __sm_noinline __u64 __sm_debug_check(void)
+{
 	struct __sm_cpu *___c;
 	__u64 ___r = __sm_check();
 
@@ -2429,15 +2434,30 @@ static __sm_inline void __sm_debug_after(void)
 		if (___c && !___c->debug_rule)
 			___c->debug_rule = ___r;
 	}
+	return 0;
+}
+#endif
+
+static __sm_inline void __sm_debug_after(void)
+{
+#ifdef STATIC_MALLOC_DEBUG
+	__sm_debug_check();
 #endif
 }
 
-/* The rule STATIC_MALLOC_DEBUG saw broken first on this CPU, 0 if none. */
-static __sm_inline int static_malloc_debug_rule(void)
+/* The rule STATIC_MALLOC_DEBUG saw broken first on this CPU, 0 if none (1
+ * when this CPU's value is missing). A global function for the same reason:
+ * tests ask before every assertion. */
+__sm_weak __sm_noinline __u64 __sm_debug_rule(void)
 {
 	struct __sm_cpu *___c = __sm_get_cpu();
 
-	return ___c ? (int)___c->debug_rule : 1;
+	return ___c ? ___c->debug_rule : 1;
+}
+
+static __sm_inline int static_malloc_debug_rule(void)
+{
+	return (int)__sm_debug_rule();
 }
 
 static __sm_inline void __heap *static_malloc(size_t size)

@@ -43,9 +43,7 @@ __attribute__((noinline)) __u64 sum_list_global(__u64 head)
 	return walk_sum(static_ptr((struct node __heap *)head));
 }
 
-/* Known gap (README, "The allocator"): the verifiers of 5.10, 6.1 and 6.12 refuse this program
- * (a heap lookup used without its NULL check, static_malloc.h __sm_ptr); 6.13 and newer accept it. */
-/* vdoctor-test: expect 0 since 6.13 */
+/* vdoctor-test: expect 0 */
 SEC("xdp")
 int ptr_forms(struct xdp_md *ctx)
 {
@@ -71,10 +69,13 @@ int ptr_forms(struct xdp_md *ctx)
 	/* a global function takes numbers only: the head goes through memory */
 	*(volatile __u64 *)&stored_head = (__u64)head;
 	CHECK(6, sum_list_global(*(volatile __u64 *)&stored_head) == LEN * (LEN + 1) / 2);
-	/* a tracked pointer of every node, in a loop (static_ptr of static_ptr) */
+	/* a tracked pointer of every node, in a loop (static_ptr of static_ptr);
+	 * static_ptr may return NULL, so its result is checked before ->next */
 	n = static_ptr(head);
-	for (i = 0; i < LEN + 1 && n; i++)
-		n = static_ptr(static_ptr(n)->next);
+	for (i = 0; i < LEN + 1 && n; i++) {
+		p = static_ptr(n);
+		n = p ? static_ptr(p->next) : NULL;
+	}
 	CHECK(7, n == NULL && i == LEN);
 	/* NULL and what is not in the heap */
 	CHECK(8, static_ptr((struct node __heap *)NULL) == NULL);

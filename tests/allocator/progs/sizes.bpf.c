@@ -20,9 +20,7 @@
 #define FREE_EVEN(i, n) if ((i) % 2 == 0) static_free(p##i);
 #define FREE_ODD(i, n) if ((i) % 2 == 1) static_free(p##i);
 
-/* Known gap (README, "The allocator"): 5.10, 6.1 and 6.12 give up on this program ("The
- * sequence of 8193 jumps is too complex"); 6.13 and newer accept it. */
-/* vdoctor-test: expect 0 since 6.13 */
+/* vdoctor-test: expect 0 */
 SEC("xdp")
 int sizes_no_overlap(struct xdp_md *ctx)
 {
