@@ -36,22 +36,41 @@ def files_stamp(paths) -> str:
     return ",".join(stamps)
 
 
-def kept(name: str, stamp: str, build: Callable[[], Any]) -> Any:
-    """`build()`'s value (anything marshal stores: plain data or a code object), kept in the
-    cache under `name` and `stamp` (what the value depends on) and loaded from there (a few
-    ms) until the stamp changes. An unreadable entry is built again; an unwritable cache
-    (a read-only home) only means building it each time."""
-    path = cache_root() / f"{name}-{zlib.crc32(stamp.encode()):08x}.marshal"
+_NOTHING = object()
+
+
+def _entry(name: str, stamp: str) -> Path:
+    return cache_root() / f"{name}-{zlib.crc32(stamp.encode()):08x}.marshal"
+
+
+def load(name: str, stamp: str, default: Any = None) -> Any:
+    """The value stored under `name` and `stamp`, or `default` when there is none readable."""
     try:
-        return marshal.loads(path.read_bytes())
+        return marshal.loads(_entry(name, stamp).read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
-        pass
-    value = build()
+        return default
+
+
+def store(name: str, stamp: str, value: Any) -> None:
+    """Keeps `value` (anything marshal stores: plain data or a code object) under `name` and
+    `stamp`, whole or not at all (a parallel reader sees the old entry or the new one); an
+    unwritable cache (a read-only home) only means building it again next time."""
+    path = _entry(name, stamp)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_bytes(marshal.dumps(value))
         os.replace(partial, path)
-    except OSError:
+    except (OSError, ValueError):
         pass
+
+
+def kept(name: str, stamp: str, build: Callable[[], Any]) -> Any:
+    """`build()`'s value, kept in the cache under `name` and `stamp` (what the value depends
+    on) and loaded from there (a few ms) until the stamp changes. An unreadable entry is
+    built again."""
+    value = load(name, stamp, _NOTHING)
+    if value is _NOTHING:
+        value = build()
+        store(name, stamp, value)
     return value

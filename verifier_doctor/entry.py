@@ -59,25 +59,16 @@ def quick_explain(argv: list[str]) -> dict | None:
 def help_request(argv: list[str]) -> bool:
     """`vdoctor`, `vdoctor --help` or `vdoctor WORD --help`: a help page (or typer's
     sentence about an unknown WORD) that depends only on the code and the width."""
-    return len(argv) <= 1 and argv in ([], ["--help"]) or (
+    return argv in ([], ["--help"]) or (
         len(argv) == 2 and argv[1] == "--help" and argv[0].isalpha() and len(argv[0]) <= 20)
 
 
 def _help_columns() -> int:
-    """The columns click formats help in: $COLUMNS, else the terminal's width of the real
-    standard output, else 80 (shutil.get_terminal_size's rule), at most 80 (click's)."""
-    import os
+    """The columns click formats help in: those of the real standard output, 80 when not
+    known (shutil.get_terminal_size's fallback), at most 80 (click's)."""
+    from .render.screen import terminal_columns
 
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return min(columns or 80, 80)
+    return min(terminal_columns(sys.__stdout__) or 80, 80)
 
 
 def _typer_says(argv: list[str]) -> tuple[str, str, int]:

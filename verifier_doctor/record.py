@@ -14,7 +14,6 @@ run only loads them. tests/test_record.py holds records to what dataclasses do.
 from __future__ import annotations
 
 import sys
-import zlib
 
 _MISSING = object()
 
@@ -150,11 +149,8 @@ _codes: dict | None = None
 _added = False
 
 
-def _cache_path():
-    from .cache import cache_root
-
-    # The key is the source itself; only marshal's format depends on the Python.
-    return cache_root() / f"records-{zlib.crc32(sys.version.encode()):08x}.marshal"
+# The key of a method is its source; only marshal's format depends on the Python.
+_STAMP = sys.version
 
 
 def _compiled(source: str):
@@ -174,26 +170,14 @@ def _compiled(source: str):
 
 
 def _load() -> dict:
-    import marshal
+    from .cache import load
 
-    try:
-        codes = marshal.loads(_cache_path().read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
+    codes = load("records", _STAMP)
     return codes if isinstance(codes, dict) else {}
 
 
 def _save() -> None:
     """Keeps this run's compiled methods, with those another run kept meanwhile."""
-    import marshal
-    import os
+    from .cache import store
 
-    path = _cache_path()
-    try:
-        merged = {**_load(), **_codes}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(marshal.dumps(merged))
-        os.replace(partial, path)
-    except (OSError, ValueError):
-        pass  # an unwritable cache costs compiling them again next time
+    store("records", _STAMP, {**_load(), **_codes})

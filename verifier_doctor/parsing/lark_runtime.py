@@ -46,8 +46,9 @@ def _generated_code(grammar: str) -> types.CodeType:
 
 # What the stand-alone module imports and this parser never uses (~5 ms of start-up): lark's
 # logger is set to CRITICAL and logs nothing at that level, pickle serves only lark's own
-# cache files, and its one frozen dataclass (TextSlice) is as well a record (record.py). Each line must occur once in lark's output; if one does not, lark has changed
-# and the module is kept as lark wrote it (tests/test_grammar_runtime.py checks that they apply).
+# cache files, and its one frozen dataclass (TextSlice) is as well a record (record.py).
+# Each line must occur once in lark's output; if one does not, lark has changed and the
+# module is kept as lark wrote it (tests/test_grammar_runtime.py checks that they apply).
 _QUIET = """
 class _Quiet:  # stands in for logging and lark's logger: they would log nothing here
     CRITICAL = 50
@@ -96,7 +97,7 @@ def runtime() -> types.ModuleType:
     stamp = f"{grammar}|{OPTIONS}|{LIGHTER}|{_lark_stamp()}"
     code = kept("parser", stamp, lambda: _generated_code(grammar))
     module = types.ModuleType(_MODULE, "Lark's stand-alone parser of grammars/verifier_log.lark")
-    sys.modules[_MODULE] = module  # dataclasses look their module up while it runs
+    sys.modules[_MODULE] = module  # registered before it runs, as an import registers a module
     exec(code, module.__dict__)  # noqa: S102 - our own grammar's generated parser
     return module
 

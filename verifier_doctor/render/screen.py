@@ -22,17 +22,19 @@ def _sgr(style: str) -> str:
     return ";".join(_SGR[word] for word in style.split())
 
 
-def _terminal_width(stream) -> int:
-    """$COLUMNS, else the terminal's width, else PIPE_WIDTH (what shutil.get_terminal_size
-    says, without importing shutil)."""
+def terminal_columns(stream) -> int:
+    """$COLUMNS, else the width of the terminal `stream` writes to, else 0 (not known):
+    shutil.get_terminal_size's rule, without importing shutil."""
     try:
-        return int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        pass
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
     try:
-        return os.get_terminal_size(stream.fileno()).columns or PIPE_WIDTH
+        return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):
-        return PIPE_WIDTH
+        return 0
 
 
 class Screen:
@@ -42,7 +44,7 @@ class Screen:
 
     def __init__(self, stream) -> None:
         tty = bool(getattr(stream, "isatty", lambda: False)())
-        width = _terminal_width(stream) if tty else PIPE_WIDTH
+        width = (terminal_columns(stream) or PIPE_WIDTH) if tty else PIPE_WIDTH
         self.stream = stream
         self.width = max(width, 40)
         self.color = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
