@@ -66,6 +66,8 @@
  *       HEAP_SIZE/256 times, once per
  *       program that uses them (~45 insns per zeroing step, ~110 per copy
  *       step: ~11K and ~28K insns for the default heap).
+ *       The heap is the global variable __sm_heap (in the object's .bss
+ *       map, so its address is a constant: no lookup at a call site).
  *   STATIC_MALLOC_PERCPU     default off. One heap per CPU (a per-CPU array
  *       map), no lock at all: the heap is never busy because of another CPU.
  *       (Before this version the default could not serve tracing programs
@@ -246,10 +248,15 @@
  *     on a header.
  *
  * PER-CPU CACHE
- *   A freed block of 16..128 bytes is parked in its CPU's cache (LIFO, at
- *   most 4 of one size, STATIC_MALLOC_CACHE_BYTES in all) instead of going
- *   back to the heap, and the next malloc of exactly that block size on that
- *   CPU takes it without the lock: the fast path of a malloc+free pair. The
+ *   A freed block of 16..128 bytes is parked in its CPU's cache instead of
+ *   going back to the heap, and the next malloc of exactly that block size
+ *   on that CPU takes it without the lock. The cache has two levels: one
+ *   fast slot per block size, tried inline at the call site (no call, no
+ *   lock, no loop; two tests for the verifier each way), then, in the
+ *   global functions, a deeper one (LIFO, at most 4 of one size,
+ *   STATIC_MALLOC_CACHE_BYTES in all). The fast slots hold at most
+ *   STATIC_MALLOC_CACHE_BYTES too: the block sizes whose slots fit in it
+ *   (all of 16..128 from a 32 KiB heap up, fewer below). The
  *   heap still counts a parked block as used (its state byte says parked,
  *   so a second free of it is rejected). A malloc that finds no block first
  *   gives this CPU's parked blocks back to the heap and tries again; blocks
@@ -1064,16 +1071,21 @@ struct __sm_heap {
 	__u8 mem[STATIC_MALLOC_HEAP_SIZE] __attribute__((aligned(8)));
 };
 
-struct {
 #ifdef STATIC_MALLOC_PERCPU
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-#else
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-#endif
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct __sm_heap);
 } __sm_heap __sm_weak SEC(".maps");
+#else
+/*
+ * The shared heap is a global variable (in the object's .bss map): its
+ * address is a constant, with no lookup to call and no NULL to test at
+ * each call site.
+ */
+struct __sm_heap __sm_heap __sm_weak;
+#endif
 
 #if !defined(STATIC_MALLOC_PERCPU) && !defined(STATIC_MALLOC_NO_LOCK)
 /*
@@ -1120,6 +1132,7 @@ struct __sm_cpu {
 	__u64 ptr_seq;			/* static_ptr: bumped by every conversion */
 	__u64 ptr_slot;			/* static_ptr: where a pointer becomes a number */
 	__u64 debug_rule;		/* STATIC_MALLOC_DEBUG: first broken rule seen */
+	__u32 fast[16];			/* fast[k - 1]: one parked block of k * 8 bytes, 0: none */
 	__u8 count[32];			/* count[k]: parked blocks of k * 8 bytes */
 	__u32 slot[32][__SM_DEPTH];	/* 32, not 17: any k & 31 is in bounds */
 };
@@ -1134,9 +1147,13 @@ struct {
 
 static __sm_inline struct __sm_heap *__sm_get_heap(void)
 {
+#ifdef STATIC_MALLOC_PERCPU
 	__u32 ___k = 0;
 
 	return bpf_map_lookup_elem(&__sm_heap, &___k);
+#else
+	return &__sm_heap;
+#endif
 }
 
 static __sm_inline struct __sm_cpu *__sm_get_cpu(void)
@@ -1626,6 +1643,136 @@ static __sm_inline bool __sm_cache_put(struct __sm_heap *h, __u64 off)
 #endif
 }
 
+/*
+ * The fastest paths, inline at every call site: one parked block per size
+ * k * 8 (k = 2 .. __SM_FAST_K) in this CPU's `fast` slots. A malloc of
+ * exactly k * 8 bytes takes it, a free of such a block puts it there when
+ * the slot is empty; everything else calls the global functions (the
+ * deeper cache in `slot`, then the heap). No call, no lock, no atomic
+ * instruction, no loop: about twenty instructions each way. The slots hold
+ * at most STATIC_MALLOC_CACHE_BYTES, on top of the deeper cache.
+ */
+#define __SM_FAST_BYTES(k)	(8 * ((k) * ((k) + 1) / 2 - 1))	/* slots 2 .. k full */
+#define __SM_FAST_FITS(k)	(STATIC_MALLOC_CACHE_BYTES >= __SM_FAST_BYTES(k))
+#define __SM_FAST_K							\
+	(__SM_FAST_FITS(16) ? 16 : __SM_FAST_FITS(15) ? 15 : __SM_FAST_FITS(14) ? 14 :	\
+	 __SM_FAST_FITS(13) ? 13 : __SM_FAST_FITS(12) ? 12 : __SM_FAST_FITS(11) ? 11 :	\
+	 __SM_FAST_FITS(10) ? 10 : __SM_FAST_FITS(9) ? 9 : __SM_FAST_FITS(8) ? 8 :	\
+	 __SM_FAST_FITS(7) ? 7 : __SM_FAST_FITS(6) ? 6 : __SM_FAST_FITS(5) ? 5 :	\
+	 __SM_FAST_FITS(4) ? 4 : __SM_FAST_FITS(3) ? 3 : __SM_FAST_FITS(2) ? 2 : 0)
+
+/*
+ * The counters of a fast path, under this CPU's guard. The peak is kept
+ * without a branch (each branch at a call site is one more path for the
+ * verifier): it grows by the positive part of bytes_in_use - peak.
+ */
+static __sm_inline void __sm_fast_stat_alloc(struct static_malloc_stats *st, __u64 bytes)
+{
+	__s64 ___d, ___t;
+
+	st->allocations++;
+	st->bytes_in_use += bytes;
+	___d = (__s64)(st->bytes_in_use - st->peak_bytes);
+	/* d &= ~(d s>> 63), in asm: clang makes a branch of the C form. */
+	asm volatile("%[t] = %[d]\n\t"
+		     "%[t] s>>= 63\n\t"
+		     "%[t] ^= -1\n\t"
+		     "%[d] &= %[t]"
+		     : [d] "+r"(___d), [t] "=&r"(___t));
+	st->peak_bytes += ___d;
+}
+
+/*
+ * Malloc's fastest path: the payload offset of the block of exactly `need`
+ * bytes parked in this CPU's slot, or 0. Each test at a call site is one
+ * more path for the verifier to walk, so there are two: this CPU's value
+ * (never missing, but the verifier cannot know), and one for everything
+ * else, folded into a number: the guard was taken (we interrupted an
+ * allocator call on this CPU: the guard is set either way and given back
+ * as it was), or the block's state byte is not "parked, k * 8 bytes". An
+ * empty slot reads as offset 0, whose state byte is never a block's
+ * (payloads start at 8). The byte is read through a masked copy of the
+ * offset; the offset itself is returned as the slot held it, a 32-bit
+ * number, as the slow path's is (see __sm_malloc_api), so that for the
+ * verifier both paths reach the pointer's bounding in one state.
+ */
+static __sm_inline __u64 __sm_fast_take(struct __sm_heap *h, __u64 need)
+{
+	struct __sm_cpu *___c;
+	__u64 ___k = need >> 3, ___o, ___i, ___g, ___bad;
+
+	if (need < __SM_MIN_BLOCK || need > __SM_FAST_K * 8ULL || (need & 7))
+		return 0;
+	___c = __sm_get_cpu();
+	if (!___c)
+		return 0;
+	___g = *(volatile __u32 *)&___c->guard;
+	*(volatile __u32 *)&___c->guard = 1;
+	asm volatile("" ::: "memory");
+	___k = (___k - 1) & 15;
+	___o = ___c->fast[___k];
+	___i = ___o >> 3;
+	__sm_mask(___i, __SM_STATE_MASK);
+	___bad = ___g | (h->state[___i] ^ (__SM_ST_PARKED | (___k + 1)));
+	if (___bad) {
+		___o = 0;	/* busy, empty, or not what was parked: the slow path judges */
+	} else {
+		___c->fast[___k] = 0;
+		h->state[___i] = ___k + 1;
+		__sm_fast_stat_alloc(&___c->stats, need - __SM_HDR);
+	}
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)&___c->guard = ___g;
+	return ___o;
+}
+
+/*
+ * Free's fastest path: park the live block at off of at most __SM_FAST_K * 8
+ * bytes in its empty slot; false when it is not one, or the slot is full.
+ * The same two tests as malloc's. x = (off - 8) | (off % 8) << 60 is at
+ * most HEAP - 16 only for an aligned payload offset inside the heap; with
+ * a heap whose size is a power of two that too is a number to fold in (x
+ * and x + 8 below the heap's size), and the state byte is read through a
+ * mask; other sizes test it first (one more path).
+ */
+#define __SM_HEAP_POW2 ((STATIC_MALLOC_HEAP_SIZE & (STATIC_MALLOC_HEAP_SIZE - 1)) == 0)
+#define __SM_HEAP_LOG2 (63 - __builtin_clzll((__u64)STATIC_MALLOC_HEAP_SIZE))
+static __sm_inline bool __sm_fast_put(struct __sm_heap *h, __u64 off)
+{
+	struct __sm_cpu *___c;
+	__u64 ___x = off - 8, ___k, ___i, ___j, ___g, ___bad;
+	bool ___done = false;
+
+	if (__SM_FAST_K < 2)
+		return false;
+	___x |= (off & 7) << 60;
+	__sm_barrier_var(___x);
+	if (!__SM_HEAP_POW2 && ___x > __SM_HEAP - 16)
+		return false;
+	___c = __sm_get_cpu();
+	if (!___c)
+		return false;
+	___g = *(volatile __u32 *)&___c->guard;
+	*(volatile __u32 *)&___c->guard = 1;
+	asm volatile("" ::: "memory");
+	___i = (___x >> 3) + 1;
+	__sm_mask(___i, __SM_STATE_MASK);
+	___k = h->state[___i];		/* k for a live block of k * 8 <= 128 bytes */
+	___j = (___k - 1) & 15;
+	___bad = ___g | ((___k - 2) | (__SM_FAST_K - ___k)) >> 63 | ___c->fast[___j];
+	if (__SM_HEAP_POW2)
+		___bad |= (___x | (___x + 8)) >> __SM_HEAP_LOG2;
+	if (!___bad) {
+		___c->fast[___j] = ___x + 8;
+		h->state[___i] = __SM_ST_PARKED | ___k;
+		__sm_stat_free(&___c->stats, ___k * 8 - __SM_HDR);
+		___done = true;
+	}
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)&___c->guard = ___g;
+	return ___done;
+}
+
 /* Returned by __sm_take_off/__sm_give_off when the NO_LOCK word stayed
  * taken (never a valid offset or size: both are multiples of 8). */
 #define __SM_BUSY 1ULL
@@ -1813,6 +1960,15 @@ __sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
 	if (!c || !h || k < 2 || k > __SM_CACHED / 8)
 		return 0;
 	__sm_mask(k, 31);
+	/* The fast slot first. It is emptied before the block goes back, so
+	 * that a slot holds 0 or a block parked here, whatever interrupts. */
+	o = c->fast[(k - 1) & 15];
+	__sm_clamp(o, 8, __SM_HEAP - 8);
+	if (o && __SM_STATE(h, o) == (__SM_ST_PARKED | k)) {
+		c->fast[(k - 1) & 15] = 0;
+		__SM_STATE(h, o) = __SM_ST_NONE;
+		__sm_release_off(o, k * 8);
+	}
 	for (j = 0; j < __SM_DEPTH; j++) {
 		n = c->count[k];
 		if (!n)
@@ -1857,6 +2013,9 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 
 	if (!c || !h)
 		return 0;
+	r = __sm_fast_take(h, need);	/* calloc and realloc come here first */
+	if (r)
+		return r;
 	p = __sm_cache_take(h, need);
 	if (p)
 		return __sm_offset(h, p);
@@ -1872,7 +2031,7 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 			if (r != __SM_BUSY)
 				break;
 		}
-		if (!r && c->bytes) {
+		if (!r) {
 			/* Blocks parked on this CPU may be what is missing. */
 			__sm_flush(h);
 			r = __sm_take_off(need);
@@ -1901,7 +2060,7 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 
 	if (!c || !h)
 		return 1;
-	if (__sm_cache_put(h, off))
+	if (__sm_fast_put(h, off) || __sm_cache_put(h, off))
 		return 0;
 	if (!__sm_enter(c)) {
 		/* We interrupted this CPU's allocator call: the heap's lock (or
@@ -2178,6 +2337,14 @@ __sm_weak __sm_noinline __u64 __sm_check_cache(void)
 	if (!c || !h)
 		return 1;
 	for (k = 2; k <= __SM_CACHED / 8; k++) {
+		/* The fast slot: empty, or a block of k * 8 bytes parked. */
+		o = c->fast[(k - 1) & 15];
+		if (o) {
+			__sm_clamp(o, 8, __SM_HEAP - 8);
+			if (k > __SM_FAST_K || !o || __SM_STATE(h, o) != (__SM_ST_PARKED | k) ||
+			    __SM_SZF(h, o) != k * 8)
+				return 14;
+		}
 		n = c->count[k];
 		if (n > __SM_DEPTH)
 			return 14;
@@ -2337,7 +2504,11 @@ static __sm_inline void __heap *__sm_malloc_api(size_t size)
 	if (___p)
 		return ___p;
 #endif
-	___o = __sm_malloc_off(size);
+	/* Both offsets are 32-bit numbers the verifier knows nothing else
+	 * about: the two paths meet in one state (see __sm_fast_take). */
+	___o = (__u32)__sm_fast_take(___h, __sm_need(size));
+	if (!___o)
+		___o = (__u32)__sm_malloc_off(size);
 	if (!___o)
 		return NULL;
 	return __sm_bound(___h, ___o, size);
@@ -2376,6 +2547,8 @@ static __sm_inline void __sm_free_api(void __heap *ptr)
 	if (!___h)
 		return;
 	___o = __sm_offset(___h, ptr);
+	if (__sm_fast_put(___h, ___o))
+		return;
 #ifdef STATIC_MALLOC_INLINE
 	if (__sm_cache_put(___h, ___o))
 		return;
