@@ -1662,27 +1662,6 @@ static __sm_inline bool __sm_cache_put(struct __sm_heap *h, __u64 off)
 	 __SM_FAST_FITS(4) ? 4 : __SM_FAST_FITS(3) ? 3 : __SM_FAST_FITS(2) ? 2 : 0)
 
 /*
- * The counters of a fast path, under this CPU's guard. The peak is kept
- * without a branch (each branch at a call site is one more path for the
- * verifier): it grows by the positive part of bytes_in_use - peak.
- */
-static __sm_inline void __sm_fast_stat_alloc(struct static_malloc_stats *st, __u64 bytes)
-{
-	__s64 ___d, ___t;
-
-	st->allocations++;
-	st->bytes_in_use += bytes;
-	___d = (__s64)(st->bytes_in_use - st->peak_bytes);
-	/* d &= ~(d s>> 63), in asm: clang makes a branch of the C form. */
-	asm volatile("%[t] = %[d]\n\t"
-		     "%[t] s>>= 63\n\t"
-		     "%[t] ^= -1\n\t"
-		     "%[d] &= %[t]"
-		     : [d] "+r"(___d), [t] "=&r"(___t));
-	st->peak_bytes += ___d;
-}
-
-/*
  * Malloc's fastest path: the payload offset of the block of exactly `need`
  * bytes parked in this CPU's slot, or 0. Each test at a call site is one
  * more path for the verifier to walk, so there are two: this CPU's value
@@ -1713,13 +1692,13 @@ static __sm_inline __u64 __sm_fast_take(struct __sm_heap *h, __u64 need)
 	___o = ___c->fast[___k];
 	___i = ___o >> 3;
 	__sm_mask(___i, __SM_STATE_MASK);
-	___bad = ___g | (h->state[___i] ^ (__SM_ST_PARKED | (___k + 1)));
+	___bad = ___g | (h->state[___i] - (__SM_ST_PARKED | (___k + 1)));
 	if (___bad) {
 		___o = 0;	/* busy, empty, or not what was parked: the slow path judges */
 	} else {
 		___c->fast[___k] = 0;
 		h->state[___i] = ___k + 1;
-		__sm_fast_stat_alloc(&___c->stats, need - __SM_HDR);
+		__sm_stat_alloc(&___c->stats, need - __SM_HDR);
 	}
 	asm volatile("" ::: "memory");
 	*(volatile __u32 *)&___c->guard = ___g;
@@ -1729,7 +1708,7 @@ static __sm_inline __u64 __sm_fast_take(struct __sm_heap *h, __u64 need)
 /*
  * Free's fastest path: park the live block at off of at most __SM_FAST_K * 8
  * bytes in its empty slot; false when it is not one, or the slot is full.
- * The same two tests as malloc's. x = (off - 8) | (off % 8) << 60 is at
+ * The same two tests as malloc's. x = (off - 8) | off << 61 is at
  * most HEAP - 16 only for an aligned payload offset inside the heap; with
  * a heap whose size is a power of two that too is a number to fold in (x
  * and x + 8 below the heap's size), and the state byte is read through a
@@ -1745,7 +1724,7 @@ static __sm_inline bool __sm_fast_put(struct __sm_heap *h, __u64 off)
 
 	if (__SM_FAST_K < 2)
 		return false;
-	___x |= (off & 7) << 60;
+	___x |= off << 61;
 	__sm_barrier_var(___x);
 	if (!__SM_HEAP_POW2 && ___x > __SM_HEAP - 16)
 		return false;
@@ -1759,9 +1738,15 @@ static __sm_inline bool __sm_fast_put(struct __sm_heap *h, __u64 off)
 	__sm_mask(___i, __SM_STATE_MASK);
 	___k = h->state[___i];		/* k for a live block of k * 8 <= 128 bytes */
 	___j = (___k - 1) & 15;
-	___bad = ___g | ((___k - 2) | (__SM_FAST_K - ___k)) >> 63 | ___c->fast[___j];
+	/* k outside 2..FAST_K (with all sixteen: k - 2 above 15; 17 is no
+	 * state), or the slot full; and with a power-of-two heap, x beyond it
+	 * (x = HEAP - 8 passes, but reads state[0], which is never a block's). */
+	if (__SM_FAST_K == 16)
+		___bad = ___g | (___k - 2) >> 4 | ___c->fast[___j];
+	else
+		___bad = ___g | ((___k - 2) | (__SM_FAST_K - ___k)) >> 63 | ___c->fast[___j];
 	if (__SM_HEAP_POW2)
-		___bad |= (___x | (___x + 8)) >> __SM_HEAP_LOG2;
+		___bad |= ___x >> __SM_HEAP_LOG2;
 	if (!___bad) {
 		___c->fast[___j] = ___x + 8;
 		h->state[___i] = __SM_ST_PARKED | ___k;
