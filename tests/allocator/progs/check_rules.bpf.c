@@ -74,6 +74,13 @@ int check_rules(struct xdp_md *ctx)
 	c->bytes -= 8;
 	CHECK_HEAP(14);
 
+	/* 14 too: a fast slot that names a block not parked (b is free) */
+	saved = c->fast[(64 + 8) / 8 - 1];
+	c->fast[(64 + 8) / 8 - 1] = ob;
+	CHECK(18, static_malloc_check() == 14);
+	c->fast[(64 + 8) / 8 - 1] = saved;
+	CHECK_HEAP(19);
+
 	static_free(a);
 	static_free(m);
 	static_free(e);
