@@ -256,7 +256,12 @@
  *   global functions, a deeper one (LIFO, at most 4 of one size,
  *   STATIC_MALLOC_CACHE_BYTES in all). The fast slots hold at most
  *   STATIC_MALLOC_CACHE_BYTES too: the block sizes whose slots fit in it
- *   (all of 16..128 from a 32 KiB heap up, fewer below). The
+ *   (all of 16..128 from a 32 KiB heap up, fewer below). Blocks of 129 to
+ *   2048 bytes have one slot per range (129..256, ..512, ..1024, ..2048;
+ *   those whose largest blocks fit in STATIC_MALLOC_CACHE_BYTES together:
+ *   up to 1024 bytes from a 32 KiB heap up), tried by the global functions,
+ *   and a malloc takes a parked one only when it has exactly the size asked
+ *   for. The
  *   heap still counts a parked block as used (its state byte says parked,
  *   so a second free of it is rejected). A malloc that finds no block first
  *   gives this CPU's parked blocks back to the heap and tries again; blocks
@@ -1133,6 +1138,7 @@ struct __sm_cpu {
 	__u64 ptr_slot;			/* static_ptr: where a pointer becomes a number */
 	__u64 debug_rule;		/* STATIC_MALLOC_DEBUG: first broken rule seen */
 	__u32 fast[16];			/* fast[k - 1]: one parked block of k * 8 bytes, 0: none */
+	__u32 big[4];			/* big[b]: one parked block of 129..256 << b bytes */
 	__u8 count[32];			/* count[k]: parked blocks of k * 8 bytes */
 	__u32 slot[32][__SM_DEPTH];	/* 32, not 17: any k & 31 is in bounds */
 };
@@ -1758,6 +1764,101 @@ static __sm_inline bool __sm_fast_put(struct __sm_heap *h, __u64 off)
 	return ___done;
 }
 
+/*
+ * Larger blocks (129 to 2048 bytes) have a slot each per size range, b = 0
+ * for 129..256 bytes, 1 for ..512, 2 for ..1024, 3 for ..2048, tried by the
+ * global functions (not at the call site: a free does not know its size
+ * before it reads the header): a malloc takes the parked block only when
+ * it has exactly the size asked for. Parked, a block's state byte is
+ * PARKED | (17 + b). The slots that fit in STATIC_MALLOC_CACHE_BYTES
+ * (together) are used: three from a 32 KiB heap up.
+ */
+#define __SM_BIG_FITS(n)	(STATIC_MALLOC_CACHE_BYTES >= (256 << (n)) - 256)
+#define __SM_BIG_N	(__SM_BIG_FITS(4) ? 4 : __SM_BIG_FITS(3) ? 3 : __SM_BIG_FITS(2) ? 2 : __SM_BIG_FITS(1) ? 1 : 0)
+#define __SM_BIG_MAX	(__SM_BIG_N ? 128ULL << __SM_BIG_N : 0)
+
+/* The slot of a block of bs bytes, 129..2048, without a branch. */
+static __sm_inline __u64 __sm_big_slot(__u64 bs)
+{
+	return 3 - (((bs - 257) >> 63) + ((bs - 513) >> 63) + ((bs - 1025) >> 63));
+}
+
+/* 0 when 129 <= bs <= __SM_BIG_MAX and bs % 8 == 0, else not 0. */
+static __sm_inline __u64 __sm_big_misfit(__u64 bs)
+{
+	return (((bs - (__SM_CACHED + 1)) | (__SM_BIG_MAX - bs)) >> 63) | (bs & 7);
+}
+
+/*
+ * Malloc: the parked block of exactly `need` bytes (129..__SM_BIG_MAX), as a
+ * payload offset, or 0. The caller holds this CPU's guard. A global
+ * function, with one test for everything (a number folds the rest), so
+ * that the verifier walks it once, in one or two paths. The offset reads
+ * the state byte and the header through masks: an empty slot (0) reads
+ * state[0], never a block's.
+ */
+__sm_weak __sm_noinline __u64 __sm_big_take(__u64 need)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 b, o, i, bad;
+
+	if (!c || !h || __SM_BIG_N == 0)
+		return 0;
+	b = __sm_big_slot(need);
+	__sm_mask(b, 3);
+	o = c->big[b];
+	i = o >> 3;
+	__sm_mask(i, __SM_STATE_MASK);
+	if (!__SM_HEAP_POW2 && i >= __SM_HEAP / 8)
+		i = 0;			/* the mask reaches past the heap's end */
+	o = i << 3;
+	bad = __sm_big_misfit(need) | (h->state[i] - (__SM_ST_PARKED + 17 + b)) |
+	      (*(__u32 *)((void *)h->mem + o - 4) - need);
+	if (bad)
+		return 0;
+	c->big[b] = 0;
+	h->state[i] = __SM_ST_BIG;
+	__sm_stat_alloc(&c->stats, need - __SM_HDR);
+	return o;
+}
+
+/*
+ * Free: park the live block at off of 129..__SM_BIG_MAX bytes in its empty
+ * slot; 0 when it is not one or the slot is full. The caller holds this
+ * CPU's guard. Global, with one test, as __sm_big_take; x is free's number
+ * of __sm_fast_put (off aligned and inside the heap).
+ */
+__sm_weak __sm_noinline __u64 __sm_big_put(__u64 off)
+{
+	struct __sm_cpu *c = __sm_get_cpu();
+	struct __sm_heap *h = __sm_get_heap();
+	__u64 x = (off - 8) | off << 61, i, o, bs, b, bad;
+
+	if (!c || !h || __SM_BIG_N == 0)
+		return 0;
+	if (!__SM_HEAP_POW2 && x > __SM_HEAP - 16)
+		return 0;
+	i = (x >> 3) + 1;
+	__sm_mask(i, __SM_STATE_MASK);
+	if (!__SM_HEAP_POW2 && i >= __SM_HEAP / 8)
+		i = 0;			/* the mask reaches past the heap's end */
+	o = i << 3;
+	bs = *(__u32 *)((void *)h->mem + o - 4);	/* live: the FREE bit is clear */
+	b = __sm_big_slot(bs);
+	__sm_mask(b, 3);
+	bad = (h->state[i] ^ __SM_ST_BIG) | __sm_big_misfit(bs) |
+	      ((__SM_HEAP + 8 - o - bs) >> 63) | c->big[b];
+	if (__SM_HEAP_POW2)
+		bad |= x >> __SM_HEAP_LOG2;
+	if (bad)
+		return 0;
+	c->big[b] = o;
+	h->state[i] = __SM_ST_PARKED + 17 + b;
+	__sm_stat_free(&c->stats, bs - __SM_HDR);
+	return 1;
+}
+
 /* Returned by __sm_take_off/__sm_give_off when the NO_LOCK word stayed
  * taken (never a valid offset or size: both are multiples of 8). */
 #define __SM_BUSY 1ULL
@@ -1942,9 +2043,21 @@ __sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
 	__u64 n, o;
 	int j;
 
-	if (!c || !h || k < 2 || k > __SM_CACHED / 8)
+	if (!c || !h || k < 2 || k >= 17 + __SM_BIG_N)
 		return 0;
 	__sm_mask(k, 31);
+	if (k >= 17) {
+		/* a large block's slot; its size is in its header */
+		o = c->big[(k - 17) & 3];
+		__sm_clamp(o, 8, __SM_HEAP - 8);
+		if (o && __SM_STATE(h, o) == __SM_ST_PARKED + k) {
+			n = __SM_SZF(h, o) & ~7ULL;
+			c->big[(k - 17) & 3] = 0;
+			__SM_STATE(h, o) = __SM_ST_NONE;
+			__sm_release_off(o, n);
+		}
+		return 0;
+	}
 	/* The fast slot first. It is emptied before the block goes back, so
 	 * that a slot holds 0 or a block parked here, whatever interrupts. */
 	o = c->fast[(k - 1) & 15];
@@ -1983,6 +2096,8 @@ static __sm_inline void __sm_flush(struct __sm_heap *h)
 		return;
 	for (___k = 2; ___k <= __SM_CACHED / 8; ___k++)
 		__sm_flush_class(___k);
+	for (___k = 17; ___k < 17 + __SM_BIG_N; ___k++)
+		__sm_flush_class(___k);
 	__sm_unlock(h);
 }
 
@@ -1998,15 +2113,17 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 
 	if (!c || !h)
 		return 0;
-	r = __sm_fast_take(h, need);	/* calloc and realloc come here first */
-	if (r)
-		return r;
 	p = __sm_cache_take(h, need);
 	if (p)
 		return __sm_offset(h, p);
 	if (!__sm_enter(c)) {
 		__sync_fetch_and_add(&st->contended, 1);
 		return 0;
+	}
+	r = __sm_big_take(need);
+	if (r) {
+		__sm_leave(c);
+		return r;
 	}
 	if (need) {
 		__sm_drain();
@@ -2045,7 +2162,7 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 
 	if (!c || !h)
 		return 1;
-	if (__sm_fast_put(h, off) || __sm_cache_put(h, off))
+	if (__sm_cache_put(h, off))
 		return 0;
 	if (!__sm_enter(c)) {
 		/* We interrupted this CPU's allocator call: the heap's lock (or
@@ -2059,6 +2176,10 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 		}
 		__sync_fetch_and_add(&st->frees, 1);
 		__sync_fetch_and_add(&st->bytes_in_use, -(r - __SM_HDR));
+		return 0;
+	}
+	if (__sm_big_put(off)) {
+		__sm_leave(c);
 		return 0;
 	}
 	__sm_drain();
@@ -2343,6 +2464,17 @@ __sm_weak __sm_noinline __u64 __sm_check_cache(void)
 			total += k * 8;
 		}
 	}
+	for (k = 0; k < 4; k++) {
+		/* a large block's slot: empty, or a live-sized block parked */
+		o = c->big[k];
+		if (!o)
+			continue;
+		__sm_clamp(o, 8, __SM_HEAP - 8);
+		n = __SM_SZF(h, o);
+		if (k >= __SM_BIG_N || !o || __SM_STATE(h, o) != __SM_ST_PARKED + 17 + k ||
+		    __sm_big_slot(n) != k || n <= __SM_CACHED || n > __SM_BIG_MAX || (n & 7))
+			return 14;
+	}
 	return total == c->bytes ? 0 : 14;
 }
 
@@ -2514,7 +2646,9 @@ static __sm_inline void __heap *__sm_calloc_api(size_t nmemb, size_t size)
 	___h = __sm_get_heap();
 	if (!___h)
 		return NULL;
-	___o = __sm_malloc_off(___n);
+	___o = (__u32)__sm_fast_take(___h, __sm_need(___n));
+	if (!___o)
+		___o = (__u32)__sm_malloc_off(___n);
 	if (!___o)
 		return NULL;
 	__sm_zero_off(___o, ___n ? ___n : 8);

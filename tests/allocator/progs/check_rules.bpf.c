@@ -8,6 +8,8 @@
  */
 #include "sm_test.h"
 
+_Static_assert(600 + 8 > __SM_BIG_MAX, "the blocks of this test are not cached");
+
 #define HEAP_U32(o) (*(__u32 *)(h->mem + ((o) & (STATIC_MALLOC_HEAP_SIZE - 4))))
 
 /* vdoctor-test: expect 0 */
@@ -20,12 +22,13 @@ int check_rules(struct xdp_md *ctx)
 	__u32 saved, bits;
 
 	CHECK(1, h && c);
-	/* five blocks not cached (> 128 bytes); b and d freed: one list, d -> b */
-	a = static_malloc(200);
-	b = static_malloc(200);
-	m = static_malloc(200);
-	d = static_malloc(200);
-	e = static_malloc(200);
+	/* five blocks not cached (above the largest slot, __SM_BIG_MAX); b and d
+	 * freed: one list, d -> b */
+	a = static_malloc(600);
+	b = static_malloc(600);
+	m = static_malloc(600);
+	d = static_malloc(600);
+	e = static_malloc(600);
 	CHECK(2, a && b && m && d && e);
 	static_free(b);
 	static_free(d);
