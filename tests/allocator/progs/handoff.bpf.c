@@ -44,9 +44,14 @@ static __always_inline int packet_byte14(struct xdp_md *ctx)
 	return data + 15 <= end ? data[14] : 0;
 }
 
-/* Word i of the block at p (a run-time size: each word is bounded alone). */
+/* Word i of the block at p (a run-time size: each word is bounded alone).
+ * i is tested first: 6.12's verifier can lose the lower bound of the index
+ * a run-time size gives (bounds tracked on a copy of it), and refuses p + i
+ * ("unbounded min value"); 5.10, 6.1, 7.2 and 7.3 keep it. */
 static __always_inline __u64 *word(__u64 *p, int i)
 {
+	if (i < 0 || i >= MAXB / 8)
+		return NULL;
 	return static_ptr_sized(p + i, 8);
 }
 
