@@ -288,7 +288,7 @@
  *   Maps, the heap variable and functions here are weak: several objects
  *   that include this header link with `bpftool gen object` and share one
  *   heap. They must all use the same configuration (the linker rejects
- *   differing map types, and keeps one heap variable's size).
+ *   differing map types).
  *
  * LIMITS
  *   No bpf_loop, no kfuncs, no arena: kernel 5.10+ (NO_LOCK: 5.12+). Built
