@@ -5,7 +5,10 @@ iterations per run: nothing (bench_empty), a 64-byte bump-pointer allocation fro
 value plus one write (bench_bump), static_malloc(64) + write + static_free (bench_static),
 and bpf_obj_new(64-byte struct) + write + bpf_obj_drop (bench_obj_new); for comparison,
 static_malloc built with STATIC_MALLOC_INLINE, NO_LOCK and PERCPU (loop_static_*.bpf.c, one
-body in loop_static.h). Each is run with
+body in loop_static.h). Two floors sit beside the bump pointer: bench_percpu_slot looks up
+this CPU's map value, takes the block parked in its one slot, writes into it, looks the value
+up again and parks the block back, checking nothing; bench_shared_slot does the same with the
+slot in .bss (no lookup). They show what a per-CPU allocator cannot go below. Each is run with
 BPF_PROG_TEST_RUN and `repeat` R, so the kernel times R runs and reports the mean time of
 one; we take the median of several trials, interleaved across the programs, with this
 process pinned to one CPU. The cost of one operation (pair) is
@@ -62,6 +65,9 @@ SITE_CCS = ("clang-19", "clang-14")
 LOOPS = [
     ("bench_empty", "loop_baseline.bpf.c", "empty loop"),
     ("bench_bump", "loop_baseline.bpf.c", "bump pointer"),
+    # Floors, not allocators (one slot, nothing checked): what a per-CPU design pays at least.
+    ("bench_percpu_slot", "loop_baseline.bpf.c", "  floor: per-CPU slot"),
+    ("bench_shared_slot", "loop_baseline.bpf.c", "  floor: .bss slot"),
     ("bench_static", "loop_static.bpf.c", "static_malloc + static_free"),
     ("bench_static_mixed", "loop_static.bpf.c", "  same, sizes 16/64/200/512"),
     ("bench_obj_new", "loop_obj_new.bpf.c", "bpf_obj_new + bpf_obj_drop"),
@@ -274,12 +280,14 @@ def summarize(speed: dict, sites: dict[str, dict], hello: dict[str, dict]) -> di
     progs = speed["programs"]
     op = {name: progs[name]["ns_per_op"] for name in progs if name != "bench_empty"}
     pair, bump, obj_new = op.get("bench_static"), op.get("bench_bump"), op.get("bench_obj_new")
-    mixed = op.get("bench_static_mixed")
+    mixed, floor = op.get("bench_static_mixed"), op.get("bench_percpu_slot")
     out = {"static_pair_ns": pair, "static_mixed_ns": mixed, "bump_ns": bump, "obj_new_pair_ns": obj_new,
-           "static_over_bump": None, "mixed_over_bump": None, "obj_new_over_static": None}
+           "percpu_floor_ns": floor, "static_over_bump": None, "mixed_over_bump": None,
+           "floor_over_bump": None, "obj_new_over_static": None}
     if bump is not None and bump > 0:
         out["static_over_bump"] = None if pair is None else pair / bump
         out["mixed_over_bump"] = None if mixed is None else mixed / bump
+        out["floor_over_bump"] = None if floor is None else floor / bump
     if pair is not None and obj_new is not None and pair > 0:
         out["obj_new_over_static"] = obj_new / pair
 
@@ -359,6 +367,8 @@ def print_table(speed: dict, summary: dict, sites: dict[str, dict], hello: dict[
           f"{_num(summary['static_over_bump'], '.1f')}x the bump pointer; mixed sizes: "
           f"{_num(summary['static_mixed_ns'], '.2f')} ns = {_num(summary['mixed_over_bump'], '.1f')}x; "
           f"bpf_obj_new+drop / static pair = {_num(summary['obj_new_over_static'], '.1f')}x")
+    print(f"per-CPU floor (one slot, no checks): {_num(summary['percpu_floor_ns'], '.2f')} ns = "
+          f"{_num(summary['floor_over_bump'], '.1f')}x the bump pointer")
     print()
     print("verifier cost of a call site (difference of 'processed N insns'):")
     header = f"{'call site':30}{'compiler':>17}{'0 sites':>9}{'1 site':>9}{'2 sites':>9}{'1st site':>10}{'next site':>11}"
