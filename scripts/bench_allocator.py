@@ -4,8 +4,8 @@ Four XDP programs (tests/allocator/bench/loop_*.bpf.c) run the same loop of K = 
 iterations per run: nothing (bench_empty), a 64-byte bump-pointer allocation from a map
 value plus one write (bench_bump), static_malloc(64) + write + static_free (bench_static),
 and bpf_obj_new(64-byte struct) + write + bpf_obj_drop (bench_obj_new); for comparison,
-static_malloc built with STATIC_MALLOC_INLINE, NO_LOCK and PERCPU (loop_static_*.bpf.c, one
-body in loop_static.h). Two floors sit beside the bump pointer: bench_percpu_slot looks up
+static_malloc built with STATIC_MALLOC_INLINE, NO_LOCK, PERCPU and ARENA (the arena with
+mixed sizes too; loop_static_*.bpf.c, one body in loop_static.h). Two floors sit beside the bump pointer: bench_percpu_slot looks up
 this CPU's map value, takes the block parked in its one slot, writes into it, looks the value
 up again and parks the block back, checking nothing; bench_shared_slot does the same with the
 slot in .bss (no lookup). They show what a per-CPU allocator cannot go below. Each is run with
@@ -75,6 +75,8 @@ LOOPS = [
     ("bench_static_inline", "loop_static_inline.bpf.c", "  same, STATIC_MALLOC_INLINE"),
     ("bench_static_nolock", "loop_static_nolock.bpf.c", "  same, STATIC_MALLOC_NO_LOCK"),
     ("bench_static_percpu", "loop_static_percpu.bpf.c", "  same, STATIC_MALLOC_PERCPU"),
+    ("bench_static_arena", "loop_static_arena.bpf.c", "  same, STATIC_MALLOC_ARENA"),
+    ("bench_static_arena_mixed", "loop_static_arena.bpf.c", "  arena, sizes 16/64/200/512"),
 ]
 
 # What each call-site row subtracts: (label, [programs with 0, 1, 2 sites]).
@@ -189,7 +191,9 @@ def bench_speed(repeat: int, trials: int, header: Path | None) -> dict:
             try:
                 obj = build(source, TIMING_CC, hdr)
             except VdoctorError as error:
-                skipped[key] = f"does not compile: {str(error).splitlines()[-1].strip()}"
+                lines = str(error).splitlines()
+                why = next((l for l in lines if "error:" in l), lines[-1] if lines else "")
+                skipped[key] = f"does not compile: {why.strip()}"
                 continue
             try:
                 loaded[key] = open_program(obj, name)
@@ -347,7 +351,7 @@ def print_table(speed: dict, summary: dict, sites: dict[str, dict], hello: dict[
         if has_before and old:
             line += f"{'|':>4}{_num(old['ns_per_op'], '14.2f'):>14}{_num(old['verifier_insns'], 'd'):>10}"
         elif has_before and f"{name}@before" in speed["skipped"]:
-            line += "   | (did not load)"
+            line += "   | (skipped, see below)"
         print(line)
     print("  ns/op: (ns/run - empty loop's ns/run) / K; an op is one allocation (+ write, + free)")
     print("  verifier: processed insns of the whole 64-iteration program; xlated: insns after the verifier")

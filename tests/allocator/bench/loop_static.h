@@ -20,7 +20,7 @@ SEC("xdp")								\
 int name(struct xdp_md *ctx)						\
 {									\
 	__u32 i;							\
-	__u64 *p;							\
+	__u64 __heap *p;						\
 									\
 	_Pragma("clang loop unroll(disable)")				\
 	for (i = 0; i < BENCH_K; i++) {					\
@@ -30,7 +30,7 @@ int name(struct xdp_md *ctx)						\
 			__sync_fetch_and_add(&failures, 1);		\
 			continue;					\
 		}							\
-		*(volatile __u64 *)p = i;	/* use the block */	\
+		*(volatile __u64 __heap *)p = i;	/* use the block */ \
 		static_free(p);						\
 	}								\
 	return XDP_PASS;						\
@@ -46,7 +46,8 @@ SEC("xdp")								\
 int name(struct xdp_md *ctx)						\
 {									\
 	__u32 i;							\
-	__u64 *p, n;							\
+	__u64 __heap *p;						\
+	__u64 n;							\
 									\
 	_Pragma("clang loop unroll(disable)")				\
 	for (i = 0; i < BENCH_K; i++) {					\
@@ -57,7 +58,7 @@ int name(struct xdp_md *ctx)						\
 			__sync_fetch_and_add(&failures, 1);		\
 			continue;					\
 		}							\
-		*(volatile __u64 *)p = i;	/* use the block */	\
+		*(volatile __u64 __heap *)p = i;	/* use the block */ \
 		static_free(p);						\
 	}								\
 	return XDP_PASS;						\
