@@ -15,7 +15,8 @@
 
 __u64 failures = 0;
 
-#define BENCH_STATIC(name)						\
+/* The loop: iteration i allocates `size` bytes (an expression of i). */
+#define BENCH_LOOP(name, size)						\
 SEC("xdp")								\
 int name(struct xdp_md *ctx)						\
 {									\
@@ -25,7 +26,7 @@ int name(struct xdp_md *ctx)						\
 	_Pragma("clang loop unroll(disable)")				\
 	for (i = 0; i < BENCH_K; i++) {					\
 		bench_barrier_var(i);					\
-		p = static_malloc(BLOCK);				\
+		p = static_malloc(size);				\
 		if (!p) {						\
 			__sync_fetch_and_add(&failures, 1);		\
 			continue;					\
@@ -36,32 +37,14 @@ int name(struct xdp_md *ctx)						\
 	return XDP_PASS;						\
 }
 
+#define BENCH_STATIC(name) BENCH_LOOP(name, BLOCK)
+
 /*
  * Mixed sizes: the same loop, but iteration i asks for one of 16, 64, 200
  * and 512 bytes in turn (a run-time size; the write is the first word).
  */
 #define BENCH_MIXED_SIZES 0x4019080200000000ULL	/* 8-byte words, one per byte (top four) */
-#define BENCH_STATIC_MIXED(name)					\
-SEC("xdp")								\
-int name(struct xdp_md *ctx)						\
-{									\
-	__u32 i;							\
-	__u64 __heap *p;						\
-	__u64 n;							\
-									\
-	_Pragma("clang loop unroll(disable)")				\
-	for (i = 0; i < BENCH_K; i++) {					\
-		bench_barrier_var(i);					\
-		n = ((BENCH_MIXED_SIZES >> (32 + 8 * (i & 3))) & 0xff) * 8; \
-		p = static_malloc(n);					\
-		if (!p) {						\
-			__sync_fetch_and_add(&failures, 1);		\
-			continue;					\
-		}							\
-		*(volatile __u64 __heap *)p = i;	/* use the block */ \
-		static_free(p);						\
-	}								\
-	return XDP_PASS;						\
-}
+#define BENCH_MIXED_SIZE(i) (((BENCH_MIXED_SIZES >> (32 + 8 * ((i) & 3))) & 0xff) * 8)
+#define BENCH_STATIC_MIXED(name) BENCH_LOOP(name, BENCH_MIXED_SIZE(i))
 
 char LICENSE[] SEC("license") = "GPL";
