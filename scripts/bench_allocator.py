@@ -1,14 +1,15 @@
 """`make bench`: static_malloc against a bump pointer and the kernel's bpf_obj_new, in the kernel.
 
-Four XDP programs (tests/allocator/bench/loop_*.bpf.c) run the same loop of K = 64
-iterations per run: nothing (bench_empty), a 64-byte bump-pointer allocation from a map
-value plus one write (bench_bump), static_malloc(64) + write + static_free (bench_static),
-and bpf_obj_new(64-byte struct) + write + bpf_obj_drop (bench_obj_new); for comparison,
+XDP programs (tests/allocator/bench/loop_*.bpf.c) run the same loop of K = 64 iterations
+per run: nothing (bench_empty), a 64-byte bump-pointer allocation from a map value plus one
+write (bench_bump), static_malloc(64) + write + static_free (bench_static), and
+bpf_obj_new(64-byte struct) + write + bpf_obj_drop (bench_obj_new); for comparison,
 static_malloc built with STATIC_MALLOC_INLINE, NO_LOCK, PERCPU and ARENA (the arena with
-mixed sizes too; loop_static_*.bpf.c, one body in loop_static.h). Two floors sit beside the bump pointer: bench_percpu_slot looks up
-this CPU's map value, takes the block parked in its one slot, writes into it, looks the value
-up again and parks the block back, checking nothing; bench_shared_slot does the same with the
-slot in .bss (no lookup). They show what a per-CPU allocator cannot go below. Each is run with
+mixed sizes too; loop_static_*.bpf.c, one loop in loop_static.h). Two floors sit beside the
+bump pointer: bench_percpu_slot looks up this CPU's map value, takes the block parked in its
+one slot, writes into it, looks the value up again and parks the block back, checking
+nothing; bench_shared_slot does the same with the slot in .bss (no lookup). They show what a
+per-CPU allocator cannot go below. Each is run with
 BPF_PROG_TEST_RUN and `repeat` R, so the kernel times R runs and reports the mean time of
 one; we take the median of several trials, interleaved across the programs, with this
 process pinned to one CPU. The cost of one operation (pair) is
