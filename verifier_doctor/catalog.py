@@ -11,7 +11,7 @@ is re-parsed here). The explanation and fixes are the lesson of analysis/advice.
 from __future__ import annotations
 
 import json
-from .record import record, replace
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -49,7 +49,7 @@ def fixtures_dir() -> Path:
     )
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class KernelRun:
     """One reproducer's recorded log on one kernel, diagnosed."""
 
@@ -68,7 +68,7 @@ class KernelRun:
     register: str | None
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Reproducer:
     name: str
     program: str  # the BPF program's name (its function)
@@ -86,7 +86,7 @@ class Reproducer:
         return next((r for r in self.runs if r.kernel == kernel), None)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Entry:
     """What the catalogue teaches about one class."""
 
@@ -107,7 +107,7 @@ class Entry:
         return self.lesson.explain(register)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ClassSummary:
     error_class: str
     title: str
@@ -367,7 +367,7 @@ def summaries_to_dict(items: list[ClassSummary]) -> dict:
 
 # --- coverage: the verifier's rejection messages against our classes --------------------
 
-@record
+@dataclass(frozen=True, slots=True)
 class KernelCoverage:
     """One kernel's rejection messages (from its own source) and what we do with them."""
 
@@ -380,7 +380,7 @@ class KernelCoverage:
     unclassed: tuple[str, ...]  # formats in no class (a gap to close)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Coverage:
     kernels: tuple[KernelCoverage, ...]
     internal_messages: tuple[str, ...]  # every format the catalogue marks internal

@@ -13,7 +13,7 @@ declared `bool free;` are all left alone. A declaration such as
 
 from __future__ import annotations
 
-from .record import record
+from dataclasses import dataclass
 from enum import Enum, auto
 
 __all__ = ["FixResult", "rewrite_malloc", "ALLOCATOR_INCLUDE", "RENAMES"]
@@ -31,7 +31,7 @@ RENAMES = {
 _NOT_A_TYPE = frozenset({"return", "else", "do", "case", "sizeof", "typeof", "__typeof__", "goto"})
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class FixResult:
     """The rewritten source; `changed` is False (and `text` the input) when
     there was no call to rewrite."""
@@ -51,7 +51,7 @@ class Kind(Enum):
     PUNCT = auto()
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Token:
     kind: Kind
     start: int

@@ -7,12 +7,12 @@ Every kernel format from 5.10 on maps to the same model (5.10's `inv` becomes `s
 
 from __future__ import annotations
 
-from .record import record, field
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Tnum:
     """A tracked number: the bits in `mask` are unknown, the others equal `value`."""
 
@@ -26,7 +26,7 @@ class Tnum:
 AttrValue = int | str | Tnum
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class RegValue:
     """What the verifier knows about one register or spilled stack slot."""
 
@@ -73,7 +73,7 @@ _BOUND_NAMES = frozenset(
 )
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class StackSlot:
     """One 8-byte stack slot: `marks` per byte (m misc, 0 zero, ? invalid, ...) or a spilled value."""
 
@@ -83,7 +83,7 @@ class StackSlot:
     value: RegValue | None = None
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class State:
     """Register and stack state as printed on one line (all of it, or only what changed)."""
 
@@ -121,7 +121,7 @@ class OpKind(Enum):
     OTHER = "other"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class MemRef:
     base: int  # register number
     offset: int
@@ -129,7 +129,7 @@ class MemRef:
     signed: bool = False
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Instruction:
     """One BPF instruction as the verifier's disassembler printed it."""
 
@@ -151,7 +151,7 @@ class Instruction:
         return self.kind is OpKind.CALL and self.callee is not None and self.callee.startswith("pc")
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class SourceLine:
     text: str
     file: str | None = None
@@ -192,7 +192,7 @@ class Deferred:
         return self._value
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Segment:
     """A run of instructions the verifier walked without jumping back to another path."""
 
@@ -256,7 +256,7 @@ class Step:
         return f"Step({self.number}, {self._line.text.strip()!r})"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class KernelMessage:
     """An error line read as the catalogued message it is (parsing/messages.py).
 
@@ -307,7 +307,7 @@ def _is_register(text: str) -> bool:
         and int(text[1:]) <= 10
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class LoadFailure:
     """What a load that failed before or outside the verifier says was wrong, read from
     libbpf's words and the errno (parsing/messages.py)."""
@@ -317,7 +317,7 @@ class LoadFailure:
     subject: str | None = None  # the function, kfunc or map it names
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Message:
     """A line that is none of the structural kinds: errors and the verifier's remarks."""
 
@@ -327,7 +327,7 @@ class Message:
     kernel: KernelMessage | None = None  # the catalogued message it is, if any
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Stats:
     processed_insns: int
     insn_limit: int
@@ -340,7 +340,7 @@ class Stats:
         return None
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class KernelPlace:
     """A place v7.3's diagnosis points at, with the note it prints under the source line."""
 
@@ -355,7 +355,7 @@ class KernelPlace:
     note_kind: str | None = None  # the note's kind: "update", "branch", "acquired"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class KernelDiagnosis:
     """The kernel's own verdict block, printed after the error from v7.3."""
 
@@ -376,7 +376,7 @@ class LogFormat(Enum):
     UNKNOWN = "too few states to tell the kernel version"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ProgramTrace:
     """Everything one program's load printed."""
 
@@ -414,6 +414,6 @@ class ProgramTrace:
         return best
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class LogDocument:
     programs: tuple[ProgramTrace, ...]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import time
 from collections.abc import Callable, Sequence
-from .record import record, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from .render.screen import Screen
 Keep = Callable[[Diagnosis, ProgramTrace], Any]
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Outcome:
     name: str
     diagnosis: Diagnosis

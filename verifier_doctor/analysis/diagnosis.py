@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..record import record
+from dataclasses import dataclass
 
 from ..errors import IncompleteLog
 from ..model import KernelDiagnosis, LogFormat, Message, OpKind, ProgramTrace, Stats, Step
@@ -23,7 +23,7 @@ from .provenance import (
 _RANGE_CLASSES = {"unbounded-math", "map-value-bounds", "packet-bounds", "stack-access"}
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Diagnosis:
     program: str | None
     verdict: str  # "accepted" or "rejected"

@@ -6,13 +6,13 @@ find some culprits themselves, can build them without importing the diagnosis.
 
 from __future__ import annotations
 
-from ..record import record
+from dataclasses import dataclass
 
 from ..model import KernelMessage, LoadFailure, SourceLine
 from .provenance import Origin
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ErrorInfo:
     message: str
     error_class: str
@@ -25,7 +25,7 @@ class ErrorInfo:
     load_failure: LoadFailure | None = None  # what stopped a load before the verifier
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Culprit:
     location: str  # "R2", "fp-8"
     insn: int | None
@@ -36,7 +36,7 @@ class Culprit:
     note: str  # how the value was made, in words ("loaded from map_value memory")
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HistoryItem:
     insn: int
     text: str

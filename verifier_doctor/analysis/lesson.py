@@ -6,10 +6,10 @@ class gives are here.
 
 from __future__ import annotations
 
-from ..record import record
+from dataclasses import dataclass
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Fix:
     """One way out: what to do, and the smallest code that shows it (before -> after)."""
 
@@ -18,7 +18,7 @@ class Fix:
     after: str | None = None
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Lesson:
     """Everything verifier-doctor teaches about one error class."""
 

@@ -10,7 +10,7 @@ memory, a helper's result, a constant, the program's entry, or a call that destr
 
 from __future__ import annotations
 
-from ..record import record, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..model import OpKind, ProgramTrace, RegValue, SegmentKind, Step
@@ -19,7 +19,7 @@ FRAME_POINTER = 10
 CALLER_SAVED = (1, 2, 3, 4, 5)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Location:
     """A register (`slot` None) or an 8-byte stack slot (`slot` its fp offset), in a frame."""
 
@@ -62,7 +62,7 @@ class Follow(Enum):
     LAST_WRITE = "last write"  # stop at the arithmetic that gave the value its range
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Hop:
     """A step where the tracked value moved or changed, newest first."""
 
@@ -71,7 +71,7 @@ class Hop:
     note: str
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Provenance:
     origin: Origin
     origin_step: Step | None

@@ -21,7 +21,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
-from ..record import record
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def _object_name(source: Path) -> str:
     return source.name[: -len(".c")] + ".o" if source.name.endswith(".c") else source.name + ".o"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Built:
     """The object to load, and the compile command that made it (None: an object given as is)."""
 

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from ..record import record
+from dataclasses import dataclass
 from pathlib import Path
 
 from verifier_doctor.cache import cache_root
@@ -48,7 +48,7 @@ _KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 _META = "kernel.json"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class KernelImage:
     """A bootable kernel: its label in SUPPORTED, the release it really is, its image."""
 

@@ -18,7 +18,7 @@ import ctypes
 import errno
 import mmap
 import os
-from ..record import record
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -31,7 +31,7 @@ BPF_LOG_STATS = 4  # adds "processed N insns ..." to the log, also when the prog
 _BEGIN_MARK = "-- BEGIN PROG LOAD LOG --"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ProgramLoad:
     name: str  # the program's (function's) name
     section: str  # its ELF section, e.g. "xdp"

@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
-from ..record import record, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from verifier_doctor.errors import KernelUnavailable, VdoctorError
@@ -58,7 +58,7 @@ DONE = "@@VDOCTOR DONE"
 MAX_RUNS = 1_000_000_000  # the guest loader's bound (BPF_PROG_TEST_RUN's repeat is an int)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class GuestRun:
     """What one boot of one kernel gave: its release and, per object, each program's load."""
 
@@ -305,7 +305,7 @@ _RUN = re.compile(r"^@@VDOCTOR RUN (\d+) (\d+) (\d+) (\d+) (\S+)(?: \S+)*$")
 ENOTSUPP = 524  # the kernel-internal "not supported" some test_run paths return
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class _Parsed:
     release: str
     results: dict[Path, list[ProgramLoad]]

@@ -6,7 +6,7 @@ import ctypes
 import errno
 import struct
 import time
-from ..record import record
+from dataclasses import dataclass
 
 from ..errors import VdoctorError
 from . import libbpf
@@ -33,7 +33,7 @@ _RAW_TP_CTX = bytes(12 * 8)
 _SYSCALL_CTX = bytes(4096)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class RunResult:
     retval: int  # the program's return value (of the last run)
     duration_ns: int  # average time of one run, as the kernel measured it (wall clock for once-only types)

@@ -4,14 +4,14 @@ rules of grammars/verifier_log.lark."""
 
 from __future__ import annotations
 
-from ..record import record, field, replace
+from dataclasses import dataclass, field, replace
 
 from ..model import KernelDiagnosis, KernelPlace
 from .grammar import parse_line
 from .transformer import DiagLocation, DiagMarked, DiagNote
 
 
-@record(frozen=False)
+@dataclass(slots=True)
 class Block:
     """One "Key: value" line of the block and the indented lines under it."""
 

@@ -46,7 +46,7 @@ def _generated_code(grammar: str) -> types.CodeType:
 
 # What the stand-alone module imports and this parser never uses (~5 ms of start-up): lark's
 # logger is set to CRITICAL and logs nothing at that level, pickle serves only lark's own
-# cache files, and its one frozen dataclass (TextSlice) is as well a record (record.py).
+# cache files.
 # Each line must occur once in lark's output; if one does not, lark has changed and the
 # module is kept as lark wrote it (tests/test_grammar_runtime.py checks that they apply).
 _QUIET = """
@@ -66,7 +66,6 @@ import zlib, base64
 """
 LIGHTER = (
     ("import logging\n", _QUIET),
-    ("from dataclasses import dataclass\n", "from verifier_doctor.record import record as dataclass\n"),
     ("import pickle, zlib, base64\n", _LAZY_PICKLE),
 )
 

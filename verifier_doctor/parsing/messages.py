@@ -15,7 +15,7 @@ is met.
 from __future__ import annotations
 
 import re
-from ..record import record
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,7 +42,7 @@ _WORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[^A-Za-z0-9_]*\Z")
 _NULLABLE_TYPE = re.compile(r"\A[a-z_]*_or_null(_\w*)?\Z")
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class _Entry:
     format: str
     file: str
@@ -54,7 +54,7 @@ class _Entry:
     literal_length: int
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class _Compiled:
     entry: _Entry
     pattern: re.Pattern
@@ -73,7 +73,7 @@ def _entries() -> tuple[_Entry, ...]:
     in the user's cache (marshal, a few ms to load) until one of its files changes."""
     extra = grammar_dir() / EXTRA_NAME
     sources = [path for path in (CATALOGUE, extra) if path.is_file()]
-    rows = kept("messages", files_stamp(sources), lambda: [tuple(vars(e).values()) for e in _build_entries(sources)])
+    rows = kept("messages", files_stamp(sources), lambda: [tuple(getattr(e, f.name) for f in fields(e)) for e in _build_entries(sources)])
     return tuple(_Entry(*row) for row in rows)
 
 

@@ -12,10 +12,10 @@ EAGER_BYTES are parsed whole while reading, so every unrecognised line is report
 from __future__ import annotations
 
 import bisect
-from ..record import record, replace
+from dataclasses import dataclass, replace
 import re
 from collections.abc import Iterator
-from ..record import record, field
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -140,7 +140,7 @@ def classify(line: str, text: str | None = None) -> LineKind:
     return LineKind.MESSAGE
 
 
-@record(frozen=False)
+@dataclass(slots=True)
 class _Section:
     """One program's verifier log being read, and the libbpf lines about it."""
 
@@ -206,7 +206,7 @@ def _disassembly(text: str) -> str:
 _EXIT, _CALL, _CALL_SUBPROG, _GOTO, _COND, _LD_IMM64, _OTHER = range(7)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class _Quick:
     """What following the verifier's paths needs of an instruction line, without Lark."""
 
@@ -729,7 +729,7 @@ def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
         yield _END_MARKERS[0]
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class _Wrapped:
     """A libbpf/bpftool line outside any program's log, where it stood."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..record import record
+from dataclasses import dataclass
 
 from ..model import (
     Instruction,
@@ -58,13 +58,13 @@ def _mem_size(mem_type: Token) -> tuple[int, bool]:
     return _int(text[1:]) // 8, text[0] == "s"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class _Operand:
     reg: int | None
     imm: int | None
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class _Partial:
     """An instruction without its index, opcode and text, which the line supplies."""
 
@@ -79,14 +79,14 @@ class _Partial:
     wide: bool = True
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class InsnLine:
     insn: Instruction
     inline_state: State | None
     pending: tuple[int, State] | None
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class BranchLine:
     from_insn: int
     to_insn: int
@@ -377,7 +377,7 @@ class LogLineTransformer(Transformer):
         return str(token)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class DiagLocation:
     function: str
     file: str
@@ -385,13 +385,13 @@ class DiagLocation:
     column: int
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class DiagMarked:
     number: int  # a source line number, or an instruction index
     text: str
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class DiagNote:
     text: str
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import json
-from ..record import record
+from dataclasses import dataclass
 from typing import Any
 
 from ..analysis.compare import relation_to_kernel
@@ -129,7 +129,7 @@ def _path_data(trace: ProgramTrace | None, diagnosis: Diagnosis) -> dict[str, An
     }
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class PathView:
     """What the page draws of one rejected program, and nothing more: the path data (the
     last MAX_PATH steps, states as text) and the source lines the log quotes. Bounded

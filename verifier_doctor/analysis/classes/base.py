@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from ...record import record
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...model import KernelMessage, LoadFailure, ProgramTrace
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..findings import Culprit, ErrorInfo
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ErrorClass:
     """One error class of CLI.md.
 
