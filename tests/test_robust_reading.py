@@ -28,15 +28,20 @@ def _changed(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-@pytest.mark.parametrize("slot, marks", [
-    ("fp-8=00001", "00001"), ("fp-8=????0", "????0"), ("fp-8=??????0", "??????0"),
-    ("fp-8=0000????", "0000????"), ("fp[0]-8=mmmmmmmm", "mmmmmmmm"),
+# A slot no spill covers prints its eight marks; a narrow spill prints the marks of the bytes
+# above it, then the spilled value (log.c's print_verifier_state: " fp%d=%s" with the marks
+# cut at the first spilled byte, then print_reg_state): "????0" is four bytes never written
+# above a 4-byte spill of the constant 0.
+@pytest.mark.parametrize("slot, marks, spilled", [
+    ("fp-8=00001", "0000", 1), ("fp-8=????0", "????", 0), ("fp-8=??????0", "??????", 0),
+    ("fp-8=0000????", "0000????", None), ("fp[0]-8=mmmmmmmm", "mmmmmmmm", None),
 ])
-def test_stack_slot_shapes_are_parsed(slot, marks):
+def test_stack_slot_shapes_are_parsed(slot, marks, spilled):
     program = read_log(_changed(COUNTER, STATE_LINE, f"2: R1=0 R10=fp0 {slot}")).programs[0]
     assert program.unparsed == ()
     state = parse_line("bare_state_line", f"R1=0 R10=fp0 {slot}")
     assert state.slot(-8).marks == marks
+    assert (state.slot(-8).value.const if state.slot(-8).value else None) == spilled
     assert diagnose(program).verdict == "accepted"
 
 

@@ -33,7 +33,8 @@ class RegValue:
     kind: str  # "scalar", "map_value", "map_value_or_null", "ctx", "fp", "pkt", "ptr_task_struct", ...
     const: int | None = None  # a known constant (scalars), or the offset of an "fp" pointer
     precise: bool = False
-    attrs: tuple[tuple[str, AttrValue], ...] = ()
+    attrs: tuple[tuple[str, AttrValue], ...] = ()  # a flag with no value ("non_own_ref") is (name, True)
+    frame: int | None = None  # "fp" into another frame's stack ("fp[0]-16"): that frame
 
     def attr(self, name: str) -> AttrValue | None:
         for key, value in self.attrs:
@@ -60,12 +61,13 @@ class RegValue:
 
     def __str__(self) -> str:
         prefix = "P" if self.precise else ""
-        if self.kind == "fp":
-            return f"fp{self.const or 0}"
+        if self.kind == "fp" and (self.const is not None or not self.attrs):
+            return f"fp{'' if self.frame is None else f'[{self.frame}]'}{self.const or 0}"
         if self.kind == "scalar" and self.const is not None:
             return f"{prefix}{self.const}"
-        inner = ",".join(f"{key}={value}" for key, value in self.attrs)
-        return f"{prefix}{self.kind}({inner})"
+        inner = ",".join(key if value is True else f"{key}={value}" for key, value in self.attrs)
+        frame = "" if self.frame is None else f"[{self.frame}]"
+        return f"{prefix}{self.kind}{frame}({inner})"
 
 
 _BOUND_NAMES = frozenset(
@@ -92,6 +94,7 @@ class State:
     written: frozenset[int] = frozenset()
     stack: tuple[StackSlot, ...] = ()
     refs: tuple[int, ...] = ()
+    callback: str | None = None  # "cb" inside a callback (bpf_loop...), "async_cb" inside a timer's
 
     def reg(self, number: int) -> RegValue | None:
         for regno, value in self.registers:

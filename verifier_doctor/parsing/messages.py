@@ -188,6 +188,24 @@ _LOAD_ERROR_WORDS = ("fail", "error", "Error", "not found", "invalid", "cannot",
                      "not supported", "refuse")
 # Lines with those words that are no error: optional steps libbpf skips.
 _LOAD_NOISE_WORDS = ("skipping optional step", "BPF token")
+# libbpf loads the object's BTF into the kernel first; when the kernel refuses it and no
+# program needs it, libbpf goes on without it and says so (bpf_object__sanitize_and_load_btf):
+# "Error loading .BTF into kernel: -22. BTF is optional, ignoring." (libbpf 0.0.4 to 1.4;
+# "-EINVAL" from 1.5). The lines of that same step before it are no failure either:
+# "BTF loading error: -22" (btf_load_into_kernel, libbpf 1.0+) and "Error loading BTF:
+# Invalid argument(22)" (before 1.0).
+_BTF_OPTIONAL = "BTF is optional, ignoring"
+_BTF_STEP_WORDS = ("BTF loading error", "Error loading BTF", "Error loading .BTF")
+
+
+def optional_step(libbpf_lines: tuple[str, ...] | list[str]) -> frozenset[int]:
+    """The positions of libbpf's lines about an optional step it skipped: never a failure."""
+    btf_optional = any(_BTF_OPTIONAL in line for line in libbpf_lines)
+    return frozenset(
+        i for i, line in enumerate(libbpf_lines)
+        if any(w in line for w in _LOAD_NOISE_WORDS)
+        or btf_optional and any(w in line for w in _BTF_STEP_WORDS)
+    )
 
 
 # The line that says what failed, when there is one: a map libbpf could not create, or a
@@ -197,8 +215,9 @@ _TELLING_WORDS = ("failed to create", "Error")
 
 def load_error_lines(libbpf_lines: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The libbpf lines that report a failure, the one that says what failed first."""
-    lines = [line for line in libbpf_lines
-             if any(w in line for w in _LOAD_ERROR_WORDS) and not any(w in line for w in _LOAD_NOISE_WORDS)]
+    optional = optional_step(libbpf_lines)
+    lines = [line for i, line in enumerate(libbpf_lines)
+             if any(w in line for w in _LOAD_ERROR_WORDS) and i not in optional]
     telling = next((i for i, line in enumerate(lines) if any(p.search(line) for p, _ in _LOAD_FAILURES)),
                    next((i for i, line in enumerate(lines) if any(w in line for w in _TELLING_WORDS)), 0))
     return tuple(lines[telling:telling + 1] + lines[:telling] + lines[telling + 1:])

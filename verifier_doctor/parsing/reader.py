@@ -37,7 +37,7 @@ from ..model import (
 )
 from .diagnostics import Block, kernel_diagnosis
 from .grammar import parse_line
-from .messages import load_error_lines, load_failure, parse_message
+from .messages import load_error_lines, load_failure, optional_step, parse_message
 from .transformer import InsnLine
 
 _LIBBPF_PREFIX = "libbpf: "
@@ -52,13 +52,20 @@ _BPFTRACE_BEGIN = ("The verifier log:", "Error log:")
 _BPFTRACE_PREFIXES = ("ERROR: ", "WARNING: ", "INFO: ", "Attaching ")
 
 # Lines the verifier prints about its own bookkeeping: kept out of the error messages.
-_PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't have", "parent already had", "propagating ")
+_PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't have", "parent already had", "propagating ",
+                       "force_precise:")
+# Level-2 bookkeeping that names a frame first: "frame 0: propagating r1,r4" (precision handed
+# back to a caller: propagate_precision, 5.10+; a list of registers since 6.18).
+_FRAME_PROPAGATING = re.compile(r"frame \d+: propagating ")
 _STRUCTURE_PREFIXES = (
     "caller:", "callee:", "returning from callee:", "to caller at", "Func#", "func#", "Validating ",
     "verification time", "stack depth", "Live regs before insn", "safe",
     "(speculative execution)", "subprog ",  # v7.3: "subprog 0 (name) main insns_self 11 ..."
     "insns processed ",  # v7.2
     "cur state:", "old state:",  # after "infinite loop detected" (v6.x)
+    # 6.17+ level 2: a loop's strongly connected component, "SCC enter (1)", "SCC backedge (1)",
+    # "SCC exit (1)" (states.c's maybe_enter_scc, add_scc_backedge, maybe_exit_scc in 7.2).
+    "SCC enter ", "SCC exit ", "SCC backedge ",
 )
 _LISTING_HEADER = re.compile(r"(stack use/def )?subprog#\d+( \S+)?( \(d\d+,cs\d+\))?:\Z")
 _ARG_TRACK = re.compile(r"\t(?:r\d+|sa\d+|fp[+-]\d+): ")
@@ -108,7 +115,7 @@ def classify(line: str, text: str | None = None) -> LineKind:
                 # v7.2+ level 2, the liveness pass's argument tracking before the walk:
                 # "  1: (bf) r6 = r10\tr6: _ -> fp0+0", a listing, not a step.
                 return LineKind.STRUCTURE
-            if rest.startswith("("):
+            if rest.startswith("(") or _is_poisoned(rest):
                 return LineKind.INSN
             if not rest or rest[0] == "R" or rest.startswith(("fp", "frame")):
                 return LineKind.STATE
@@ -126,7 +133,7 @@ def classify(line: str, text: str | None = None) -> LineKind:
         return LineKind.BRANCH
     if text.startswith("processed ") and " insns" in text:
         return LineKind.STATS
-    if text.startswith(_PRECISION_PREFIXES):
+    if text.startswith(_PRECISION_PREFIXES) or first == "f" and _FRAME_PROPAGATING.match(text):
         return LineKind.PRECISION
     if first == "(" and text[1:].partition(")")[0].isdigit():
         return LineKind.STRUCTURE  # v6.18 stack liveness: "(0) frame 0 insn 6 +live -8"
@@ -183,18 +190,25 @@ def _errno(libbpf_lines: list[str]) -> int | None:
     return None
 
 
-# libbpf lines with "failed" that do not fail the load: an optional step it skips
-# ("failed (-95) to create BPF token from '/sys/fs/bpf', skipping optional step...").
-_OPTIONAL_STEP = ("skipping optional step", "BPF token")
-
-
 def _load_failed(libbpf_lines: list[str]) -> bool:
+    # A line with "failed" or "Error" that is not about a step libbpf skipped ("failed (-95)
+    # to create BPF token ..., skipping optional step", "BTF is optional, ignoring").
+    optional = optional_step(libbpf_lines)
     return any(("failed" in body or body.startswith("Error") or _GO_MAP_ERROR.match(body) or "load program: " in body)
-               and not any(p in body for p in _OPTIONAL_STEP) for body in libbpf_lines)
+               and i not in optional for i, body in enumerate(libbpf_lines))
+
+
+def _is_poisoned(rest: str) -> bool:
+    """libbpf's words for an instruction it poisoned, after "6: ": "<invalid kfunc call>"
+    (grammar: poisoned_insn_line)."""
+    return rest.startswith("<invalid ") and rest.endswith(">")
 
 
 def _disassembly(text: str) -> str:
     """The instruction text between "(op) " and the inline state."""
+    head, colon, rest = text.partition(":")
+    if colon and _is_poisoned(rest.strip()):
+        return rest.strip()
     start = text.find(")") + 1
     end = text.find(";", start)
     body = text[start:] if end < 0 else text[start:end]
@@ -233,6 +247,8 @@ def _quick(text: str) -> _Quick | None:
     colon = text.find(":")
     open_paren = text.find("(", colon)
     index = _number(text[:colon])
+    if index is not None and _is_poisoned(text[colon + 1:].strip()):
+        return _Quick(index, _CALL, None, None)  # libbpf's poisoned call: the walk stops there
     opcode_text = text[open_paren + 1:open_paren + 3]
     if index is None or open_paren < 0 or not _is_hex(opcode_text):
         return None
@@ -264,7 +280,14 @@ def _quick(text: str) -> _Quick | None:
                 pending = (int(head), state.strip())
             break
     if operation == 0x80:
-        return _Quick(index, _CALL_SUBPROG if target is not None else _CALL, target, None)
+        if target is None:
+            # A helper that takes a callback: the callback's first state follows on the line,
+            # "17: (85) call bpf_loop#181 25: frame1: R1=scalar() ... cb" (see the grammar).
+            head, _, state = disasm.partition("#")[2].partition(" ")
+            after, colon_, state = state.partition(":")
+            if colon_ and _number(head) is not None and _number(after) is not None:
+                pending = (int(after), state.strip())
+        return _Quick(index, _CALL_SUBPROG if target is not None else _CALL, target, pending)
     if operation == 0x00 and opcode & 0x07 == 5 or operation == 0x00 and opcode == 0x06:
         return _Quick(index, _GOTO, target, pending)  # goto (JA), gotol (JMP32|JA, v6.6)
     return _Quick(index, _COND, target, pending)
@@ -551,6 +574,12 @@ class _TraceBuilder:
             self.frame += 1
             self.return_stack.append(quick.index + 1)
             self.expected_next = (quick.target,)
+        elif quick.flow == _CALL and quick.pending is not None:
+            # The helper calls its callback: the walk goes on there, one frame deeper, and
+            # comes back to the call itself, which the verifier checks again.
+            self.frame += 1
+            self.return_stack.append(quick.index)
+            self.expected_next = (quick.pending[0],)
         elif quick.flow == _EXIT and self.return_stack:
             self.frame -= 1
             self.expected_next = (self.return_stack.pop(),)
@@ -593,11 +622,20 @@ class _TraceBuilder:
 
 def _read_errors(messages: list[Message], last: int | None) -> tuple[Message, ...]:
     """The messages after the last instruction (the verdict's words) read as the catalogued
-    messages they are; the remarks before them stay text (a big log has millions)."""
-    return tuple(
-        replace(m, kernel=parse_message(m.text)) if m.after_step == last else m
-        for m in messages
-    )
+    messages they are; the remarks before them stay text (a big log has millions). A line
+    there that is whole a message the catalogue says never rejects (the verifier's own
+    bookkeeping, "SCC backedge (1)" at level 2) is dropped as the bookkeeping lines the
+    classifier knows are: only the catalogue's rejections, or words it does not know, can
+    be the verdict."""
+    read = []
+    for message in messages:
+        if message.after_step == last:
+            kernel = parse_message(message.text)
+            if kernel is not None and kernel.whole and not kernel.rejection:
+                continue
+            message = replace(message, kernel=kernel)
+        read.append(message)
+    return tuple(read)
 
 
 # The lines that follow an error, which a message printed without its newline runs into.

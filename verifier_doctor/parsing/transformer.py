@@ -45,6 +45,16 @@ def _int(token: Token | str) -> int:
         raise Unconvertible(text[:40]) from None
 
 
+def _signed64(value: int) -> int:
+    """A number the kernel printed as the hex of a negative s64 ("fp0xffffffffe0000001"),
+    back to its sign."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+# BPF_JMP | BPF_CALL: the instruction libbpf poisons ("<invalid kfunc call>") was a call.
+_CALL_OPCODE = 0x85
+
+
 def _reg(token: Token | str) -> int:
     return _int(str(token)[1:])
 
@@ -106,6 +116,7 @@ def _state(items: list) -> State:
     written: set[int] = set()
     stack: list[StackSlot] = []
     refs: tuple[int, ...] = ()
+    callback = None
     for kind, payload in items:
         if kind == "frame":
             frame = payload
@@ -118,7 +129,9 @@ def _state(items: list) -> State:
             stack.append(payload)
         elif kind == "refs":
             refs = payload
-    return State(frame, tuple(registers.items()), frozenset(written), tuple(stack), refs)
+        elif kind == "callback":
+            callback = payload
+    return State(frame, tuple(registers.items()), frozenset(written), tuple(stack), refs, callback)
 
 
 def _liveness_written(label: str) -> bool:
@@ -157,6 +170,12 @@ class LogLineTransformer(Transformer):
             wide=partial.wide,
         )
         return InsnLine(insn, inline_state, pending)
+
+    def poisoned_insn_line(self, index, text):
+        # "6: <invalid kfunc call>": libbpf's words for a call instruction it poisoned.
+        insn = Instruction(index=_int(index), opcode=_CALL_OPCODE, text=str(text), kind=OpKind.CALL, dst=0,
+                           callee=str(text))
+        return InsnLine(insn, None, None)
 
     def inline_state(self, state):
         return state
@@ -299,13 +318,22 @@ class LogLineTransformer(Transformer):
     def refs(self, *ids):
         return ("refs", tuple(_int(i) for i in ids))
 
+    def callback_mark(self, token):
+        return ("callback", str(token))
+
     def const_value(self, token):
         text = str(token)
         precise = text.startswith("P")
         return RegValue("scalar", const=_int(text.lstrip("P")), precise=precise)
 
     def fp_value(self, token):
-        return RegValue("fp", const=_int(str(token)[2:]))
+        # "fp-8", "fp0x1fffffff", "fp[0]-16" (a slot of frame 0's stack).
+        text = str(token)[2:]
+        frame = None
+        if text.startswith("["):
+            index, _, text = text[1:].partition("]")
+            frame = _int(index)
+        return RegValue("fp", const=_signed64(_int(text)), frame=frame)
 
     def inv_const(self, token):
         # v5.10: "inv0", "invP0", "invP-1".
@@ -315,6 +343,9 @@ class LogLineTransformer(Transformer):
 
     def typed_value(self, name, *attrs):
         kind = str(name)
+        frame = None
+        if attrs and isinstance(attrs[0], Token) and attrs[0].type == "FRAME_INDEX":  # "fp[0](...)"
+            frame, attrs = _int(str(attrs[0])[1:-1]), attrs[1:]
         precise = False
         if kind.startswith("P") and kind[1:2].islower():  # v6.x "Pscalar(...)"
             kind, precise = kind[1:], True
@@ -326,7 +357,7 @@ class LogLineTransformer(Transformer):
         for attr in attrs:
             if attr is not None:
                 flat.extend(attr)
-        return RegValue(kind, precise=precise, attrs=tuple(flat))
+        return RegValue(kind, precise=precise, attrs=tuple(flat), frame=frame)
 
     def attr(self, *parts):
         *names, value = parts
@@ -337,6 +368,9 @@ class LogLineTransformer(Transformer):
                 key = key[: -len(_OLD_BOUND_SUFFIX)]
             out.append((key, value))
         return out
+
+    def attr_flag(self, token):
+        return [(str(token), True)]
 
     def attr_number(self, token):
         return _int(token)

@@ -1,0 +1,208 @@
+"""The shapes of log lines the kernels print that a first grammar missed (issue 22), each read
+from a log of one of our programs (fixtures/programs/shapes_*, verdict_*,
+stack_access_in_callback), and the verdict: libbpf's optional steps and the verifier's
+level-2 bookkeeping are never the error.
+
+Every test reads a recorded log whole (no line left unparsed, which the diagnosis would
+report as "N line(s) of the log were not recognised") and checks the registers and states
+the rule gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from verifier_doctor.analysis import diagnose
+from verifier_doctor.model import OpKind, ProgramTrace, RegValue, State, Step
+from verifier_doctor.parsing import read_log
+from verifier_doctor.parsing.grammar import parse_line
+
+LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
+
+
+def trace_of(kernel: str, name: str) -> ProgramTrace:
+    (trace,) = read_log((LOGS / kernel / name).read_text()).programs
+    assert trace.unparsed == (), trace.unparsed
+    return trace
+
+
+def steps_at(trace: ProgramTrace, index: int) -> list[Step]:
+    return [step for step in trace.steps if step.insn.index == index]
+
+
+def states(trace: ProgramTrace) -> list[State]:
+    found = []
+    for step in trace.steps:
+        found += [s for s in (step.state_before, step.state_after) if s is not None]
+    found += [segment.state for segment in trace.segments if segment.state is not None]
+    return found
+
+
+# --- callbacks, frames, references ------------------------------------------------------
+
+def test_helper_call_line_carries_the_callbacks_first_state():
+    """Level 1, 6.18: "16: (85) call bpf_loop#181 22: frame1: R1=scalar() R2=fp[0]-40 R10=fp0 cb":
+    the walk goes on at 22, in frame 1, inside a callback, with a pointer into frame 0's stack."""
+    trace = trace_of("6.18", "stack_access_in_callback.L1.log")
+    (call,) = steps_at(trace, 16)
+    assert call.insn.kind is OpKind.CALL and call.insn.callee == "bpf_loop#181"
+    assert call.insn.text == "call bpf_loop#181"
+    (entry,) = steps_at(trace, 22)
+    assert entry.segment == call.segment and entry.frame == 1
+    state = entry.state_before
+    assert (state.frame, state.callback) == (1, "cb")
+    assert state.reg(2) == RegValue("fp", const=-40, frame=0)
+    # "R3=fp[0](off=-40,smin=0,...)": a pointer into frame 0's stack at a variable offset.
+    (add,) = steps_at(trace, 26)
+    pointer = add.state_after.reg(3)
+    assert (pointer.kind, pointer.frame, pointer.attr("off"), pointer.attr("smin")) == ("fp", 0, -40, 0)
+    diagnosis = diagnose(trace)
+    assert (diagnosis.error.error_class, diagnosis.error.insn) == ("stack-access", 27)
+
+
+def test_callback_states_end_in_refs_and_cb():
+    """Level 2, 6.18: "25: frame1: R1=scalar() R2=fp[0]-16 R10=fp0 refs=3 cb", the caller's ring
+    buffer record held across bpf_loop, in the lines that start with "frameN:" too."""
+    trace = trace_of("6.18", "shapes_bpf_loop_callback.L2.log")
+    in_callback = [s for s in states(trace) if s.callback == "cb"]
+    assert in_callback and all(s.frame == 1 and s.refs == (3,) for s in in_callback)
+    assert any(s.reg(2) == RegValue("fp", const=-16, frame=0) for s in in_callback)
+    assert diagnose(trace).verdict == "accepted"
+
+
+def test_timer_callback_states_end_in_async_cb():
+    trace = trace_of("6.18", "shapes_timer_callback.L2.log")
+    async_states = [s for s in states(trace) if s.callback == "async_cb"]
+    assert async_states and all(s.frame == 0 for s in async_states)
+    (load,) = steps_at(trace, 24)
+    assert load.state_after.callback == "async_cb" and load.state_after.reg(1).kind == "scalar"
+
+
+def test_refs_after_a_callees_registers():
+    """" frame1: R1=fp[0]-8 R2=scalar(...) R10=fp0 refs=3": a static function given a pointer
+    to its caller's stack while the caller holds a reference."""
+    trace = trace_of("6.18", "shapes_subprog_stack_arg.L2.log")
+    callee = [s for s in states(trace) if s.frame == 1 and s.reg(1) is not None]
+    assert callee and all(s.refs == (3,) and s.callback is None for s in callee)
+    assert callee[0].reg(1) == RegValue("fp", const=-8, frame=0)
+    assert str(callee[0].reg(1)) == "fp[0]-8"
+
+
+# --- instructions -------------------------------------------------------------------------
+
+def test_negative_legacy_packet_offset():
+    trace = trace_of("6.18", "shapes_ld_ind_negative.L2.log")
+    (load,) = steps_at(trace, 2)
+    assert load.insn.kind is OpKind.LD_ABS and load.insn.srcs == (6, 7) and load.insn.imm == 4
+    assert load.insn.text == "r0 = *(u32 *)skb[r7 + -2097152]"
+    assert load.state_after.reg(7).const == 0
+
+
+def test_register_fifteen_is_an_instruction_then_rejected():
+    trace = trace_of("6.18", "shapes_register_15.L1.log")
+    (move,) = steps_at(trace, 0)
+    assert (move.insn.kind, move.insn.dst, move.insn.srcs) == (OpKind.MOVE, 15, (1,))
+    error = diagnose(trace).error
+    assert (error.message, error.insn, error.insn_text) == ("R15 is invalid", 0, "r15 = r1")
+
+
+def test_load_acquire_and_store_release():
+    trace = trace_of("6.18", "shapes_acquire_release.L2.log")
+    (store,) = steps_at(trace, 1)
+    (load,) = steps_at(trace, 2)
+    assert (store.insn.kind, store.insn.op, store.insn.srcs, store.insn.mem.base) == (OpKind.STORE, "store_release", (1,), 10)
+    assert (load.insn.kind, load.insn.op, load.insn.dst, load.insn.mem.offset) == (OpKind.LOAD, "load_acquire", 0, -8)
+
+
+def test_invalid_kfunc_call_is_the_rejected_instruction():
+    """libbpf's "6: <invalid kfunc call>" is instruction 6, the one rejected (it was read as a
+    message, and the error put at instruction 5)."""
+    trace = trace_of("6.1", "iterator_reuse_destroyed.L1.log")
+    last = trace.steps[-1]
+    assert (last.insn.index, last.insn.kind, last.insn.text) == (6, OpKind.CALL, "<invalid kfunc call>")
+    error = diagnose(trace).error
+    assert (error.insn, error.insn_text) == (6, "<invalid kfunc call>")
+    assert error.message == "kfunc 'bpf_iter_num_new' is referenced but wasn't resolved"
+
+
+# --- register and stack values ------------------------------------------------------------
+
+def test_partly_written_slots_linked_ids_and_far_stack_pointers():
+    trace = trace_of("6.18", "shapes_stack_slots.L2.log")
+    (half,) = steps_at(trace, 1)  # *(u16 *)(r10 -4) = r0
+    assert half.state_after.slot(-8).marks == "??mm????" and half.state_after.slot(-8).value is None
+    (spill,) = steps_at(trace, 6)  # *(u16 *)(r10 -16) = r6, over zeroed and written bytes
+    slot = spill.state_after.slot(-16)
+    assert slot.marks == "00mm??" and slot.value.kind == "scalar" and slot.value.attr("umax") == 255
+    (minus_one,) = steps_at(trace, 8)  # r1 += -1: linked to r6 with a delta of -1
+    assert minus_one.state_after.reg(1).attr("id") == "2-1"
+    (far,) = steps_at(trace, 10)  # r2 += 536870911
+    assert far.state_after.reg(2) == RegValue("fp", const=0x1FFFFFFF)
+
+
+def test_non_owning_reference_flag():
+    """No program of ours keeps a node of a bpf_rbtree/bpf_list after adding it, so the line is
+    made from log.c's print_reg_state: "ptr_" and the BTF type name, then its attributes, of
+    which verbose_a("%s", "non_own_ref") has no value."""
+    line = "R1=ptr_node_data(non_own_ref,off=16) R6=ptr_node_data(ref_obj_id=4,off=16) R10=fp0"
+    state = parse_line("bare_state_line", line)
+    node = state.reg(1)
+    assert (node.kind, node.attr("non_own_ref"), node.attr("off")) == ("ptr_node_data", True, 16)
+    assert str(node) == "ptr_node_data(non_own_ref,off=16)"
+    counter = (LOGS / "6.18" / "accepted_counter.L2.log").read_text()
+    old = next(line for line in counter.splitlines() if line.startswith("2: "))
+    assert read_log(counter.replace(old, f"2: {line}", 1)).programs[0].unparsed == ()
+
+
+def test_negative_stack_offset_printed_in_hex_keeps_its_sign():
+    state = parse_line("bare_state_line", "R2=fp0xffffffffe0000001")
+    assert state.reg(2).const == -0x1FFFFFFF
+
+
+# --- the verdict ----------------------------------------------------------------------------
+
+def test_level2_bookkeeping_after_the_last_instruction_is_no_error():
+    """The log ends with "SCC backedge (1)", "from 20 to 8: safe", "SCC exit (1)", "frame 0:
+    propagating r1,r4" and precision lines after the last instruction: accepted (it was
+    "rejected [other]: frame 0: propagating r1,r4")."""
+    text = (LOGS / "6.18" / "verdict_level2_bookkeeping.L2.log").read_text()
+    tail = text[text.rfind("\n20: (95) exit"):]
+    assert "SCC backedge (1)" in tail and "frame 0: propagating r1,r4" in tail
+    trace = trace_of("6.18", "verdict_level2_bookkeeping.L2.log")
+    assert diagnose(trace).verdict == "accepted"
+    assert not [m.text for m in trace.messages if m.after_step == trace.steps[-1].number]
+
+
+def test_a_line_the_catalogue_says_never_rejects_is_no_error():
+    """A whole line of a catalogued message that is not a rejection (btf_ctx_access's
+    "marking pointer arg%d as scalar as it may encode error") after the last instruction
+    leaves the program accepted; a rejection's line there still rejects it."""
+    text = (LOGS / "6.18" / "accepted_counter.L2.log").read_text()
+    stats = text[text.index("verification time"):]
+    remark = text.replace(stats, "marking pointer arg0 as scalar as it may encode error\n" + stats, 1)
+    assert diagnose(read_log(remark).programs[0]).verdict == "accepted"
+    error = text.replace(stats, "R0 !read_ok\n" + stats, 1)
+    assert diagnose(read_log(error).programs[0]).verdict == "rejected"
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_optional_btf_is_no_failure(level):
+    """libbpf: "Error loading .BTF into kernel: -22. BTF is optional, ignoring." after the kernel
+    refused the object's BTF (a 600-character struct name): the program loads, accepted."""
+    text = (LOGS / "6.18" / f"verdict_btf_optional.L{level}.log").read_text()
+    assert "libbpf: Error loading .BTF into kernel: -22. BTF is optional, ignoring." in text
+    trace = trace_of("6.18", f"verdict_btf_optional.L{level}.log")
+    assert not trace.load_failed and trace.load_errors == ()
+    assert diagnose(trace).verdict == "accepted"
+
+
+def test_optional_btf_does_not_hide_a_real_failure():
+    btf = (LOGS / "6.18" / "verdict_btf_optional.L1.log").read_text()
+    before_prog = btf[: btf.index("libbpf: prog ")]
+    rejected = (LOGS / "6.18" / "missing_null_check.L1.log").read_text()
+    (trace,) = read_log(before_prog + rejected).programs
+    diagnosis = diagnose(trace)
+    assert trace.load_failed and diagnosis.verdict == "rejected"
+    assert diagnosis.error.error_class == "null-deref"
+    assert not any("BTF" in line for line in trace.load_errors)
