@@ -1,6 +1,6 @@
 """The shapes of log lines the kernels print that a first grammar missed (issue 22), each read
 from a log of one of our programs (fixtures/programs/shapes_*, verdict_*,
-stack_access_in_callback), and the verdict: libbpf's optional steps and the verifier's
+stack_access_in_callback) on the running kernel (6.18), and the verdict: libbpf's optional steps and the verifier's
 level-2 bookkeeping are never the error.
 
 Every test reads a recorded log whole (no line left unparsed, which the diagnosis would
@@ -142,17 +142,17 @@ def test_partly_written_slots_linked_ids_and_far_stack_pointers():
 
 
 def test_non_owning_reference_flag():
-    """No program of ours keeps a node of a bpf_rbtree/bpf_list after adding it, so the line is
-    made from log.c's print_reg_state: "ptr_" and the BTF type name, then its attributes, of
-    which verbose_a("%s", "non_own_ref") has no value."""
-    line = "R1=ptr_node_data(non_own_ref,off=16) R6=ptr_node_data(ref_obj_id=4,off=16) R10=fp0"
-    state = parse_line("bare_state_line", line)
-    node = state.reg(1)
-    assert (node.kind, node.attr("non_own_ref"), node.attr("off")) == ("ptr_node_data", True, 16)
-    assert str(node) == "ptr_node_data(non_own_ref,off=16)"
-    counter = (LOGS / "6.18" / "accepted_counter.L2.log").read_text()
-    old = next(line for line in counter.splitlines() if line.startswith("2: "))
-    assert read_log(counter.replace(old, f"2: {line}", 1)).programs[0].unparsed == ()
+    """A node bpf_rbtree_add() took stays usable until the unlock: "R6=ptr_node_data(non_own_ref)",
+    and in the comparison callback "R1=ptr_node_data(non_own_ref,off=8) ... refs=2 cb"; the
+    flag has no value (log.c's print_reg_state: verbose_a("%s", "non_own_ref"))."""
+    trace = trace_of("6.18", "shapes_rbtree_non_owning.L2.log")
+    (add,) = steps_at(trace, 20)
+    node = add.state_after.reg(6)
+    assert (node.kind, node.attrs) == ("ptr_node_data", (("non_own_ref", True),))
+    assert str(node) == "ptr_node_data(non_own_ref)"
+    in_less = [s for s in states(trace) if s.callback == "cb" and s.reg(1) is not None]
+    assert in_less and in_less[0].reg(1).attrs == (("non_own_ref", True), ("off", 8))
+    assert diagnose(trace).verdict == "accepted"
 
 
 def test_negative_stack_offset_printed_in_hex_keeps_its_sign():

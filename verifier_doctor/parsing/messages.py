@@ -190,10 +190,10 @@ _LOAD_ERROR_WORDS = ("fail", "error", "Error", "not found", "invalid", "cannot",
 _LOAD_NOISE_WORDS = ("skipping optional step", "BPF token")
 # libbpf loads the object's BTF into the kernel first; when the kernel refuses it and no
 # program needs it, libbpf goes on without it and says so (bpf_object__sanitize_and_load_btf):
-# "Error loading .BTF into kernel: -22. BTF is optional, ignoring." (libbpf 0.0.4 to 1.4;
-# "-EINVAL" from 1.5). The lines of that same step before it are no failure either:
-# "BTF loading error: -22" (btf_load_into_kernel, libbpf 1.0+) and "Error loading BTF:
-# Invalid argument(22)" (before 1.0).
+# "Error loading .BTF into kernel: -22. BTF is optional, ignoring." (libbpf 1.4, ours; newer
+# libbpf names the errno, "-EINVAL"). The lines of that same step before it are no failure
+# either: "BTF loading error: -22" (libbpf 1.4's btf_load_into_kernel) and, from older
+# libbpf, "Error loading BTF: Invalid argument(22)".
 _BTF_OPTIONAL = "BTF is optional, ignoring"
 _BTF_STEP_WORDS = ("BTF loading error", "Error loading BTF", "Error loading .BTF")
 

@@ -55,7 +55,8 @@ _BPFTRACE_PREFIXES = ("ERROR: ", "WARNING: ", "INFO: ", "Attaching ")
 _PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't have", "parent already had", "propagating ",
                        "force_precise:")
 # Level-2 bookkeeping that names a frame first: "frame 0: propagating r1,r4" (precision handed
-# back to a caller: propagate_precision, 5.10+; a list of registers since 6.18).
+# back to a caller: propagate_precision, "frame %d: propagating r%d" in the catalogue from
+# 5.10; 6.18 lists the registers, "r1,r4").
 _FRAME_PROPAGATING = re.compile(r"frame \d+: propagating ")
 _STRUCTURE_PREFIXES = (
     "caller:", "callee:", "returning from callee:", "to caller at", "Func#", "func#", "Validating ",
@@ -63,8 +64,9 @@ _STRUCTURE_PREFIXES = (
     "(speculative execution)", "subprog ",  # v7.3: "subprog 0 (name) main insns_self 11 ..."
     "insns processed ",  # v7.2
     "cur state:", "old state:",  # after "infinite loop detected" (v6.x)
-    # 6.17+ level 2: a loop's strongly connected component, "SCC enter (1)", "SCC backedge (1)",
-    # "SCC exit (1)" (states.c's maybe_enter_scc, add_scc_backedge, maybe_exit_scc in 7.2).
+    # Level 2: a loop's strongly connected component, "SCC enter (1)", "SCC backedge (1)",
+    # "SCC exit (1)" (maybe_enter_scc, add_scc_backedge, maybe_exit_scc: 7.2, 7.3 in the
+    # catalogue, 6.18 in our fixtures).
     "SCC enter ", "SCC exit ", "SCC backedge ",
 )
 _LISTING_HEADER = re.compile(r"(stack use/def )?subprog#\d+( \S+)?( \(d\d+,cs\d+\))?:\Z")
