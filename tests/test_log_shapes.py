@@ -89,6 +89,16 @@ def test_refs_after_a_callees_registers():
     assert str(callee[0].reg(1)) == "fp[0]-8"
 
 
+def test_a_callees_state_line_read_without_its_leading_space():
+    """" frame1: R1=fp[0]-8 ..." after "callee:", as a loader that strips lines prints it."""
+    text = (LOGS / "6.18" / "shapes_subprog_stack_arg.L2.log").read_text()
+    indented = [line for line in text.splitlines() if line.startswith(" frame1: ")]
+    assert indented
+    (trace,) = read_log(text.replace("\n frame1: ", "\nframe1: ")).programs
+    assert trace.unparsed == () and diagnose(trace).verdict == "accepted"
+    assert not [m for m in trace.messages if m.text.startswith("frame1:")]
+
+
 # --- instructions -------------------------------------------------------------------------
 
 def test_negative_legacy_packet_offset():
