@@ -58,6 +58,7 @@ _PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't hav
 # back to a caller: propagate_precision, "frame %d: propagating r%d" in the catalogue from
 # 5.10; 6.18 lists the registers, "r1,r4").
 _FRAME_PROPAGATING = re.compile(r"frame \d+: propagating ")
+_FRAME_STATE = re.compile(r"frame\d+: (R\d|fp)")
 _STRUCTURE_PREFIXES = (
     "caller:", "callee:", "returning from callee:", "to caller at", "Func#", "func#", "Validating ",
     "verification time", "stack depth", "Live regs before insn", "safe",
@@ -130,6 +131,10 @@ def classify(line: str, text: str | None = None) -> LineKind:
                 return LineKind.STRUCTURE
         return LineKind.MESSAGE
     if line[:1].isspace() and (first == "R" and text[1:2].isdigit() or text.startswith("frame")):
+        return LineKind.BARE_STATE
+    if first == "f" and _FRAME_STATE.match(text):
+        # A callee's whole state, " frame1: R1=fp[0]-8 ... refs=3" after "callee:" or
+        # "returning from callee:", read the same when a loader dropped its leading space.
         return LineKind.BARE_STATE
     if text.startswith("from ") and " to " in text:
         return LineKind.BRANCH
@@ -208,7 +213,7 @@ def _is_poisoned(rest: str) -> bool:
 
 def _disassembly(text: str) -> str:
     """The instruction text between "(op) " and the inline state."""
-    head, colon, rest = text.partition(":")
+    _, colon, rest = text.partition(":")
     if colon and _is_poisoned(rest.strip()):
         return rest.strip()
     start = text.find(")") + 1
