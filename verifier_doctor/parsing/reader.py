@@ -56,7 +56,7 @@ _PRECISION_PREFIXES = ("mark_precise:", "last_idx ", "regs=", "parent didn't hav
                        "force_precise:")
 # Level-2 bookkeeping that names a frame first: "frame 0: propagating r1,r4" (precision handed
 # back to a caller: propagate_precision, "frame %d: propagating r%d" in the catalogue from
-# 5.10; 6.18 lists the registers, "r1,r4").
+# 5.10; 6.12, 6.18 and 7.3 list the registers, "r1,r4").
 _FRAME_PROPAGATING = re.compile(r"frame \d+: propagating ")
 _FRAME_STATE = re.compile(r"frame\d+: (R\d|fp)")
 _STRUCTURE_PREFIXES = (
@@ -67,7 +67,7 @@ _STRUCTURE_PREFIXES = (
     "cur state:", "old state:",  # after "infinite loop detected" (v6.x)
     # Level 2: a loop's strongly connected component, "SCC enter (1)", "SCC backedge (1)",
     # "SCC exit (1)" (maybe_enter_scc, add_scc_backedge, maybe_exit_scc: 7.2, 7.3 in the
-    # catalogue, 6.18 in our fixtures).
+    # catalogue, 6.18 in our fixtures; not 6.12).
     "SCC enter ", "SCC exit ", "SCC backedge ",
 )
 _LISTING_HEADER = re.compile(r"(stack use/def )?subprog#\d+( \S+)?( \(d\d+,cs\d+\))?:\Z")
@@ -206,9 +206,10 @@ def _load_failed(libbpf_lines: list[str]) -> bool:
 
 
 def _is_poisoned(rest: str) -> bool:
-    """libbpf's words for an instruction it poisoned, after "6: ": "<invalid kfunc call>"
-    (grammar: poisoned_insn_line)."""
-    return rest.startswith("<invalid ") and rest.endswith(">")
+    """An instruction told in words, after "6: ": libbpf's for one it poisoned, "<invalid
+    kfunc call>" (grammar: poisoned_insn_line), or the disassembler's for an opcode it does
+    not know, "BUG_db" (unknown_insn_line)."""
+    return rest.startswith("<invalid ") and rest.endswith(">") or rest.startswith("BUG_") and " " not in rest
 
 
 def _disassembly(text: str) -> str:
@@ -254,8 +255,10 @@ def _quick(text: str) -> _Quick | None:
     colon = text.find(":")
     open_paren = text.find("(", colon)
     index = _number(text[:colon])
-    if index is not None and _is_poisoned(text[colon + 1:].strip()):
-        return _Quick(index, _CALL, None, None)  # libbpf's poisoned call: the walk stops there
+    told = text[colon + 1:].strip()
+    if index is not None and _is_poisoned(told):
+        # The walk stops there: libbpf's poisoned call, or an opcode the disassembler lacks.
+        return _Quick(index, _CALL if told.startswith("<") else _OTHER, None, None)
     opcode_text = text[open_paren + 1:open_paren + 3]
     if index is None or open_paren < 0 or not _is_hex(opcode_text):
         return None

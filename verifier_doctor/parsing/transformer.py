@@ -177,6 +177,11 @@ class LogLineTransformer(Transformer):
                            callee=str(text))
         return InsnLine(insn, None, None)
 
+    def unknown_insn_line(self, index, text):
+        # "1: BUG_db": an opcode the disassembler does not know; its two hex digits are the opcode.
+        insn = Instruction(index=_int(index), opcode=int(str(text)[-2:], 16), text=str(text), kind=OpKind.OTHER)
+        return InsnLine(insn, None, None)
+
     def inline_state(self, state):
         return state
 
