@@ -59,7 +59,8 @@ def may_load_bpf(status: Path = Path("/proc/self/status")) -> bool:
 def _map_facts(obj_ptr: int) -> str:
     """One line per map of the object: its type by libbpf's name, its entries, and libbpf's
     probe of the running kernel for that type; said after a load that failed before the
-    verifier, so that a refused map is reported with what the kernel lacks."""
+    verifier, so that a refused map is reported with what the kernel lacks. The guest loader
+    (guest/vdoctor_guest_load.c, say_map_facts) says the same in the same words."""
     from . import probe
 
     handle, lines, bpf_map = libbpf.lib(), [], None

@@ -242,6 +242,8 @@ static int check_global_data_mmap(struct bpf_object *obj)
 
 /* While a freplace program's candidate targets load, libbpf's output is not kept. */
 static int quiet;
+/* Whether libbpf printed a verifier log for the load under way. */
+static int saw_verifier_log;
 /* --log-bytes N: the verifier log goes to a buffer of N bytes of ours, whose end a kernel since
  * 6.4 keeps when the log is longer, and is printed here as libbpf prints its own. */
 static long log_bytes;
@@ -254,6 +256,8 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 	/* libbpf prints an accepted program's verifier log at debug level; keep only that. */
 	if (level == LIBBPF_DEBUG && !strstr(fmt, "PROG LOAD LOG"))
 		return 0;
+	if (strstr(fmt, "PROG LOAD LOG"))
+		saw_verifier_log = 1;
 	vfprintf(text_sink, fmt, args);
 	fflush(text_sink);
 	/* Each message ends a line, as the host loader keeps them (loader.py, _log_text). */
@@ -515,6 +519,31 @@ static int holds_function(int fd, struct bpf_object *obj, const char *name)
 	return found;
 }
 
+/*
+ * After a load that failed before the verifier: one line per map, its type, its entries and
+ * libbpf's probe of this kernel for the type, in the words of the host loader
+ * (kernel/loader.py, _map_facts), which parsing/messages.py reads.
+ */
+static void say_map_facts(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		int type = (int)bpf_map__type(map);
+		const char *name = libbpf_bpf_map_type_str((enum bpf_map_type)type);
+		int probed = libbpf_probe_bpf_map_type((enum bpf_map_type)type, NULL);
+		char unknown[32];
+
+		if (!name) {
+			snprintf(unknown, sizeof(unknown), "type %d", type);
+			name = unknown;
+		}
+		fprintf(text_sink, "vdoctor: map '%s' is of type %s (max_entries %u); libbpf's probe of this "
+			"kernel: %s maps %s\n", bpf_map__name(map), name, bpf_map__max_entries(map), name,
+			probed == 1 ? "available" : probed == 0 ? "not available" : "unknown");
+	}
+}
+
 /* Loads program `index` of `path` with its log level; a freplace program against the first
  * program of the object that loads and holds the function it replaces (as loader.py does on
  * the host), else as libbpf alone would, after a line saying no program holds it. */
@@ -555,10 +584,15 @@ static int load_one(const char *path, int index, char **sections, int count, int
 	}
 	if (*held)
 		bpf_program__set_attach_target(*prog, bpf_program__fd(target), function);
+	saw_verifier_log = 0;
 	err = bpf_object__load(*obj);
-	if (log_bytes && log_buf[0])
+	if (log_bytes && log_buf[0]) {
 		fprintf(text_sink, "libbpf: prog '%s': -- BEGIN PROG LOAD LOG --\n%s-- END PROG LOAD LOG --\n",
 			bpf_program__name(*prog), log_buf);
+		saw_verifier_log = 1;
+	}
+	if (err && !saw_verifier_log)
+		say_map_facts(*obj);
 	return err ? err : check_global_data_mmap(*obj);
 }
 
