@@ -185,7 +185,7 @@ def parse_message(line: str) -> KernelMessage | None:
 # libbpf's words for a failure before or outside the verifier (map creation, BTF,
 # relocations, a missing kfunc, the license); its other lines are progress reports.
 _LOAD_ERROR_WORDS = ("fail", "error", "Error", "not found", "invalid", "cannot", "unsupported",
-                     "not supported", "refuse")
+                     "not supported", "refuse", "missing BPF prog type")
 # Lines with those words that are no error: optional steps libbpf skips.
 _LOAD_NOISE_WORDS = ("skipping optional step", "BPF token")
 
@@ -198,8 +198,7 @@ _TELLING_WORDS = ("failed to create", "Error")
 def load_error_lines(libbpf_lines: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The libbpf lines that report a failure, the one that says what failed first."""
     lines = [line for line in libbpf_lines
-             if any(w in line for w in _LOAD_ERROR_WORDS) and not any(w in line for w in _LOAD_NOISE_WORDS)
-             or any(p.search(line) for p, _ in _LOAD_FAILURES)]
+             if any(w in line for w in _LOAD_ERROR_WORDS) and not any(w in line for w in _LOAD_NOISE_WORDS)]
     telling = next((i for i, line in enumerate(lines) if any(p.search(line) for p, _ in _LOAD_FAILURES)),
                    next((i for i, line in enumerate(lines) if any(w in line for w in _TELLING_WORDS)), 0))
     return tuple(lines[telling:telling + 1] + lines[:telling] + lines[telling + 1:])
