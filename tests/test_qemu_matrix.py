@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import errno
 import re
+import struct
 import time
 import zlib
 from pathlib import Path
@@ -143,8 +144,8 @@ def test_guest_packet_is_the_host_runners():
     assert bytes(int(byte, 16) for byte in re.findall(r"0x([0-9a-f]{2})", array)) == default_packet()
 
 
-def _block(header: str, text: str, ok: int, err: int, crc_delta: int = 0) -> list[str]:
-    raw = text.encode()
+def _block(header: str, text: str, ok: int, err: int, crc_delta: int = 0, raw: bytes | None = None) -> list[str]:
+    raw = text.encode() if raw is None else raw
     body = base64.b64encode(zlib.compress(raw)).decode()
     crc = (zlib.crc32(raw) + crc_delta) & 0xFFFFFFFF
     return [f"@@VDOCTOR {header}", *[body[i : i + 76] for i in range(0, len(body), 76)],
@@ -225,3 +226,25 @@ def test_try_runs_in_a_guest_kernel(vdoctor):
     assert text.status == 0, text.stderr
     assert "run      2 time(s): returned 42," in text.stdout
     assert "not run: Programs of type kprobe cannot be test-run" in text.stdout
+
+
+def test_a_plans_runs_and_maps_are_decoded(tmp_path):
+    """RunPlan(runs, cpus=2, again, dump): one RUN line per CPU, then the run again, then the
+    maps (bytes, not text) with their type, value size and the guest's mapping of an arena."""
+    objs = [tmp_path / "a.o"]
+    stats = struct.pack("<2Q", 5, 7) + struct.pack("<2Q", 9, 0xFF)  # a per-CPU value on 2 CPUs
+    lines = ["@@VDOCTOR UNAME 6.12.0-1-amd64"]
+    lines += _block("OPEN /objs/0/a.o", "", 1, 0)
+    lines += _block("PROGRAM /objs/0/a.o p xdp", "ok\n", 1, 0)
+    lines += ["@@VDOCTOR RUN 0 10 100 0 xdp", "@@VDOCTOR RUN 3 11 100 0 xdp", "@@VDOCTOR RUN 0 9 1 0 xdp"]
+    lines += _block("MAP static_stats 6 16 0", stats.decode("latin-1"), 1, 0, raw=stats)
+    lines += _block("MAP static_arena 33 0 10000000", "\x80\x00", 1, 0, raw=b"\x80\x00")
+    lines += ["@@VDOCTOR DONE"]
+    parsed = _parse_output("\n".join(lines), objs, "@@VDOCTOR BOOTED", "6.12")
+    key = (objs[0], "p")
+    assert [r.retval for r in parsed.run_series[key]] == [0, 3, 0]
+    assert parsed.runs[key].retval == 0, "the first run stays the run"
+    maps = parsed.maps[key]
+    assert maps["static_stats"].per_cpu() == [stats[:16], stats[16:]]
+    assert (maps["static_arena"].type, maps["static_arena"].address, maps["static_arena"].data) == (
+        33, 0x10000000, b"\x80\x00")

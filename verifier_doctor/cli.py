@@ -189,7 +189,7 @@ def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
 
     source = None if is_object_file(program) else program  # an object's bytes are no source: the log's lines are
     _emit(_formatted(fmt, shown, source, _read_source(source), str(program)), output)
-    return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
+    return pipeline.exit_status([d for _, d, _ in shown])
 
 
 def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int,
@@ -208,7 +208,7 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
                     runs[outcome.name] = pipeline.run_program(obj, outcome.name, run)
                 except VdoctorError as error:
                     runs[outcome.name] = str(error)
-    status = EXIT_ACCEPTED if all(d.verdict == "accepted" for d in diagnoses) else EXIT_REJECTED
+    status = pipeline.exit_status(diagnoses)
     if as_json:
         out = _combined_json(diagnoses)
         done = {n: r for n, r in runs.items() if not isinstance(r, str)}
@@ -238,7 +238,9 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
 
     with reporting(_progress_printer()):
         results, ran = pipeline.run_on_kernels(objects, kernel, log_level, run)
-    rejected = bool(unbuilt) or any(d.verdict != "accepted" for diagnoses in results.values() for d in diagnoses)
+    status = pipeline.exit_status([d for diagnoses in results.values() for d in diagnoses])
+    if unbuilt and status == EXIT_ACCEPTED:
+        status = EXIT_REJECTED
     if as_json:
         kernels: dict[str, Any] = {}
         for version, diagnoses in results.items():
@@ -275,7 +277,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
                     else:
                         screen.print(f"  {name}:")
                         render_run(result, screen)
-    return EXIT_REJECTED if rejected else EXIT_ACCEPTED
+    return status
 
 
 def _progress_printer():

@@ -316,8 +316,15 @@ class LoadFailure:
     libbpf's words and the errno (parsing/messages.py)."""
 
     kind: str  # "attach-target-missing", "no-permission", "not-permitted", "no-kernel-btf", "kfunc-missing",
-    #            "map-create", "too-large", "not-supported"
-    subject: str | None = None  # the function, kfunc or map it names
+    #            "map-create", "map-type-unavailable", "map-zero-entries", "unknown-section",
+    #            "too-large", "not-supported"
+    subject: str | None = None  # the function, kfunc, map or ELF section it names
+    # A map the kernel refused: its type, entries and errno as the loader and libbpf said them,
+    # and libbpf's probe of the running kernel for that type (None: not asked).
+    map_type: str | None = None
+    max_entries: int | None = None
+    errno_text: str | None = None  # libbpf's words for the errno: "Operation not permitted(-1)"
+    type_available: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import Diagnosis, diagnose
-from .errors import BuildFailed, IncompleteLog, NotAVerifierLog, VdoctorError
+from .errors import EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE, BuildFailed, IncompleteLog, NotAVerifierLog, VdoctorError
 from .kernel.build import Built, build_object
 from .model import ProgramTrace
 from .parsing import read_log
@@ -145,6 +145,23 @@ def _rerun_reason(diagnosis: Diagnosis | None, load, log_level: int) -> str | No
     if error.register and diagnosis.culprit is None and not diagnosis.history:
         return f"it names {error.register} but shows none of the states that made it"
     return None
+
+
+def refused_before_the_verifier(diagnosis: Diagnosis) -> bool:
+    """libbpf or the kernel refused the program before the verifier read it: a load error
+    with no verifier message, no instruction and no verifier statistics."""
+    error = diagnosis.error
+    return (diagnosis.verdict == "rejected" and error is not None and error.error_class == "load-error"
+            and error.kernel is None and error.insn is None and diagnosis.stats is None)
+
+
+def exit_status(diagnoses: Sequence[Diagnosis]) -> int:
+    """`try`'s exit status (README, CLI.md): 0 every program accepted, 1 one rejected by the
+    verifier, else 2 when programs were refused before the verifier ran."""
+    failed = [d for d in diagnoses if d.verdict != "accepted"]
+    if not failed:
+        return EXIT_ACCEPTED
+    return EXIT_USAGE if all(refused_before_the_verifier(d) for d in failed) else EXIT_REJECTED
 
 
 def _libbpf_refusal(name: str, log: str) -> VdoctorError:

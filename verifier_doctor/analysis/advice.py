@@ -34,11 +34,16 @@ def advise(error: "ErrorInfo", provenance: Provenance | None, trace: ProgramTrac
     if described:
         text = f"{text} {described}"
     suggestions = [fix.text for fix in taught.fixes]
-    specific = _specific(error, provenance) or _load_failure(error)
+    specific = _specific(error, provenance)
+    typed = _load_failure(error) if specific is None else None
     if specific is not None:
         reason, extra = specific
         text = f"{text} {reason}"
         suggestions = extra + [s for s in suggestions if s not in extra]
+    elif typed is not None:  # a load failure of a known kind: its own fix, not the class's general list
+        reason, extra = typed
+        text = f"{text} {reason}"
+        suggestions = extra or suggestions
     return text, suggestions
 
 

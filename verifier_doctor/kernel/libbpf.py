@@ -118,6 +118,8 @@ def lib() -> ctypes.CDLL:
     _declare(handle, "bpf_map__type", i, vp)
     _declare(handle, "bpf_map__value_size", u32, vp)
     _declare(handle, "bpf_map__key_size", u32, vp)
+    _declare(handle, "bpf_map__initial_value", vp, vp, ctypes.POINTER(sz))
+    _declare(handle, "bpf_map__max_entries", u32, vp)
     _declare(handle, "bpf_map_lookup_elem", i, i, vp, vp)
     _declare(handle, "bpf_prog_load", i, i, cp, cp, vp, sz, vp)
     _declare(handle, "bpf_prog_test_run_opts", i, i, ctypes.POINTER(BpfTestRunOpts))

@@ -43,6 +43,39 @@ class ProgramLoad:
     optional: bool = False
 
 
+CAP_SYS_ADMIN, CAP_BPF = 21, 39  # include/uapi/linux/capability.h
+
+
+def may_load_bpf(status: Path = Path("/proc/self/status")) -> bool:
+    """Whether this process holds CAP_BPF or CAP_SYS_ADMIN in its effective set (CapEff): the
+    capability loading BPF needs, read, not guessed from an EPERM."""
+    for line in status.read_text().splitlines():
+        if line.startswith("CapEff:"):
+            effective = int(line.split()[1], 16)
+            return bool(effective >> CAP_BPF & 1 or effective >> CAP_SYS_ADMIN & 1)
+    return False
+
+
+def _map_facts(obj_ptr: int) -> str:
+    """One line per map of the object: its type by libbpf's name, its entries, and libbpf's
+    probe of the running kernel for that type; said after a load that failed before the
+    verifier, so that a refused map is reported with what the kernel lacks. The guest loader
+    (guest/vdoctor_guest_load.c, say_map_facts) says the same in the same words."""
+    from . import probe
+
+    handle, lines, bpf_map = libbpf.lib(), [], None
+    while bpf_map := handle.bpf_object__next_map(obj_ptr, bpf_map):
+        type_name = probe.map_type_name(handle.bpf_map__type(bpf_map))
+        try:
+            verdict = "available" if probe.map_type_available(type_name) else "not available"
+        except KernelUnavailable:
+            verdict = "unknown"
+        lines.append(f"vdoctor: map '{handle.bpf_map__name(bpf_map).decode()}' is of type {type_name} "
+                     f"(max_entries {handle.bpf_map__max_entries(bpf_map)}); libbpf's probe of this kernel: "
+                     f"{type_name} maps {verdict}\n")
+    return "".join(lines)
+
+
 @cache
 def _require_kernel() -> None:
     """Load a two-instruction program, so that a kernel refusing BPF as such says so once.
@@ -57,8 +90,11 @@ def _require_kernel() -> None:
         os.close(fd)
         return
     err = -fd
-    if err in (errno.EPERM, errno.EACCES):
+    if err in (errno.EPERM, errno.EACCES) and not may_load_bpf():
         raise KernelUnavailable("The running kernel refuses to load BPF programs for this user; run as root or with CAP_BPF.")
+    if err in (errno.EPERM, errno.EACCES):
+        raise KernelUnavailable("The running kernel refuses to load even a trivial BPF program, although this process "
+                                "has CAP_BPF: kernel lockdown or a security module's policy forbids BPF here.")
     if err == errno.ENOSYS:
         raise KernelUnavailable("The running kernel has no bpf() system call (it was built without CONFIG_BPF_SYSCALL).")
     raise KernelUnavailable(f"The running kernel refused even a trivial BPF program: {libbpf.strerror(err)}.")
@@ -219,6 +255,8 @@ def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0,
                                        optional)
     if opened.ptr is None:
         return opened, ProgramLoad(name, "", False, log, err)
+    if err and _BEGIN_MARK not in log:
+        log += _map_facts(opened.ptr)
     if err == -errno.EPERM and _BEGIN_MARK not in log:
         if _needs_trampoline(section):
             # Root with CAP_BPF and CAP_PERFMON, a trivial program loads, tp_btf and iter
@@ -230,17 +268,25 @@ def _load(obj: Path, name: str, log_level: int, log_bytes: int = 0,
                        f"it does not allow BPF trampolines, which attach a program to a kernel "
                        f"function or to another program's function, here (kernel lockdown or a "
                        f"security module's policy); try it in another kernel with --kernel\n")
-            # libbpf's hint to raise 'ulimit -l' misleads: memory is not what is missing.
-            log = refused + "".join(line + "\n" for line in log.splitlines()
-                                    if "try raising 'ulimit -l'" not in line)
-            return opened, ProgramLoad(name, section, False, log, err, optional)
-        # The kernel refused before verifying: bpf_prog_load() wants CAP_BPF
-        # (and CAP_NET_ADMIN or CAP_PERFMON) for every type but socket filters
-        # and cgroup skb, which the probe in _require_kernel() may have passed.
-        opened.close()
-        raise KernelUnavailable(f"The running kernel refuses to load {section} programs for this user; run as root or with CAP_BPF.")
+            return opened, ProgramLoad(name, section, False, refused + _without_memlock_hint(log), err, optional)
+        if not may_load_bpf():
+            # The kernel refused before verifying: bpf_prog_load() wants CAP_BPF
+            # (and CAP_NET_ADMIN or CAP_PERFMON) for every type but socket filters
+            # and cgroup skb, which the probe in _require_kernel() may have passed.
+            opened.close()
+            raise KernelUnavailable(f"The running kernel refuses to load {section} programs for this user; run as root or with CAP_BPF.")
+        # With the capability, EPERM is the kernel refusing something else (a map type it
+        # lacks answers EPERM on 6.18): libbpf's lines say what, and are reported as they are.
+        log = _without_memlock_hint(log)
     return opened, ProgramLoad(name, section, err == 0, log, err if err else None,
                                optional)
+
+
+def _without_memlock_hint(log: str) -> str:
+    """libbpf's log without its hint to raise 'ulimit -l' after an EPERM, which misleads where
+    the process holds CAP_BPF: memory is not what is missing (and since 5.11 BPF memory is
+    not counted against RLIMIT_MEMLOCK)."""
+    return "".join(line + "\n" for line in log.splitlines() if "try raising 'ulimit -l'" not in line)
 
 
 def optional_programs(obj: Path) -> set[str]:
@@ -391,6 +437,34 @@ class LoadedProgram:
         bpf_map = handle.bpf_object__find_map_by_name(obj, section.encode())
         value = _lookup_key0(bpf_map) if bpf_map else None
         return None if value is None else value[offset : offset + size]
+
+    def read_arena(self) -> tuple[int, bytes] | None:
+        """(address, contents) of the object's arena as this process maps it (libbpf mmap()s
+        an arena when it creates it; the program's user-space pointers point there), or None."""
+        handle = libbpf.lib()
+        bpf_map = None
+        while bpf_map := handle.bpf_object__next_map(self._object.ptr, bpf_map):
+            if handle.bpf_map__type(bpf_map) == ARENA_MAP_TYPE:
+                size = ctypes.c_size_t()
+                address = handle.bpf_map__initial_value(bpf_map, ctypes.byref(size))
+                return (address, ctypes.string_at(address, size.value)) if address else None
+        return None
+
+
+ARENA_MAP_TYPE = 33  # BPF_MAP_TYPE_ARENA (uapi, Linux 6.9)
+
+
+def global_variable(obj: Path, name: str) -> tuple[str, int, int] | None:
+    """(data section, offset, size) of global variable `name` of `obj`, from its BTF; the
+    object is only opened, so this works where nothing can be loaded."""
+    with libbpf.capture_prints():
+        opened = _Object(_check_file(obj))
+    if opened.ptr is None:
+        return None
+    try:
+        return _find_variable(libbpf.lib().bpf_object__btf(opened.ptr), name)
+    finally:
+        opened.close()
 
 
 def per_cpu_values(raw: bytes) -> list[bytes]:

@@ -41,6 +41,12 @@ def map_type_number(name: str) -> int:
     raise KernelUnavailable(f"This libbpf does not know the map type '{name}'; a newer libbpf is needed to probe it.")
 
 
+def map_type_name(number: int) -> str:
+    """libbpf's name of a map type's uapi number (33 -> "arena"), or "type N" past its list."""
+    known = _probe_lib().libbpf_bpf_map_type_str(number)
+    return known.decode() if known else f"type {number}"
+
+
 @cache
 def map_type_available(name: str) -> bool:
     """Whether the running kernel creates maps of this type ("arena", "ringbuf", ...)."""

@@ -21,6 +21,15 @@ raw_tracepoint and syscall programs N times with no data; other types are not ru
 
 The guest does not collect bpf_printk output: `printed` is always empty there.
 
+A plan per object asks for more: a first run on several CPUs at once, a run again on the used
+maps, and the maps' contents after the runs (array maps at key 0; an arena as the guest
+process reads it through libbpf's mmap(), with the address of that mapping):
+
+    plan = RunPlan(runs=1000, cpus=2, again=1, dump=True)
+    run = load_in_guest("6.12", [obj], plans={obj: plan})
+    run.run_series[(obj, "prog")]    # [RunResult on CPU 0, on CPU 1, the run again]
+    run.maps[(obj, "prog")]["static_stats"]   # GuestMap(type, address, data)
+
 QEMU runs with TCG (no KVM); a Debian kernel boots and loads in a few seconds.
 """
 
@@ -39,7 +48,7 @@ import subprocess
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,6 +68,31 @@ MAX_RUNS = 1_000_000_000  # the guest loader's bound (BPF_PROG_TEST_RUN's repeat
 
 
 @dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What the guest does with each accepted program of one object after loading it."""
+
+    runs: int = 0  # BPF_PROG_TEST_RUN's repeat of the first run; 0: not run
+    cpus: int = 1  # the first run on this many CPUs at once (one thread each, the guest gets as many)
+    again: int = 0  # then a run again with this repeat, on the maps the first run left
+    dump: bool = False  # then the object's array maps (key 0) and arenas, in GuestRun.maps
+
+
+@dataclass(frozen=True, slots=True)
+class GuestMap:
+    """A map's contents in the guest after the runs."""
+
+    type: int  # the map type's uapi number
+    value_size: int
+    address: int  # where the guest process maps an arena (its user-space pointers point there), else 0
+    data: bytes  # an array's value at key 0 (per-CPU: each possible CPU's, 8-byte aligned); an arena's pages
+
+    def per_cpu(self) -> list[bytes]:
+        """A per-CPU array's value on each of the guest's possible CPUs."""
+        width = (self.value_size + 7) // 8 * 8
+        return [self.data[at:at + width] for at in range(0, len(self.data), width)]
+
+
+@dataclass(frozen=True, slots=True)
 class GuestRun:
     """What one boot of one kernel gave: its release and, per object, each program's load."""
 
@@ -73,20 +107,33 @@ class GuestRun:
     # ... and, for an accepted program whose run failed or whose type cannot be test-run, why,
     # in the host runner's words.
     run_errors: dict[tuple[Path, str], str] = field(default_factory=dict)
+    # With a RunPlan: every run of the program in the order of the plan (one per CPU, then again).
+    run_series: dict[tuple[Path, str], list[RunResult]] = field(default_factory=dict)
+    # With RunPlan(dump=True): the maps by name after the runs.
+    maps: dict[tuple[Path, str], dict[str, GuestMap]] = field(default_factory=dict)
+
+
+MAX_CPUS = 64  # the guest loader's bound
 
 
 def load_in_guest(
     version: str, objects: Sequence[Path], log_level: int = 1, timeout: float = 300,
-    runs: int = 0, log_bytes: int = 0,
+    runs: int = 0, log_bytes: int = 0, plans: Mapping[Path, RunPlan] | None = None,
 ) -> GuestRun:
     """Boot kernel `version` (a label of kernels.SUPPORTED) and load every program of `objects`;
     with `runs` > 0, test-run each accepted program `runs` times; with `log_bytes`, each log goes
-    to a buffer of that size (the end of a longer log is kept) instead of libbpf's."""
+    to a buffer of that size (the end of a longer log is kept) instead of libbpf's; `plans`
+    replaces `runs` for the objects it names."""
     if not 0 <= log_level <= 7:
         raise VdoctorError(f"The verifier log level must be 0 to 7, not {log_level}.")
-    if not 0 <= runs <= MAX_RUNS:
-        raise VdoctorError(f"The number of test runs must be 0 to {MAX_RUNS}, not {runs}.")
     objects = [Path(o) for o in objects]
+    chosen = {obj: (plans or {}).get(obj, RunPlan(runs=runs)) for obj in objects}
+    for plan in chosen.values():
+        for count in (plan.runs, plan.again):
+            if not 0 <= count <= MAX_RUNS:
+                raise VdoctorError(f"The number of test runs must be 0 to {MAX_RUNS}, not {count}.")
+        if not 1 <= plan.cpus <= MAX_CPUS:
+            raise VdoctorError(f"A run on {plan.cpus} CPUs at once is not possible: 1 to {MAX_CPUS}.")
     for obj in objects:
         if not obj.is_file():
             raise VdoctorError(f"The BPF object {obj} does not exist.")
@@ -97,12 +144,13 @@ def load_in_guest(
     with tempfile.TemporaryDirectory(prefix="vdoctor-qemu-") as scratch:
         work = Path(scratch)
         initrd = work / "initrd.cpio"
-        initrd.write_bytes(_initramfs(loader, objects, log_level, runs, log_bytes))
+        initrd.write_bytes(_initramfs(loader, objects, log_level, runs, log_bytes, chosen))
         data = work / "results.txt"
         started = time.monotonic()
         _report(version, f"booting {image.release}")
         try:
-            console = _boot(image.vmlinuz, initrd, data, timeout, version)
+            console = _boot(image.vmlinuz, initrd, data, timeout, version,
+                            max(plan.cpus for plan in chosen.values()) if chosen else 1)
         except VdoctorError as error:
             _report(version, f"failed after {time.monotonic() - started:.0f} s: {error}")
             raise
@@ -111,7 +159,7 @@ def load_in_guest(
         output = data.read_text(errors="replace") if data.exists() else ""
     parsed = _parse_output(output, objects, console, version)
     return GuestRun(version, parsed.release, parsed.results, seconds, console, parsed.runs,
-                    parsed.run_errors)
+                    parsed.run_errors, parsed.run_series, parsed.maps)
 
 
 # Who hears of each boot's progress: a callback (kernel label, what happened), set for a
@@ -138,12 +186,13 @@ def _report(version: str, event: str) -> None:
 def load_in_guests(
     versions: Sequence[str], objects: Sequence[Path], log_level: int = 1,
     timeout: float = 300, jobs: int = 2, runs: int = 0, log_bytes: int = 0,
+    plans: Mapping[Path, RunPlan] | None = None,
 ) -> dict[str, GuestRun | VdoctorError]:
     """`load_in_guest` for several kernels, `jobs` boots at a time; a failed kernel maps to its error."""
 
     def one(version: str) -> GuestRun | VdoctorError:
         try:
-            return load_in_guest(version, objects, log_level, timeout, runs, log_bytes)
+            return load_in_guest(version, objects, log_level, timeout, runs, log_bytes, plans)
         except VdoctorError as error:
             return error
 
@@ -161,7 +210,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 dmesg -n 1
 echo "@@VDOCTOR BOOTED $(uname -r)"
-/bin/vdoctor_guest_load {level} --runs {runs} {log_bytes}{objects} >/dev/ttyS1 2>/dev/console
+/bin/vdoctor_guest_load {level} {log_bytes}{objects} >/dev/ttyS1 2>/dev/console
 echo "@@VDOCTOR LOADER-EXIT $?"
 poweroff -f
 """
@@ -185,8 +234,12 @@ def _is_static(executable: bytes) -> bool:
     )
 
 
+def _plan_options(plan: RunPlan) -> str:
+    return f"--runs {plan.runs} --cpus {plan.cpus} --again {plan.again} --dump {int(plan.dump)}"
+
+
 def _initramfs(loader: Path, objects: Sequence[Path], log_level: int, runs: int = 0,
-               log_bytes: int = 0) -> bytes:
+               log_bytes: int = 0, plans: Mapping[Path, RunPlan] | None = None) -> bytes:
     busybox = next(
         (data for p in BUSYBOX_CANDIDATES if Path(p).is_file()
          and _is_static(data := Path(p).read_bytes())),
@@ -196,9 +249,11 @@ def _initramfs(loader: Path, objects: Sequence[Path], log_level: int, runs: int 
         raise KernelUnavailable("No static busybox is installed (Debian's busybox-static package).")
     init = _INIT.format(
         level=log_level,
-        runs=runs,
         log_bytes=f"--log-bytes {log_bytes} " if log_bytes else "",
-        objects=" ".join(shlex.quote(_guest_object(i, obj)) for i, obj in enumerate(objects)),
+        # Each object after the options of its plan (the loader keeps them until changed).
+        objects=" ".join(
+            f"{_plan_options((plans or {}).get(obj, RunPlan(runs=runs)))} {shlex.quote(_guest_object(i, obj))}"
+            for i, obj in enumerate(objects)),
     )
     archive = _Cpio()
     for folder in ("bin", "dev", "proc", "sys", "objs", "tmp"):
@@ -249,9 +304,9 @@ def _pad(length: int) -> bytes:
 
 # --- the boot --------------------------------------------------------------------------------
 
-def _boot(vmlinuz: Path, initrd: Path, data: Path, timeout: float, version: str) -> str:
+def _boot(vmlinuz: Path, initrd: Path, data: Path, timeout: float, version: str, cpus: int = 1) -> str:
     command = [
-        QEMU, "-accel", "tcg", "-m", "512M", "-smp", "1", "-nographic", "-no-reboot",
+        QEMU, "-accel", "tcg", "-m", "512M", "-smp", str(cpus), "-nographic", "-no-reboot",
         "-nic", "none",
         "-serial", "mon:stdio",  # ttyS0: the console
         "-serial", f"file:{data}",  # ttyS1: the loader's results
@@ -302,6 +357,7 @@ _BLOCK = re.compile(r"^@@VDOCTOR (OPEN|PROGRAM) (\S+(?: \S+)*)$")
 _END = re.compile(r"^@@VDOCTOR END ([01]) (\d+) (\d+) ([0-9a-f]{8})$")
 # <retval> <duration_ns> <repeat> <errno> <type>; extra fields a newer loader may add are ignored.
 _RUN = re.compile(r"^@@VDOCTOR RUN (\d+) (\d+) (\d+) (\d+) (\S+)(?: \S+)*$")
+_MAP = re.compile(r"^@@VDOCTOR MAP (\S+) (\d+) (\d+) ([0-9a-f]+)$")
 ENOTSUPP = 524  # the kernel-internal "not supported" some test_run paths return
 
 
@@ -311,6 +367,8 @@ class _Parsed:
     results: dict[Path, list[ProgramLoad]]
     runs: dict[tuple[Path, str], RunResult]
     run_errors: dict[tuple[Path, str], str]
+    run_series: dict[tuple[Path, str], list[RunResult]] = field(default_factory=dict)
+    maps: dict[tuple[Path, str], dict[str, GuestMap]] = field(default_factory=dict)
 
 
 def _unescape(field_text: str) -> str:
@@ -319,14 +377,26 @@ def _unescape(field_text: str) -> str:
     return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), field_text)
 
 
-def _decode(body: list[str], length: int, crc: int) -> str | None:
+def _decode_bytes(body: list[str], length: int, crc: int) -> bytes | None:
     try:
         raw = zlib.decompress(base64.b64decode("".join(body), validate=True))
     except (binascii.Error, zlib.error, ValueError):
         return None
     if len(raw) != length or zlib.crc32(raw) != crc:
         return None
-    return raw.decode(errors="replace")
+    return raw
+
+
+def _read_block(lines: list[str], index: int, version: str) -> tuple[bytes, re.Match, int]:
+    """The block whose text starts at lines[index]: its bytes, its END line, the next index."""
+    start = index
+    while index < len(lines) and not lines[index].startswith(f"{MARK} END"):
+        index += 1
+    end = _END.match(lines[index]) if index < len(lines) else None
+    raw = end and _decode_bytes(lines[start:index], int(end.group(3)), int(end.group(4), 16))
+    if end is None or raw is None:
+        raise KernelUnavailable(f"The results from Linux {version} under QEMU came back damaged.")
+    return raw, end, index + 1
 
 
 def _parse(
@@ -361,7 +431,9 @@ def _parse_output(output: str, objects: Sequence[Path], console: str, version: s
     results: dict[Path, list[ProgramLoad]] = {obj: [] for obj in objects}
     runs: dict[tuple[Path, str], RunResult] = {}
     run_errors: dict[tuple[Path, str], str] = {}
-    accepted: tuple[Path, str] | None = None  # the accepted program a RUN line would be about
+    run_series: dict[tuple[Path, str], list[RunResult]] = {}
+    maps: dict[tuple[Path, str], dict[str, GuestMap]] = {}
+    accepted: tuple[Path, str] | None = None  # the accepted program RUN lines and MAP blocks are about
     release = ""
     index = 0
     while index < len(lines):
@@ -378,25 +450,27 @@ def _parse_output(output: str, objects: Sequence[Path], console: str, version: s
                 )
             if accepted is not None:
                 retval, duration, repeat, err = (int(record.group(i)) for i in range(1, 5))
+                first = accepted not in runs and accepted not in run_errors
                 if err == 0 and repeat > 0:
-                    runs[accepted] = RunResult(retval, duration, repeat, [])
-                else:
+                    result = RunResult(retval, duration, repeat, [])
+                    run_series.setdefault(accepted, []).append(result)
+                    if first:
+                        runs[accepted] = result
+                elif first:
                     run_errors[accepted] = _run_error(err, repeat, _unescape(record.group(5)))
-            accepted = None
+            continue
+        dumped = _MAP.match(line)
+        if dumped is not None:
+            raw, _, index = _read_block(lines, index, version)
+            if accepted is not None:
+                maps.setdefault(accepted, {})[_unescape(dumped.group(1))] = GuestMap(
+                    int(dumped.group(2)), int(dumped.group(3)), int(dumped.group(4), 16), raw)
             continue
         block = _BLOCK.match(line)
         if block is None:
             continue
-        start = index
-        while index < len(lines) and not lines[index].startswith(f"{MARK} END"):
-            index += 1
-        end = _END.match(lines[index]) if index < len(lines) else None
-        text = end and _decode(lines[start:index], int(end.group(3)), int(end.group(4), 16))
-        index += 1
-        if end is None or text is None:
-            raise KernelUnavailable(
-                f"The results from Linux {version} under QEMU came back damaged."
-            )
+        raw, end, index = _read_block(lines, index, version)
+        text = raw.decode(errors="replace")
         fields = [_unescape(f) for f in block.group(2).split(" ")]
         obj = by_guest.get(fields[0])
         ok, err = end.group(1) == "1", int(end.group(2))
@@ -412,4 +486,4 @@ def _parse_output(output: str, objects: Sequence[Path], console: str, version: s
                 accepted = (obj, fields[1])
     if not release:
         raise KernelUnavailable(f"Linux {version} under QEMU did not report its release.")
-    return _Parsed(release, results, runs, run_errors)
+    return _Parsed(release, results, runs, run_errors, run_series, maps)

@@ -185,7 +185,7 @@ def parse_message(line: str) -> KernelMessage | None:
 # libbpf's words for a failure before or outside the verifier (map creation, BTF,
 # relocations, a missing kfunc, the license); its other lines are progress reports.
 _LOAD_ERROR_WORDS = ("fail", "error", "Error", "not found", "invalid", "cannot", "unsupported",
-                     "not supported", "refuse")
+                     "not supported", "refuse", "missing BPF prog type")
 # Lines with those words that are no error: optional steps libbpf skips.
 _LOAD_NOISE_WORDS = ("skipping optional step", "BPF token")
 # libbpf loads the object's BTF into the kernel first; when the kernel refuses it and no
@@ -231,8 +231,37 @@ _LOAD_FAILURES = (
     (re.compile(r"Couldn't load trivial BPF program"), "no-permission"),
     (re.compile(r"kernel BTF is missing|failed to find valid kernel BTF|vmlinux BTF is not found"), "no-kernel-btf"),
     (re.compile(r"map '([^']+)': failed to create"), "map-create"),
+    # libbpf 1.0+ (bpf_object_load_prog): SEC() names no program type it knows; bpftool's
+    # own wording of the same is "failed to guess program type from ELF section '%s'".
+    (re.compile(r"prog '[^']+': missing BPF prog type, check ELF section name '([^']*)'"), "unknown-section"),
+    (re.compile(r"failed to guess program type from ELF section '([^']*)'"), "unknown-section"),
 )
+# libbpf 1.x: "map 'heap': failed to create: Operation not permitted(-1)" (1.5+: "-EPERM").
+_MAP_ERRNO = re.compile(r"map '([^']+)': failed to create: (.+)$")
+# verifier-doctor's loader (kernel/loader.py), after a load that failed before the verifier,
+# one line per map: "map 'heap' is of type arena (max_entries 2); libbpf's probe of this
+# kernel: arena maps not available".
+_MAP_FACTS = re.compile(r"map '([^']+)' is of type (\S+(?: \d+)?) \(max_entries (\d+)\); libbpf's probe of this "
+                        r"kernel: \S+(?: \d+)? maps (available|not available|unknown)$")
+# Map types whose max_entries 0 libbpf fills in itself (the number of CPUs).
+_ENTRIES_FILLED_BY_LIBBPF = ("perf_event_array",)
 _EPERM, _EACCES, _E2BIG, _ENOTSUPP = 1, 13, 7, 524
+
+
+def _map_failure(name: str, libbpf_lines: tuple[str, ...] | list[str]) -> LoadFailure:
+    """A map the kernel refused, with what the loader said of it and libbpf's errno."""
+    errno_text = next((m.group(2) for m in map(_MAP_ERRNO.search, libbpf_lines) if m and m.group(1) == name), None)
+    facts = next((m for m in map(_MAP_FACTS.search, libbpf_lines) if m and m.group(1) == name), None)
+    if facts is None:
+        return LoadFailure("map-create", name, errno_text=errno_text)
+    map_type, entries, verdict = facts.group(2), int(facts.group(3)), facts.group(4)
+    available = None if verdict == "unknown" else verdict == "available"
+    kind = "map-create"
+    if available is False:
+        kind = "map-type-unavailable"
+    elif entries == 0 and map_type not in _ENTRIES_FILLED_BY_LIBBPF:
+        kind = "map-zero-entries"
+    return LoadFailure(kind, name, map_type, entries, errno_text, available)
 
 
 def load_failure(libbpf_lines: tuple[str, ...] | list[str], errno: int | None) -> LoadFailure | None:
@@ -240,6 +269,8 @@ def load_failure(libbpf_lines: tuple[str, ...] | list[str], errno: int | None) -
     for line in libbpf_lines:
         for pattern, kind in _LOAD_FAILURES:
             match = pattern.search(line)
+            if match and kind == "map-create":
+                return _map_failure(match.group(1), libbpf_lines)
             if match:
                 return LoadFailure(kind, match.group(1) if match.groups() else None)
     code = -errno if errno is not None and errno < 0 else errno

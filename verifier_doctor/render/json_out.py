@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from typing import Any
 
 from ..analysis.diagnosis import Diagnosis
@@ -62,6 +64,9 @@ def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             "insn_text": error.insn_text,
             "source": _source(error.source),
             "details": list(error.details),
+            # A load refused before the verifier, typed (model.LoadFailure): kind, subject, and
+            # for a refused map its type, max_entries, errno and libbpf's probe of the type.
+            **({"load_failure": asdict(error.load_failure)} if error.load_failure is not None else {}),
         },
         "culprit": None if culprit is None else {
             "register": culprit.location,

@@ -42,9 +42,33 @@ def failure_words(failure: LoadFailure) -> tuple[str, list[str]]:
                 "fentry/fexit/lsm/tp_btf programs and kfuncs need.",
                 ["Use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give libbpf a BTF file "
                  "(btf_custom_path) made for this kernel."])
+    if failure.kind == "unknown-section":
+        return (f"libbpf takes a program's type from the name of its ELF section, and `SEC(\"{subject}\")` "
+                "names no type it knows, so it asked the kernel for nothing: the program was never verified.",
+                [f"Rename the section after the program's type: `SEC(\"tc\")` for a tc classifier, "
+                 "`SEC(\"xdp\")`, `SEC(\"kprobe/<function>\")`, `SEC(\"tracepoint/<category>/<name>\")`; "
+                 f"`bpftool prog load` of the object lists every name libbpf knows. A loader of your own may "
+                 "instead set the type with bpf_program__set_type() before loading."])
+    refused = _refused_map(failure)
+    if failure.kind == "map-type-unavailable":
+        return (f"The kernel refused to create the map `{subject}`{refused}, and libbpf's probe of this kernel "
+                f"(creating a small {failure.map_type} map) fails too: this kernel does not have {failure.map_type} "
+                "maps at all (built without them, or older than the type), whatever the map's definition says.",
+                [f"Load the program in a kernel that creates {failure.map_type} maps (`vdoctor try prog.bpf.c "
+                 "--kernel all`; `bpftool feature probe | grep map_type` lists this kernel's), or build a variant "
+                 f"without the {failure.map_type} map for kernels that lack it."])
+    if failure.kind == "map-zero-entries":
+        return (f"The kernel refused to create the map `{subject}`{refused}: it is declared with max_entries 0, and "
+                f"the kernel makes no {failure.map_type} map without entries.",
+                [f"Give `{subject}` its size: `__uint(max_entries, 1024);` (for a ring buffer, a power of two "
+                 "bytes that is a multiple of the page size)."])
     if failure.kind == "map-create":
-        return (f"The kernel refused to create the map `{subject}`: its type, key or value size, flags or "
-                "number of entries are not allowed here.",
+        probed = ""
+        if failure.type_available:
+            probed = (f" libbpf's probe says this kernel creates {failure.map_type} maps, so it is this map's "
+                      "definition the kernel refuses:")
+        return (f"The kernel refused to create the map `{subject}`{refused}.{probed} its key or value size, flags "
+                "or number of entries are not allowed for its type here.",
                 ["Check the map's definition against what this kernel supports (`bpftool feature`), and "
                  "the memory limit (RLIMIT_MEMLOCK before 5.11)."])
     if failure.kind == "too-large":
@@ -52,11 +76,19 @@ def failure_words(failure: LoadFailure) -> tuple[str, list[str]]:
                 "verifier's 1,000,000 processed instructions, or 4,096 instructions unprivileged).",
                 ["Split the program into bpf-to-bpf functions or tail calls, bound loops tighter, or use "
                  "bpf_loop() (5.17+) instead of unrolled loops."])
+    if failure.kind != "not-supported":
+        return ("libbpf stopped the load before the verifier ran; its first line above says why.", [])
     return ("The kernel answered ENOTSUPP (-524): it does not support what the program asks for here (a "
             "helper or kfunc for this program type or attach point, a map feature, mmap of a map "
             "holding a bpf_spin_lock).",
             ["Check `bpftool feature probe` for what this kernel supports, and load on a newer kernel "
              "(`vdoctor try --kernel all`)."])
+
+
+def _refused_map(failure: LoadFailure) -> str:
+    """", of type hash with max_entries 0 (Invalid argument(-22))": what is known of a refused map."""
+    said = f", of type {failure.map_type} with max_entries {failure.max_entries}" if failure.map_type else ""
+    return f"{said} ({failure.errno_text})" if failure.errno_text else said
 
 
 CLASS = ErrorClass(

@@ -6,7 +6,10 @@
  * It runs as /init's child inside a QEMU guest (verifier_doctor/kernel/qemu.py), linked
  * statically against libbpf so that one binary runs on every guest kernel.
  *
- *     vdoctor_guest_load LOG_LEVEL [--runs N] [--log-bytes N] OBJECT...
+ *     vdoctor_guest_load LOG_LEVEL [OPTION N]... OBJECT... [[OPTION N]... OBJECT...]...
+ *
+ * The options (--runs, --again, --cpus, --dump, --log-bytes; described below) hold for the
+ * objects after them, until an option names a new value.
  *
  * For each object and each of its programs, the object is opened anew with only that program
  * autoloaded (a rejected program must not hide the verdict on its neighbours), its verifier log
@@ -23,7 +26,15 @@
  * sched_act, XDP, cgroup_skb, lwt_*, flow dissector) once with repeat = N on the runner's
  * 64-byte Ethernet+IPv4+UDP frame, the kernel timing each run; raw_tracepoint (12 zero u64
  * arguments) and syscall (a zeroed 4 KiB context) programs N times with no data, timed here by
- * the wall clock. Other types are not run.
+ * the wall clock. Other types are not run. With --cpus K (K >= 2) that first run happens on K
+ * threads at once, the thread i pinned to CPU i, each with repeat = N (one RUN line each, in CPU
+ * order); the loader itself runs on CPU 0. With --again M (M >= 1) each accepted program is run
+ * once more after that, with repeat = M, on CPU 0 (one more RUN line).
+ *
+ * With --dump 1, after the runs, the contents of each of the object's array maps (key 0, every
+ * possible CPU's value of a per-CPU array one after the other, each rounded up to 8 bytes, as the
+ * kernel copies them) and of each arena, read through libbpf's mmap() of it in this process,
+ * follow in MAP blocks.
  *
  * Output, on stdout; fields are separated by one space, with '%', whitespace and control
  * characters inside a field written as %XX (an empty field as %00):
@@ -36,9 +47,13 @@
  *     <text>
  *     @@VDOCTOR END <accepted 0|1> <errno> <length> <crc32>
  *     @@VDOCTOR RUN <retval> <duration_ns> <repeat> <errno> <type>   (--runs, accepted programs)
+ *     @@VDOCTOR MAP <name> <type> <value_size> <address>   (--dump 1, accepted programs)
+ *     <bytes>
+ *     @@VDOCTOR END 1 0 <length> <crc32>
  *     @@VDOCTOR DONE
  *
- * A RUN line belongs to the PROGRAM block just before it. <retval> is the program's return
+ * RUN lines and MAP blocks belong to the PROGRAM block just before them. <type> of a MAP is the
+ * map type's number, <address> (hex) where this process maps an arena, else 0. <retval> is the program's return
  * value (of the last run, unsigned), <duration_ns> the time of one run, <repeat> the number of
  * runs, <errno> 0 or the positive errno of the failed run, <type> libbpf's name of the program
  * type. A type that cannot be test-run gives <repeat> 0 and <errno> EOPNOTSUPP.
@@ -50,6 +65,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +242,8 @@ static int check_global_data_mmap(struct bpf_object *obj)
 
 /* While a freplace program's candidate targets load, libbpf's output is not kept. */
 static int quiet;
+/* Whether libbpf printed a verifier log for the load under way. */
+static int saw_verifier_log;
 /* --log-bytes N: the verifier log goes to a buffer of N bytes of ours, whose end a kernel since
  * 6.4 keeps when the log is longer, and is printed here as libbpf prints its own. */
 static long log_bytes;
@@ -237,6 +256,8 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 	/* libbpf prints an accepted program's verifier log at debug level; keep only that. */
 	if (level == LIBBPF_DEBUG && !strstr(fmt, "PROG LOAD LOG"))
 		return 0;
+	if (strstr(fmt, "PROG LOAD LOG"))
+		saw_verifier_log = 1;
 	vfprintf(text_sink, fmt, args);
 	fflush(text_sink);
 	/* Each message ends a line, as the host loader keeps them (loader.py, _log_text). */
@@ -292,32 +313,42 @@ static unsigned long long now_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
-static void run_program(struct bpf_program *prog, int runs)
+struct run_result {
+	struct bpf_program *prog;
+	int runs, cpu;
+	unsigned int retval;
+	unsigned long long duration;
+	int repeat, err;
+};
+
+static void *run_once(void *arg)
 {
 	static unsigned char raw_tp_ctx[12 * 8]; /* MAX_BPF_FUNC_ARGS zero arguments */
 	static unsigned char syscall_ctx[4096];
+	struct run_result *r = arg;
 	unsigned char packet[sizeof(default_packet)];
-	int type = (int)bpf_program__type(prog);
-	const char *type_name = libbpf_bpf_prog_type_str((enum bpf_prog_type)type);
-	unsigned long long duration = 0;
-	unsigned int retval = 0;
-	int err = 0, repeat = runs, fd = bpf_program__fd(prog), i;
-	char unknown[32];
+	int type = (int)bpf_program__type(r->prog);
+	int fd = bpf_program__fd(r->prog), i;
 
-	if (!type_name) {
-		snprintf(unknown, sizeof(unknown), "type %d", type);
-		type_name = unknown;
+	if (r->cpu >= 0) {
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(r->cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one); /* this thread only */
 	}
+	r->repeat = r->runs;
+	r->err = 0;
 	if (is_packet_type(type)) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts);
 
 		memcpy(packet, default_packet, sizeof(packet));
 		opts.data_in = packet;
 		opts.data_size_in = sizeof(packet);
-		opts.repeat = runs;
-		err = bpf_prog_test_run_opts(fd, &opts);
-		retval = opts.retval;
-		duration = opts.duration;
+		opts.repeat = r->runs;
+		r->err = bpf_prog_test_run_opts(fd, &opts);
+		r->retval = opts.retval;
+		r->duration = opts.duration;
 	} else if (type == RAW_TRACEPOINT_TYPE || type == SYSCALL_TYPE) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts);
 		unsigned long long start;
@@ -330,23 +361,104 @@ static void run_program(struct bpf_program *prog, int runs)
 			opts.ctx_size_in = sizeof(syscall_ctx);
 		}
 		start = now_ns();
-		for (i = 0; i < runs && !err; i++) {
-			err = bpf_prog_test_run_opts(fd, &opts);
-			retval = opts.retval;
+		for (i = 0; i < r->runs && !r->err; i++) {
+			r->err = bpf_prog_test_run_opts(fd, &opts);
+			r->retval = opts.retval;
 		}
-		duration = (now_ns() - start) / (unsigned long long)runs;
+		r->duration = (now_ns() - start) / (unsigned long long)r->runs;
 	} else {
-		err = -EOPNOTSUPP;
-		repeat = 0;
+		r->err = -EOPNOTSUPP;
+		r->repeat = 0;
 	}
-	if (err) {
-		retval = 0;
-		duration = 0;
+	if (r->err) {
+		r->retval = 0;
+		r->duration = 0;
 	}
-	printf("@@VDOCTOR RUN %u %llu %d %d", retval, duration, repeat, err < 0 ? -err : err);
+	return NULL;
+}
+
+static void print_run(const struct run_result *r)
+{
+	int type = (int)bpf_program__type(r->prog);
+	const char *type_name = libbpf_bpf_prog_type_str((enum bpf_prog_type)type);
+	char unknown[32];
+
+	if (!type_name) {
+		snprintf(unknown, sizeof(unknown), "type %d", type);
+		type_name = unknown;
+	}
+	printf("@@VDOCTOR RUN %u %llu %d %d", r->retval, r->duration, r->repeat,
+	       r->err < 0 ? -r->err : r->err);
 	put_field(type_name);
 	putchar('\n');
 	fflush(stdout);
+}
+
+#define MAX_CPUS 64
+
+/* The program's runs: on `cpus` threads at once (one per CPU) when cpus >= 2, else here. */
+static void run_program(struct bpf_program *prog, int runs, int cpus)
+{
+	struct run_result results[MAX_CPUS];
+	pthread_t threads[MAX_CPUS];
+	int i;
+
+	if (cpus < 2) {
+		results[0] = (struct run_result){ .prog = prog, .runs = runs, .cpu = -1 };
+		run_once(&results[0]);
+		print_run(&results[0]);
+		return;
+	}
+	for (i = 0; i < cpus; i++) {
+		results[i] = (struct run_result){ .prog = prog, .runs = runs, .cpu = i };
+		if (pthread_create(&threads[i], NULL, run_once, &results[i])) {
+			results[i].err = -errno;
+			results[i].repeat = runs;
+			threads[i] = 0;
+		}
+	}
+	for (i = 0; i < cpus; i++) {
+		if (threads[i])
+			pthread_join(threads[i], NULL);
+		print_run(&results[i]);
+	}
+}
+
+/* --- map contents (--dump 1) ------------------------------------------------------------------ */
+
+#define ARENA_TYPE 33 /* BPF_MAP_TYPE_ARENA, Linux 6.9 */
+
+static void dump_map(struct bpf_map *map)
+{
+	int type = (int)bpf_map__type(map);
+	unsigned long long address = 0;
+	size_t size = 0;
+	void *data = NULL, *copy = NULL;
+	__u32 key = 0;
+
+	if (type == ARENA_TYPE) {
+		data = bpf_map__initial_value(map, &size); /* libbpf's mmap() of the arena */
+		address = (unsigned long long)(unsigned long)data;
+	} else if ((type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY) &&
+		   bpf_map__key_size(map) == sizeof(key)) {
+		size = bpf_map__value_size(map);
+		if (type == BPF_MAP_TYPE_PERCPU_ARRAY)
+			size = (size + 7) / 8 * 8 * (size_t)libbpf_num_possible_cpus();
+		copy = calloc(1, size);
+		if (copy && bpf_map_lookup_elem(bpf_map__fd(map), &key, copy) == 0)
+			data = copy;
+	}
+	if (!data) {
+		free(copy);
+		return;
+	}
+	fputs("@@VDOCTOR MAP", stdout);
+	put_field(bpf_map__name(map));
+	printf(" %d %u %llx", type, bpf_map__value_size(map), address);
+	block_begin();
+	text_write(NULL, data, size);
+	block_end(1, 0);
+	free(copy);
 }
 
 /* --- loading -------------------------------------------------------------------------------- */
@@ -407,6 +519,31 @@ static int holds_function(int fd, struct bpf_object *obj, const char *name)
 	return found;
 }
 
+/*
+ * After a load that failed before the verifier: one line per map, its type, its entries and
+ * libbpf's probe of this kernel for the type, in the words of the host loader
+ * (kernel/loader.py, _map_facts), which parsing/messages.py reads.
+ */
+static void say_map_facts(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		int type = (int)bpf_map__type(map);
+		const char *name = libbpf_bpf_map_type_str((enum bpf_map_type)type);
+		int probed = libbpf_probe_bpf_map_type((enum bpf_map_type)type, NULL);
+		char unknown[32];
+
+		if (!name) {
+			snprintf(unknown, sizeof(unknown), "type %d", type);
+			name = unknown;
+		}
+		fprintf(text_sink, "vdoctor: map '%s' is of type %s (max_entries %u); libbpf's probe of this "
+			"kernel: %s maps %s\n", bpf_map__name(map), name, bpf_map__max_entries(map), name,
+			probed == 1 ? "available" : probed == 0 ? "not available" : "unknown");
+	}
+}
+
 /* Loads program `index` of `path` with its log level; a freplace program against the first
  * program of the object that loads and holds the function it replaces (as loader.py does on
  * the host), else as libbpf alone would, after a line saying no program holds it. */
@@ -447,14 +584,23 @@ static int load_one(const char *path, int index, char **sections, int count, int
 	}
 	if (*held)
 		bpf_program__set_attach_target(*prog, bpf_program__fd(target), function);
+	saw_verifier_log = 0;
 	err = bpf_object__load(*obj);
-	if (log_bytes && log_buf[0])
+	if (log_bytes && log_buf[0]) {
 		fprintf(text_sink, "libbpf: prog '%s': -- BEGIN PROG LOAD LOG --\n%s-- END PROG LOAD LOG --\n",
 			bpf_program__name(*prog), log_buf);
+		saw_verifier_log = 1;
+	}
+	if (err && !saw_verifier_log)
+		say_map_facts(*obj);
 	return err ? err : check_global_data_mmap(*obj);
 }
 
-static void load_object(const char *path, int log_level, int runs)
+struct plan {
+	int runs, again, cpus, dump;
+};
+
+static void load_object(const char *path, int log_level, const struct plan *plan)
 {
 	struct bpf_object *obj, *held;
 	struct bpf_program *prog;
@@ -490,8 +636,16 @@ static void load_object(const char *path, int log_level, int runs)
 		block_begin();
 		err = load_one(path, i, sections, count, log_level, &obj, &prog, &held);
 		block_end(err == 0, err);
-		if (err == 0 && runs > 0)
-			run_program(prog, runs);
+		if (err == 0 && plan->runs > 0)
+			run_program(prog, plan->runs, plan->cpus);
+		if (err == 0 && plan->runs > 0 && plan->again > 0)
+			run_program(prog, plan->again, 1);
+		if (err == 0 && plan->dump) {
+			struct bpf_map *map;
+
+			bpf_object__for_each_map(map, obj)
+				dump_map(map);
+		}
 		bpf_object__close(obj);
 		bpf_object__close(held);
 		free(names[i]);
@@ -501,40 +655,40 @@ static void load_object(const char *path, int log_level, int runs)
 	free(sections);
 }
 
+/* The value of option argv[i] (argv[i + 1]) as a number in [low, high], or exits. */
+static long option_value(int argc, char **argv, int i, long low, long high)
+{
+	char *end;
+	long value = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+
+	if (i + 1 >= argc || *end || value < low || value > high) {
+		fprintf(stderr, "%s: %s takes %ld..%ld, not '%s'\n", argv[0], argv[i], low, high,
+			i + 1 < argc ? argv[i + 1] : "");
+		exit(2);
+	}
+	return value;
+}
+
 int main(int argc, char **argv)
 {
 	static const cookie_io_functions_t sink_io = { .write = text_write };
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	struct plan plan = { .runs = 0, .again = 0, .cpus = 1, .dump = 0 };
 	struct utsname uts;
+	cpu_set_t first_cpu;
 	char *end;
-	long log_level, runs = 0;
-	int i, first = 2;
+	long log_level;
+	int i;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s LOG_LEVEL [--runs N] [--log-bytes N] OBJECT...\n", argv[0]);
+		fprintf(stderr, "usage: %s LOG_LEVEL [--runs N] [--again N] [--cpus N] [--dump 0|1] "
+			"[--log-bytes N] OBJECT...\n", argv[0]);
 		return 2;
 	}
 	log_level = strtol(argv[1], &end, 10);
 	if (*end || log_level < 0 || log_level > 7) {
 		fprintf(stderr, "%s: log level must be 0..7, not '%s'\n", argv[0], argv[1]);
 		return 2;
-	}
-	if (argc > 3 && strcmp(argv[2], "--runs") == 0) {
-		runs = strtol(argv[3], &end, 10);
-		if (*end || runs < 0 || runs > 1000000000L) {
-			fprintf(stderr, "%s: --runs takes 0..1000000000, not '%s'\n", argv[0], argv[3]);
-			return 2;
-		}
-		first = 4;
-	}
-	if (argc > first + 1 && strcmp(argv[first], "--log-bytes") == 0) {
-		log_bytes = strtol(argv[first + 1], &end, 10);
-		if (*end || log_bytes < 0 || log_bytes > (1L << 30) || !(log_buf = malloc(log_bytes + 1))) {
-			fprintf(stderr, "%s: --log-bytes takes 0..%ld, not '%s'\n", argv[0], 1L << 30,
-				argv[first + 1]);
-			return 2;
-		}
-		first += 2;
 	}
 	text_sink = fopencookie(NULL, "w", sink_io);
 	if (!text_sink) {
@@ -544,6 +698,11 @@ int main(int argc, char **argv)
 	/* Before 5.11 BPF memory counts against RLIMIT_MEMLOCK (libbpf 1.x also raises it). */
 	setrlimit(RLIMIT_MEMLOCK, &unlimited);
 	libbpf_set_print(capture_print);
+	/* One CPU for everything but --cpus runs, so that a program run again finds the blocks
+	 * its first run freed in that CPU's cache. */
+	CPU_ZERO(&first_cpu);
+	CPU_SET(0, &first_cpu);
+	sched_setaffinity(0, sizeof(first_cpu), &first_cpu);
 
 	uname(&uts);
 	fputs("@@VDOCTOR UNAME", stdout);
@@ -551,8 +710,26 @@ int main(int argc, char **argv)
 	putchar('\n');
 	fflush(stdout);
 
-	for (i = first; i < argc; i++)
-		load_object(argv[i], (int)log_level, (int)runs);
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--runs") == 0)
+			plan.runs = (int)option_value(argc, argv, i++, 0, 1000000000L);
+		else if (strcmp(argv[i], "--again") == 0)
+			plan.again = (int)option_value(argc, argv, i++, 0, 1000000000L);
+		else if (strcmp(argv[i], "--cpus") == 0)
+			plan.cpus = (int)option_value(argc, argv, i++, 1, MAX_CPUS);
+		else if (strcmp(argv[i], "--dump") == 0)
+			plan.dump = (int)option_value(argc, argv, i++, 0, 1);
+		else if (strcmp(argv[i], "--log-bytes") == 0) {
+			log_bytes = option_value(argc, argv, i++, 0, 1L << 30);
+			free(log_buf);
+			log_buf = log_bytes ? malloc(log_bytes + 1) : NULL;
+			if (log_bytes && !log_buf) {
+				perror("malloc");
+				return 1;
+			}
+		} else
+			load_object(argv[i], (int)log_level, &plan);
+	}
 	puts("@@VDOCTOR DONE");
 	fflush(stdout);
 	return 0;

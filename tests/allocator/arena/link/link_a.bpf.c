@@ -13,6 +13,7 @@ SEC("xdp")
 int link_main(struct xdp_md *ctx)
 {
 	struct pair __heap *p = static_malloc(sizeof(*p));
+	struct static_malloc_stats *counters;
 
 	CHECK(1, p != NULL);
 	p->value = 7;
@@ -22,6 +23,9 @@ int link_main(struct xdp_md *ctx)
 	static_free(p->other);
 	static_free(p);
 	CHECK_HEAP(4);
-	CHECK(5, stats() && stats()->bytes_in_use == 0);
+	/* One lookup, checked: 6.12's verifier takes every array lookup for a possible NULL,
+	 * even with a constant key in range, so a second call would need its own check. */
+	counters = stats();
+	CHECK(5, counters && counters->bytes_in_use == 0);
 	return 0;
 }
