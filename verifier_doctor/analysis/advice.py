@@ -33,6 +33,10 @@ def advise(error: "ErrorInfo", provenance: Provenance | None, trace: ProgramTrac
     described = _described(error)
     if described:
         text = f"{text} {described}"
+    in_trace = error_class(error.error_class).reason_in_trace
+    seen = in_trace(trace, error) if in_trace is not None else None
+    if seen:
+        text = f"{text} {seen}"
     suggestions = [fix.text for fix in taught.fixes]
     specific = _specific(error, provenance) or _load_failure(error)
     if specific is not None:
