@@ -70,6 +70,17 @@ def test_fixture_log_is_diagnosed_as_expected(log: Path):
         assert expect["culprit_source"] in diagnosis.culprit.source.text
     if expect.get("culprit_register") and diagnosis.culprit is not None:
         assert diagnosis.culprit.location == expect["culprit_register"] or expect.get("culprit_register_varies")
+    # Where to fix (issue 22): every rejection says where the change goes, how sure, what kind.
+    judgement = diagnosis.judgement
+    assert judgement is not None and judgement.fix_site is not None and judgement.fix_site.action
+    assert judgement.confidence in ("followed", "inferred")
+    assert judgement.kind in ("source-bug", "lowering", "verifier-limit", "environment")
+    if expect.get("fix_site_source"):
+        assert judgement.fix_site.source is not None and expect["fix_site_source"] in judgement.fix_site.source.text
+    if expect.get("fix_site_action"):
+        assert expect["fix_site_action"] in judgement.fix_site.action, judgement.fix_site.action
+    for words in expect.get("explanation_says", ()):
+        assert words in diagnosis.explanation, diagnosis.explanation
 
 
 @pytest.mark.parametrize("log", [log for log in LOGS if log.parent.name == "7.3"],

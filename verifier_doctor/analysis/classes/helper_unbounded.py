@@ -8,7 +8,13 @@ from ..lesson import Fix, Lesson
 from ..provenance import Follow, Location, Provenance, trace_back, value_before
 from .base import ErrorClass
 
-_U64 = 1 << 64
+# check_mem_size_reg(): the size argument of a helper has no bound (or may be negative).
+_SIZE_MESSAGES = (
+    "%s min value is negative, either use unsigned or 'var &= const'",
+    "%s unbounded memory access, use 'var &= const' or 'if (var < const)'",
+    "R%d min value is negative, either use unsigned or 'var &= const'",
+    "R%d unbounded memory access, use 'var &= const' or 'if (var < const)'",
+)
 
 
 def _failing_call(trace: ProgramTrace):
@@ -78,10 +84,16 @@ def reason_in_trace(trace: ProgramTrace, error: ErrorInfo) -> str | None:
 
 def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit, provenance: Provenance | None) -> FixSite | None:
     value = _value(trace, error)
-    if value is None:
+    failing = _failing_call(trace)
+    if failing is None:
         return None
-    failing = trace.steps[-1]
     line = f" before line {error.source.line}" if error.source and error.source.line else " before the call"
+    if value is None:
+        # No state before the call in the log (5.10 at level 1): the size messages say it is the size.
+        if error.kernel is None or error.kernel.format not in _SIZE_MESSAGES:
+            return None
+        return FixSite(failing.insn.index, error.source,
+                       f"clamp the size in {error.register}{line}: `if (n > sizeof(buf)) n = sizeof(buf);`")
     if value.is_pointer:
         size = value.attr("vs")
         limit = f" (`if (off > {size} - N) return 0;` for N bytes)" if isinstance(size, int) else ""
@@ -95,12 +107,7 @@ def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit, provenance: Provena
 
 CLASS = ErrorClass(
     name="helper-unbounded",
-    messages=(
-        "%s min value is negative, either use unsigned or 'var &= const'",
-        "%s unbounded memory access, use 'var &= const' or 'if (var < const)'",
-        "R%d min value is negative, either use unsigned or 'var &= const'",
-        "R%d unbounded memory access, use 'var &= const' or 'if (var < const)'",
-    ),
+    messages=_SIZE_MESSAGES,
     takes_over=("map-value-bounds", "stack-access"),
     claim=claim,
     follow=Follow.OFFSET,
