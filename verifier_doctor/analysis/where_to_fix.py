@@ -42,7 +42,10 @@ class Judgement:
 
 
 def _line(source: SourceLine | None) -> str:
-    return f"line {source.line}" if source is not None and source.line else "this line"
+    """"line 47", or the line's text where the log numbers no lines (before v6.2)."""
+    if source is not None and source.line:
+        return f"line {source.line}"
+    return f"`{source.text.strip()}`" if source is not None and source.text.strip() else "the rejected instruction"
 
 
 def _variable(source: SourceLine | None) -> str | None:
@@ -124,8 +127,9 @@ def _lowering(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | No
 def _said(step: Step, error: ErrorInfo, tested: str, location: Location) -> tuple[str, str]:
     where = f" ({_line(step.source)}: `{step.source.text.strip()}`)" if step.source else ""
     return (f"The program does test a bound, at instruction {step.insn.index} ({step.insn.text}){where}, but "
-            f"on {tested}, not on {location} that the access at {_line(error.source)} uses: the compiler's "
-            "lowering lost what the source checked, and the verifier cannot carry the bound across.",
+            f"on {tested}, not on {location} that the access at {_line(error.source)} uses: the bound holds "
+            "for a copy the verifier does not link to the register that indexes (the source tested a 32-bit "
+            "copy, or the compiler's lowering made one), so it cannot carry the bound across.",
             f"Make the test apply to the register that indexes: `barrier_var(idx);` (libbpf's bpf_helpers.h) "
             f"right before the test keeps the compiler from testing a copy; or test with an unsigned compare "
             f"on the variable the access uses (`if ((__u32)idx >= N) return 0;` next to the access); or write "
