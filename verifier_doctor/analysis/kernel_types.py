@@ -28,3 +28,26 @@ def prog_type_name(number: int | None) -> str | None:
 def map_types_of_helper(helper: str | None) -> tuple[str, ...]:
     """The map types the kernel lets `helper` take ("bpf_ringbuf_output" -> RINGBUF), or ()."""
     return tuple(_tables()["helper_map_types"].get(helper or "", ()))
+
+
+# Messages whose numeric field is a map or program type, by the field's name (the catalogue's
+# format is the message's identity across kernels).
+_TYPE_FIELDS = {
+    "cannot pass map_type %d into func %s#%d": ("map_type", "map"),
+    "map_ptr access not supported for map type %d": ("type", "map"),
+    "map type %d is misconfigured": ("type", "map"),
+    "verifier bug: R%d has incorrect map type %d": ("type", "map"),
+    "func %s#%d not supported for program type %d": ("type", "program"),
+}
+
+
+def types_in(message) -> str | None:
+    """The map or program type a message gives by number, by name ("map type 27 is
+    BPF_MAP_TYPE_RINGBUF."), or None."""
+    found = _TYPE_FIELDS.get(message.format)
+    if found is None:
+        return None
+    field, table = found
+    number = message.number(field)
+    name = map_type_name(number) if table == "map" else prog_type_name(number)
+    return None if name is None else f"{table} type {number} is {name}."

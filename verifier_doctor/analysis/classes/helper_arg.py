@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...model import KernelMessage, OpKind, ProgramTrace
-from ..kernel_types import map_type_name, map_types_of_helper
+from ..kernel_types import map_types_of_helper, types_in
 from ..lesson import Fix, Lesson
 from ..provenance import CALLER_SAVED, Follow, value_before
 from .base import ErrorClass
@@ -32,16 +32,14 @@ def unnamed_argument(trace: ProgramTrace, message: KernelMessage | None) -> str 
 
 
 def describe(message: KernelMessage) -> str | None:
-    """"cannot pass map_type 2 into func bpf_ringbuf_output#130": the types by name."""
-    if message.format != "cannot pass map_type %d into func %s#%d":
-        return None
-    given = map_type_name(message.number("map_type"))
+    """"cannot pass map_type 2 into func bpf_ringbuf_output#130": the types by name, and the
+    type the helper takes."""
+    given = types_in(message)
+    if given is None or message.format != "cannot pass map_type %d into func %s#%d":
+        return given
     helper = message.field("func")
     wanted = map_types_of_helper(helper)
-    if given is None:
-        return None
-    needs = f"; {helper} takes {' or '.join(wanted)}" if wanted else ""
-    return f"map_type {message.number('map_type')} is {given}{needs}."
+    return f"{given[:-1]}; {helper} takes {' or '.join(wanted)}." if wanted else given
 
 
 CLASS = ErrorClass(
