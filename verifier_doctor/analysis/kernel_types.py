@@ -51,3 +51,12 @@ def types_in(message) -> str | None:
     number = message.number(field)
     name = map_type_name(number) if table == "map" else prog_type_name(number)
     return None if name is None else f"{table} type {number} is {name}."
+
+
+def map_type_action(helper: str | None, given: str | None = None) -> str | None:
+    """What to change when a helper got a map of the wrong type: the map's declaration."""
+    wanted = map_types_of_helper(helper)
+    if not wanted:
+        return None
+    now = f" (it is {given})" if given else ""
+    return f"declare the map passed to {helper} as {' or '.join(wanted)}{now}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..model import OpKind, ProgramTrace, SourceLine, Step
 from .classes import error_class
 from .findings import Culprit, ErrorInfo, FixSite
-from .provenance import Follow, Location, Origin, Provenance, previous_step, trace_back
+from .provenance import Follow, Location, Origin, Provenance, previous_step, trace_back, value_before
 
 CONFIDENCES = ("followed", "inferred")
 # Classes whose rejection says a range is not proven: where a compiler's lowering can lose a
@@ -30,6 +30,8 @@ _RANGE_CLASSES = frozenset({"map-value-bounds", "unbounded-math", "packet-bounds
 _ORDER_TESTS = frozenset({"<", ">", "<=", ">=", "s<", "s>", "s<=", "s>="})
 # A C declaration or assignment: the variable the line gives a value to (`__u64 *v = ...`).
 _ASSIGNED = re.compile(r"(\w+)\s*(?:\[[^\]]*\])?\s*=(?!=)")
+# The end of a fix's first sentence (not "e.g." or "i.e.").
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z`])|:\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,21 @@ def _variable(source: SourceLine | None) -> str | None:
     return found.group(1) if found else None
 
 
-def _default_action(error: ErrorInfo, culprit: Culprit | None, suggestions: list[str]) -> str:
+def _variable_offset(trace: ProgramTrace, error: ErrorInfo) -> bool:
+    """The rejected register holds a value the verifier knows only as a range (not a constant)."""
+    if error.register is None or not trace.steps:
+        return False
+    value = value_before(trace, trace.steps[-1], int(error.register[1:]))
+    return value is not None and (value.has_variable_offset or value.is_scalar and value.const is None)
+
+
+def _first_sentence(text: str) -> str:
+    sentence = _SENTENCE_END.split(text, 1)[0].rstrip(".")
+    keep = len(sentence) > 1 and sentence[1].isupper()  # "GPL-only ...", "BPF_..."
+    return sentence if keep else sentence[:1].lower() + sentence[1:]
+
+
+def _default_action(trace: ProgramTrace, error: ErrorInfo, culprit: Culprit | None, suggestions: list[str]) -> str:
     at = _line(error.source)
     name = error.error_class
     kernel = error.kernel
@@ -72,15 +88,16 @@ def _default_action(error: ErrorInfo, culprit: Culprit | None, suggestions: list
             and kernel.number("value_size") is not None and kernel.number("size") is not None:
         limit = kernel.number("value_size") - kernel.number("size")
         return f"test the offset `<= {limit}` (value_size {kernel.number('value_size')}) before {at}"
-    if name in _RANGE_CLASSES:
-        return f"bound the index or offset in {error.register or 'the register'} before {at}"
+    if name in _RANGE_CLASSES and _variable_offset(trace, error):
+        return f"bound the index or offset in {error.register} before {at}"
     if name == "unreleased-reference" and culprit is not None:
         return f"release the reference acquired at {_line(culprit.source)} on the path that reaches {at}"
+    if name == "lock-misuse" and culprit is not None and trace.steps and trace.steps[-1].insn.kind is OpKind.EXIT:
+        return f"call bpf_spin_unlock before the exit at {at} (the lock taken at {_line(culprit.source)} is still held)"
     if name == "lock-misuse" and culprit is not None:
         return f"move {at} out of the region the lock taken at {_line(culprit.source)} holds"
-    first = suggestions[0] if suggestions else "change the code"
-    sentence = first.split(". ")[0].rstrip(".")
-    return f"{sentence[0].lower()}{sentence[1:]}" + (f" ({at})" if error.source and error.source.line else "")
+    sentence = _first_sentence(suggestions[0] if suggestions else "Change the code")
+    return sentence + (f" ({at})" if error.source and error.source.line else "")
 
 
 def _confidence(error: ErrorInfo, culprit: Culprit | None, provenance: Provenance | None) -> str:
@@ -148,7 +165,7 @@ def judge(trace: ProgramTrace, error: ErrorInfo, culprit: Culprit | None, proven
                        "tracks: `n = static_ptr(n->next)` with the shipped allocator, or store an offset and "
                        "add it to the map value's address after bounding it")
     if site is None:
-        site = FixSite(error.insn, error.source, _default_action(error, culprit, suggestions or []))
+        site = FixSite(error.insn, error.source, _default_action(trace, error, culprit, suggestions or []))
     lowering = _lowering(trace, error, provenance)
     kind = "lowering" if lowering is not None else cls.kind
     if error.error_class == "load-error" and error.insn is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...model import OpKind, ProgramTrace
-from ..findings import ErrorInfo
-from ..kernel_types import map_types_of_helper
+from ..findings import ErrorInfo, FixSite
+from ..kernel_types import map_type_action, map_types_of_helper
 from ..lesson import Fix, Lesson
 from .base import ErrorClass
 
@@ -27,6 +27,11 @@ def map_of_wrong_type(trace: ProgramTrace, error: ErrorInfo) -> str | None:
     return (f"The rejected instruction calls {helper}, which takes a map of type {' or '.join(wanted)}; the "
             "map this call is given is of another type.")
 
+def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit, provenance) -> FixSite | None:
+    action = map_type_action(called_helper(trace))
+    return None if action is None else FixSite(error.insn, error.source, action)
+
+
 CLASS = ErrorClass(
     name="map-incompatible",
     # Kernel functions whose rejections are this class, unless a class names the message.
@@ -40,6 +45,7 @@ CLASS = ErrorClass(
         "kernel subsystem misconfigured verifier",
     ),
     reason_in_trace=map_of_wrong_type,
+    fix_site=fix_site,
     lesson=Lesson(
         "map-incompatible",
         "A map this program type, or this helper, may not use",
