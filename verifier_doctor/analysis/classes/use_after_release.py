@@ -22,7 +22,7 @@ def reason(provenance: Provenance, at: str) -> tuple[str, list[str]] | None:
     if provenance.origin is not Origin.RELEASED:
         return None
     return (f"{provenance.location} was released by {provenance.detail}{at}: from that call on, the verifier "
-            "treats every copy of the pointer as a plain number.",
+            "treats every copy of the pointer as a plain number (unreadable, without CAP_BPF).",
             [f"Do everything you need with the object before {provenance.detail}; keep values you need "
              "later in local variables."])
 
@@ -49,8 +49,8 @@ CLASS = ErrorClass(
         "Some pointers are references the program must give back: a ring buffer record "
         "(bpf_ringbuf_reserve), a socket (bpf_sk_lookup_tcp), a dynptr's slice. The call that gives "
         "it back (bpf_ringbuf_submit or _discard, bpf_sk_release, bpf_ringbuf_submit_dynptr) ends "
-        "it: the verifier turns every copy of the pointer into a plain number, so {reg} may not be "
-        "dereferenced after it.",
+        "it: the verifier turns every copy of the pointer into a plain number (for a user without "
+        "CAP_BPF, into an unreadable register), so {reg} may not be dereferenced after it.",
         (
             Fix("Finish with the object before releasing it: fill the record, read the socket's "
                 "fields, then submit or release.",
