@@ -112,7 +112,9 @@ def _held_before(trace: ProgramTrace, step: Step, location: Location):
     if location.register is not None:
         return value_before(trace, step, location.register)
     current: Step | None = step
-    while current is not None:
+    limit = 4096
+    while current is not None and limit > 0:
+        limit -= 1
         for state in (current.state_before, current.state_after if current is not step else None):
             slot = state.slot(location.slot) if state is not None else None
             if slot is not None:
@@ -135,7 +137,9 @@ def pointer_lost_at_call(trace: ProgramTrace, location: Location,
     stop = provenance.origin_step.number if provenance is not None and provenance.origin_step else -1
     candidate: tuple[Step, Location] | None = None  # the latest call, when the log shows no state there
     step, _ = previous_step(trace, trace.steps[-1])
-    while step is not None and step.number != stop:
+    budget = 4096  # steps looked at, back from the rejection (a 50 MB log has a million)
+    while step is not None and step.number != stop and budget > 0:
+        budget -= 1
         if step.number in hops:
             location = hops[step.number]
         else:

@@ -27,6 +27,7 @@ CONFIDENCES = ("followed", "inferred")
 # bound the source checked.
 _RANGE_CLASSES = frozenset({"map-value-bounds", "unbounded-math", "packet-bounds", "stack-access",
                             "helper-unbounded"})
+_WALK_LIMIT = 4096  # steps looked at, back from the rejection
 _ORDER_TESTS = frozenset({"<", ">", "<=", ">=", "s<", "s>", "s<=", "s>="})
 # A C declaration or assignment: the variable the line gives a value to (`__u64 *v = ...`).
 _ASSIGNED = re.compile(r"(\w+)\s*(?:\[[^\]]*\])?\s*=(?!=)")
@@ -124,7 +125,9 @@ def _lowering(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | No
     hops = {hop.step.number: hop.location for hop in provenance.hops}
     location = Location.reg(int(error.register[1:]), failing.frame)
     step, _ = previous_step(trace, failing)
-    while step is not None and step.number > origin:
+    budget = _WALK_LIMIT  # a long path: the tests nearest the access are the ones that matter
+    while step is not None and step.number > origin and budget > 0:
+        budget -= 1
         insn = step.insn
         if insn.kind is OpKind.COND_JUMP and insn.op in _ORDER_TESTS and insn.imm is not None \
                 and len(insn.srcs) == 1 and step.frame == location.frame:
