@@ -69,6 +69,13 @@ def _buffer_size(trace: ProgramTrace, register: int) -> int | None:
     return size if isinstance(size, int) else None
 
 
+def _unbounded_side(value) -> str:
+    smin = value.attr("smin")
+    if isinstance(smin, int) and smin < 0:
+        return "it may be negative: no check bounds it from below"
+    return "no check bounds it from above"
+
+
 def reason_in_trace(trace: ProgramTrace, error: ErrorInfo) -> str | None:
     """The register and its range, as the log's state before the call gives them."""
     value = _value(trace, error)
@@ -77,9 +84,8 @@ def reason_in_trace(trace: ProgramTrace, error: ErrorInfo) -> str | None:
     callee = (trace.steps[-1].insn.callee or "").partition("#")[0]
     if value.is_pointer:
         return (f"{error.register} points into {value.kind} at a variable offset in {_range(value)} when "
-                f"{callee} is called: no check bounds it from above.")
-    return (f"{error.register}, the size given to {callee}, is a number in {_range(value)}: no check "
-            "bounds it from above.")
+                f"{callee} is called: {_unbounded_side(value)}.")
+    return f"{error.register}, the size given to {callee}, is a number in {_range(value)}: {_unbounded_side(value)}."
 
 
 def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit, provenance: Provenance | None) -> FixSite | None:
