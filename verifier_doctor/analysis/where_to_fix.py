@@ -151,9 +151,9 @@ def _said(step: Step, error: ErrorInfo, tested: str, location: Location) -> tupl
             "for a copy the verifier does not link to the register that indexes (the source tested a 32-bit "
             "copy, or the compiler's lowering made one), so it cannot carry the bound across.",
             f"Make the test apply to the register that indexes: `barrier_var(idx);` (libbpf's bpf_helpers.h) "
-            f"right before the test keeps the compiler from testing a copy; or test with an unsigned compare "
-            f"on the variable the access uses (`if ((__u32)idx >= N) return 0;` next to the access); or write "
-            f"the test in `asm volatile` on that register.")
+            f"right before the test keeps the compiler from testing a copy; or test, with an unsigned compare, "
+            f"the very variable the access indexes with, in its own type (`if (idx >= N) return 0;` next to the "
+            f"access, no cast); or write the test in `asm volatile` on that register.")
 
 
 def judge(trace: ProgramTrace, error: ErrorInfo, culprit: Culprit | None, provenance: Provenance | None,
