@@ -19,7 +19,7 @@ CLASS = ErrorClass(
         "The kernel printed a message that its own source marks as an internal error: the verifier "
         "reached a state its authors hold impossible (a register it cannot type, a rewrite that does "
         "not fit, a jump history it cannot follow) and stopped to stay safe. The program may be "
-        "valid; nothing in this log says which line is wrong.",
+        "valid, and the message names no rule it broke.",
         (
             Fix("Load the same program into another kernel (`vdoctor try prog.bpf.c --kernel all`): a "
                 "verifier bug is usually fixed in a later release, or absent from an earlier one."),
