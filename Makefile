@@ -38,6 +38,7 @@ fixtures: deps venv
 # The verifier's messages, from the matrix kernels' sources (linux-source-* through apt).
 messages: deps venv
 	$(BIN)/python scripts/extract_messages.py
+	$(BIN)/python scripts/extract_uapi_enums.py
 
 bench: deps venv
 	$(BIN)/python scripts/bench.py

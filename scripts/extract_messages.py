@@ -288,11 +288,13 @@ def messages_of(source: str, file: str) -> list[Message]:
     return found
 
 
-def fetch_sources(version: str) -> tuple[Path, str]:
-    """kernel/bpf of `version`'s source package, unpacked once into the cache; its version."""
-    target = cache_root() / "sources" / version
+def fetch_sources(version: str, members: tuple[str, ...] = ("kernel/bpf/*.c",),
+                  folder: str = "sources") -> tuple[Path, str]:
+    """`members` of `version`'s source package (kernel/bpf by default), unpacked once into the
+    cache's `folder`; the package's version."""
+    target = cache_root() / folder / version
     stamp = target / "package-version"
-    if stamp.is_file() and (target / "kernel" / "bpf").is_dir():
+    if stamp.is_file() and all(any(target.glob(member)) for member in members):
         return target, stamp.read_text().strip()
     apt = private_apt(SUITES[version])
     apt.update()
@@ -304,10 +306,11 @@ def fetch_sources(version: str) -> tuple[Path, str]:
         apt.download(package, Path(scratch))
         deb = next(Path(scratch).glob(f"{package}_*.deb"))
         target.mkdir(parents=True, exist_ok=True)
+        wanted = " ".join(f"'{package}/{member}'" for member in members)
         # The package holds one tarball, /usr/src/linux-source-X.Y.tar.xz.
         pipeline = (
             f"dpkg-deb --fsys-tarfile '{deb}' | tar -xO ./usr/src/{package}.tar.xz | xz -dc"
-            f" | tar -x -C '{target}' --strip-components=1 --wildcards '{package}/kernel/bpf/*.c'"
+            f" | tar -x -C '{target}' --strip-components=1 --wildcards {wanted}"
         )
         done = subprocess.run(["sh", "-c", pipeline], capture_output=True, text=True)
         if done.returncode != 0:

@@ -178,3 +178,16 @@ def test_bpftool_output_of_a_load_error(vdoctor):
     assert out["error"]["class"] == "load-error"
     assert "-524" in out["error"]["message"]
     assert out["error"]["insn"] is None and out["culprit"] is None
+
+
+def test_json_says_where_to_fix_how_sure_and_what_kind(vdoctor):
+    """CLI.md "Where to fix": `fix_site` beside `culprit`, `confidence`, `kind`. A missing NULL
+    check goes before the use, not at the lookup the culprit names."""
+    log = ROOT / "fixtures" / "logs" / "6.18" / "missing_null_check.L1.log"
+    out = vdoctor("explain", "--json", log).json()
+    assert out["culprit"]["insn"] != out["fix_site"]["insn"] == out["error"]["insn"]
+    assert out["fix_site"]["action"] == f"check `hits` for NULL before line {out['error']['source']['line']}"
+    assert out["fix_site"]["source"] == out["error"]["source"]
+    assert (out["confidence"], out["kind"]) == ("followed", "source-bug")
+    text = vdoctor("explain", log).stdout
+    assert "  fix at  instruction" in text and "  found    followed, source-bug" in text

@@ -291,3 +291,10 @@ def test_the_page_says_what_the_log_could_not_show(vdoctor):
     assert [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", listed, flags=re.S)] == caveats
     seed = vdoctor("explain", "--format", "html", SEED_LOG).stdout
     assert 'class="caveats"' not in seed  # a log that shows everything has no notes
+
+
+def test_fix_site_and_judgement_are_shown(page_73):
+    """The page says where the change goes and how the culprit was found (issue 22)."""
+    text = page_73.read_text()
+    assert '<p class="fix-site"><b>fix at</b> instruction 31: turn the value loaded at line 47' in text
+    assert '<span class="confidence">followed</span>, <span class="kind">source-bug</span>' in text

@@ -19,12 +19,17 @@ from verifier_doctor.parsing.messages import CATALOGUE, catalogue_entries, parse
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _extractor():
-    spec = importlib.util.spec_from_file_location("extract_messages", ROOT / "scripts" / "extract_messages.py")
+def _script(name: str):
+    """A script of scripts/ as a module (registered, so one script may import another)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["extract_messages"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _extractor():
+    return _script("extract_messages")
 
 
 def test_the_catalogue_covers_every_kernel_of_the_matrix():
@@ -41,12 +46,20 @@ def test_every_rejection_message_is_classed(kernel):
     assert measured.classed + measured.internal == measured.messages
 
 
-def test_other_holds_only_the_internal_messages():
+# Internal errors whose cause is the program's: a class names them (issue 22).
+NAMED_INTERNAL = {"kernel subsystem misconfigured verifier": "map-incompatible"}
+
+
+def test_verifier_bug_holds_the_internal_messages_and_other_none():
     for entry in catalogue_entries():
         if not entry.rejection:
             continue
         cls = class_of(catalog._as_message(entry))
-        assert (cls == "other") == entry.internal, entry.format
+        assert cls != "other", entry.format
+        if entry.format.strip() in NAMED_INTERNAL:
+            assert cls == NAMED_INTERNAL[entry.format.strip()]
+            continue
+        assert (cls == "verifier-bug") == entry.internal, entry.format
 
 
 def test_no_class_names_a_message_the_catalogue_does_not_have():
@@ -89,7 +102,11 @@ QUOTED = [
     ("R2 invalid mem access 'scalar'", "scalar-deref"),
     ("R2 invalid mem access 'inv'", "scalar-deref"),
     ("R0 invalid mem access 'map_value_or_null'", "null-deref"),
-    ("insn 7 cannot be patched due to 16-bit range", "other"),
+    ("insn 7 cannot be patched due to 16-bit range", "verifier-bug"),
+    ("verifier bug: backtracking idx 3", "verifier-bug"),
+    ("kernel subsystem misconfigured verifier", "map-incompatible"),
+    ("expected prog array map for tail call", "map-incompatible"),
+    ("R2 unbounded memory access, use 'var &= const' or 'if (var < const)'", "helper-unbounded"),
 ]
 
 
@@ -234,3 +251,61 @@ def test_the_table_is_cached_and_a_broken_cache_is_rebuilt(tmp_path, monkeypatch
         assert messages._entries() == built  # rebuilt from the catalogue
     finally:
         messages._entries.cache_clear()
+
+
+# --- map and program types by name (data/bpf_uapi.json, scripts/extract_uapi_enums.py) ------
+
+@pytest.mark.parametrize("line,said", [
+    ("cannot pass map_type 2 into func bpf_ringbuf_output#130",
+     "map type 2 is BPF_MAP_TYPE_ARRAY; bpf_ringbuf_output takes BPF_MAP_TYPE_RINGBUF."),
+    ("map_ptr access not supported for map type 27", "map type 27 is BPF_MAP_TYPE_RINGBUF."),
+    ("func bpf_get_func_ip#173 not supported for program type 1",
+     "program type 1 is BPF_PROG_TYPE_SOCKET_FILTER."),
+])
+def test_types_are_named_from_the_kernels_uapi(line, said):
+    from verifier_doctor.analysis.advice import _described
+    from verifier_doctor.analysis.findings import ErrorInfo
+
+    message = parse_message(line)
+    error = ErrorInfo(line, class_of(message), None, None, None, (line,), None, message)
+    assert _described(error) == said
+
+
+def test_uapi_extractor_numbers_enums_with_aliases():
+    _extractor()  # the script imports it
+    module = _script("extract_uapi_enums")
+    header = """enum bpf_map_type {
+        BPF_MAP_TYPE_UNSPEC,
+        BPF_MAP_TYPE_HASH, /* a comment, with a comma */
+        BPF_MAP_TYPE_OLD,
+        BPF_MAP_TYPE_NEW = BPF_MAP_TYPE_OLD,
+        BPF_MAP_TYPE_NEXT,
+        __MAX_BPF_MAP_TYPE
+    };"""
+    assert module.enum_members(header, "bpf_map_type", "BPF_MAP_TYPE_") == {
+        0: "BPF_MAP_TYPE_UNSPEC", 1: "BPF_MAP_TYPE_HASH", 2: "BPF_MAP_TYPE_OLD", 3: "BPF_MAP_TYPE_NEXT"}
+    verifier = """static int check_map_func_compatibility(struct x *env)
+{
+	switch (map->map_type) {
+	case BPF_MAP_TYPE_PROG_ARRAY:
+		break;
+	}
+	switch (func_id) {
+	case BPF_FUNC_tail_call:
+		if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY)
+			goto error;
+		break;
+	case BPF_FUNC_map_peek_elem:
+	case BPF_FUNC_map_push_elem:
+		if (map->map_type != BPF_MAP_TYPE_QUEUE &&
+		    map->map_type != BPF_MAP_TYPE_STACK)
+			goto error;
+		break;
+	}
+	return 0;
+}
+"""
+    assert module.helper_map_types(verifier) == {
+        "bpf_tail_call": ["BPF_MAP_TYPE_PROG_ARRAY"],
+        "bpf_map_peek_elem": ["BPF_MAP_TYPE_QUEUE", "BPF_MAP_TYPE_STACK"],
+        "bpf_map_push_elem": ["BPF_MAP_TYPE_QUEUE", "BPF_MAP_TYPE_STACK"]}

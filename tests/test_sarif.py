@@ -117,3 +117,21 @@ def test_try_output_file_for_json_and_run_with_sarif_refused(vdoctor, tmp_path):
     assert json.loads(out.read_text())["verdict"] == "rejected"
     refused = vdoctor("try", program, "--format", "sarif", "--run", "2")
     assert refused.status == 2 and "--run" in refused.stderr
+
+
+def test_fix_site_is_a_sarif_fix_at_its_line(vdoctor, validator):
+    """Where the change goes (issue 22): the reload goes after the packet-moving call, not at the
+    access; SARIF carries it as a fix at that line, with the action as its description."""
+    source = PROGRAMS / "packet_invalidated_skb_pull.bpf.c"
+    result = vdoctor("explain", "--format", "sarif", LOGS / "6.18" / "packet_invalidated_skb_pull.L1.log",
+                     "--source", source.relative_to(ROOT))
+    assert result.status == 0, result.stderr
+    (found,) = _valid(validator, result.stdout)["runs"][0]["results"]
+    assert found["ruleId"] == "packet-invalidated"
+    assert found["properties"]["kind"] == "source-bug" and found["properties"]["confidence"] == "followed"
+    (fix,) = found["fixes"]
+    assert fix["description"]["text"].startswith("reload data and data_end after bpf_skb_pull_data")
+    (change,) = fix["artifactChanges"]
+    line = change["replacements"][0]["deletedRegion"]["startLine"]
+    assert "bpf_skb_pull_data(skb" in source.read_text().splitlines()[line - 1]
+    assert _line_of(found["locations"][0])[1] == line + 1  # the access is the next line

@@ -374,7 +374,7 @@ class KernelCoverage:
     kernel: str
     messages: int  # rejection messages this kernel's verifier can print
     classed: int  # of them, in a class other than `other`
-    internal: int  # verifier bugs, in `other` by the catalogue's mark
+    internal: int  # the kernel's own errors, by the catalogue's mark (`verifier-bug`)
     taught: int  # classed into a class that has a lesson and a reproducer
     reproduced: int  # printed by one of our reproducers' recorded logs on this kernel
     unclassed: tuple[str, ...]  # formats in no class (a gap to close)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..model import ProgramTrace
 from .classes import CLASSES_BY_NAME, error_class
+from .kernel_types import types_in
 from .lesson import Lesson
 from .provenance import Origin, Provenance
 from .reasons import where
@@ -33,6 +34,10 @@ def advise(error: "ErrorInfo", provenance: Provenance | None, trace: ProgramTrac
     described = _described(error)
     if described:
         text = f"{text} {described}"
+    in_trace = error_class(error.error_class).reason_in_trace
+    seen = in_trace(trace, error) if in_trace is not None else None
+    if seen:
+        text = f"{text} {seen}"
     suggestions = [fix.text for fix in taught.fixes]
     specific = _specific(error, provenance)
     typed = _load_failure(error) if specific is None else None
@@ -57,9 +62,13 @@ def _load_failure(error: "ErrorInfo") -> tuple[str, list[str]] | None:
 def _described(error: "ErrorInfo") -> str | None:
     """The class's reading of the message's own fields, if it has one."""
     cls = CLASSES_BY_NAME.get(error.error_class)
-    if cls is None or cls.describe is None or error.kernel is None:
+    if error.kernel is None:
         return None
-    return cls.describe(error.kernel)
+    if cls is not None and cls.describe is not None:
+        said = cls.describe(error.kernel)
+        if said:
+            return said
+    return types_in(error.kernel)
 
 
 def _specific(error: "ErrorInfo", provenance: Provenance | None) -> tuple[str, list[str]] | None:

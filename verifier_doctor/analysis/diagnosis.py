@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import IncompleteLog
 from ..model import KernelDiagnosis, LogFormat, Message, OpKind, ProgramTrace, Stats, Step
 from .advice import advise
 from .classes import class_of
 from .classes import error_class as class_named
+from .classes import takers_of
 from .finders import culprit_of
-from .findings import Culprit, ErrorInfo, HistoryItem
+from .findings import Culprit, ErrorInfo, FixSite, HistoryItem
+from .where_to_fix import Judgement, judge
 from .provenance import (
     Location,
     Origin,
@@ -20,7 +22,7 @@ from .provenance import (
     value_before,
 )
 
-_RANGE_CLASSES = {"unbounded-math", "map-value-bounds", "packet-bounds", "stack-access"}
+_RANGE_CLASSES = {"unbounded-math", "map-value-bounds", "packet-bounds", "stack-access", "helper-unbounded"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,13 @@ class Diagnosis:
     caveats: tuple[str, ...]
     unparsed: tuple[tuple[int, str], ...]
     kernel_diagnosis: KernelDiagnosis | None  # v7.3's own verdict, beside ours
+    # Where the change goes (often not the culprit), how sure the culprit is, what kind of
+    # mistake it is (CLI.md "Where to fix"); None for an accepted program.
+    judgement: Judgement | None = None
+
+    @property
+    def fix_site(self) -> FixSite | None:
+        return self.judgement.fix_site if self.judgement else None
 
 
 def _error_messages(trace: ProgramTrace) -> list[Message]:
@@ -90,9 +99,14 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
     if not messages and not trace.load_failed:
         return _accepted(trace, caveats)
     error, provenance = _error(trace, messages, caveats)
+    error, provenance = _taken_over(trace, error, provenance)
     culprit = _culprit(trace, error, provenance)
     history = _history(trace, error, provenance)
     explanation, suggestions = advise(error, provenance, trace)
+    judgement = judge(trace, error, culprit, provenance, suggestions)
+    if judgement.lowering is not None:
+        explanation = f"{explanation} {judgement.lowering[0]}"
+        suggestions = [judgement.lowering[1], *suggestions]
     caveats.extend(_what_the_log_cannot_show(trace, error, provenance))
     if provenance is not None and provenance.crossed_unknown_branch:
         caveats.append(
@@ -113,7 +127,19 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
         caveats=tuple(caveats),
         unparsed=trace.unparsed,
         kernel_diagnosis=trace.kernel_diagnosis,
+        judgement=judgement,
     )
+
+
+def _taken_over(trace: ProgramTrace, error: ErrorInfo,
+                provenance: Provenance | None) -> tuple[ErrorInfo, Provenance | None]:
+    """A class that finds in the trace what makes the rejection its own takes it (a packet
+    pointer a helper invalidated is no plain scalar-deref), with the history it follows."""
+    for taker in takers_of(error.error_class):
+        claimed = taker.claim(trace, error, provenance)
+        if claimed is not None:
+            return replace(error, error_class=taker.name), claimed
+    return error, provenance
 
 
 def _what_the_log_cannot_show(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> list[str]:
@@ -244,6 +270,8 @@ def _history(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | Non
                                  str(hop.location), str(value) if value else None, hop.note))
     register = error.register
     value = value_before(trace, failing, int(register[1:])) if register else None
+    if provenance.origin in (Origin.INVALIDATED, Origin.RELEASED):
+        value = None  # the last state printed is from before the call that invalidated it
     items.append(HistoryItem(failing.insn.index, failing.insn.text, failing.source, register or "",
                              str(value) if value else None, "rejected here"))
     return tuple(items)

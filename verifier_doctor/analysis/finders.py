@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from ..model import OpKind, ProgramTrace, Step
 from .findings import Culprit
-from .provenance import CALLER_SAVED, Location, Origin, Provenance, find_on_path, value_before
+from .provenance import (
+    CALLER_SAVED,
+    Hop,
+    Location,
+    Origin,
+    Provenance,
+    find_on_path,
+    previous_step,
+    value_before,
+)
 
 
 def _culprit_at(step: Step, location: str, origin: Origin, note: str) -> Culprit:
@@ -96,3 +105,88 @@ def culprit_of(provenance: Provenance | None) -> Culprit | None:
     note = provenance.hops[-1].note if provenance.hops else provenance.origin.value
     return Culprit(str(provenance.location), step.insn.index, step.insn.text, step.source,
                    provenance.origin, provenance.detail, note)
+
+
+def _held_before(trace: ProgramTrace, step: Step, location: Location):
+    """What the verifier knew of a register or stack slot just before `step`."""
+    if location.register is not None:
+        return value_before(trace, step, location.register)
+    current: Step | None = step
+    limit = 4096
+    while current is not None and limit > 0:
+        limit -= 1
+        for state in (current.state_before, current.state_after if current is not step else None):
+            slot = state.slot(location.slot) if state is not None else None
+            if slot is not None:
+                return slot.value
+        current, _ = previous_step(trace, current)
+    return None
+
+
+def pointer_lost_at_call(trace: ProgramTrace, location: Location,
+                         provenance: Provenance | None) -> tuple[Step, Location, object] | None:
+    """The helper or kfunc call, on the path to the rejection, before which the rejected value
+    was still a pointer (the log's state says so) and after which it is a number: the call
+    that invalidated it (a packet-moving helper, a release). The value is followed back through
+    the moves, spills and fills `provenance` found, up to where it was made.
+
+    Returns (the call, where the value was at the call, what it was before the call)."""
+    if not trace.steps:
+        return None
+    hops = {hop.step.number: hop.location for hop in provenance.hops} if provenance is not None else {}
+    stop = provenance.origin_step.number if provenance is not None and provenance.origin_step else -1
+    candidate: tuple[Step, Location] | None = None  # the latest call, when the log shows no state there
+    step, _ = previous_step(trace, trace.steps[-1])
+    budget = 4096  # steps looked at, back from the rejection (a 50 MB log has a million)
+    while step is not None and step.number != stop and budget > 0:
+        budget -= 1
+        if step.number in hops:
+            location = hops[step.number]
+        else:
+            is_call = step.insn.kind is OpKind.CALL and not step.insn.calls_subprogram \
+                and step.frame == location.frame
+            held = _held_before(trace, step, location) if is_call or candidate is not None else None
+            if held is not None:
+                # The latest state the log printed of the value, before the call (or at it).
+                if not held.is_pointer or held.kind in ("fp", "ctx"):
+                    return None  # a number already, or a pointer no call invalidates
+                call, where = candidate if candidate is not None else (step, location)
+                return call, where, held
+            if is_call and candidate is None:
+                candidate = (step, location)
+        step, _ = previous_step(trace, step)
+    return None
+
+
+def rerooted(provenance: Provenance | None, call: Step, location: Location, origin: Origin,
+             note: str) -> Provenance:
+    """`provenance` cut at the call that invalidated the value: the call is its origin."""
+    newer = tuple(hop for hop in (provenance.hops if provenance else ()) if hop.step.number > call.number)
+    detail = (call.insn.callee or "").partition("#")[0] or None
+    return Provenance(origin, call, location, (*newer, Hop(call, location, note)),
+                      provenance.crossed_unknown_branch if provenance else False, None, detail)
+
+
+def claim_lost_pointer(trace: ProgramTrace, register: str | None, provenance: Provenance | None,
+                       packet: bool, origin: Origin) -> Provenance | None:
+    """The history of a rejected number that was a packet pointer (`packet`) or another
+    referenced pointer until a call, rooted at that call (`origin`): None when it was not."""
+    if register is None or not trace.steps:
+        return None
+    location = Location.reg(int(register[1:]), trace.steps[-1].frame)
+    found = pointer_lost_at_call(trace, location, provenance)
+    if found is None or found[2].kind.startswith("pkt") != packet:
+        return None
+    call, where, _ = found
+    return rerooted(provenance, call, where, origin, origin.value)
+
+
+def call_and_use(provenance: Provenance | None, origin: Origin, source) -> tuple[Step, str, str] | None:
+    """For a history rooted at a call (`origin`): the call, " (line N)" of it, and the use's
+    "line M" (or "the access")."""
+    if provenance is None or provenance.origin is not origin:
+        return None
+    call = provenance.origin_step
+    line = f" (line {call.source.line})" if call.source and call.source.line else ""
+    use = f"line {source.line}" if source and source.line else "the access"
+    return call, line, use

@@ -44,3 +44,13 @@ class HistoryItem:
     location: str
     value: str | None  # the tracked value after the instruction, as the verifier printed it
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class FixSite:
+    """Where the change goes (CLI.md "Where to fix"): often not the culprit. A missing NULL or
+    bounds check goes before the use; a reload goes after the call that invalidated."""
+
+    insn: int | None
+    source: SourceLine | None
+    action: str  # "check `v` for NULL before line 47"

@@ -53,6 +53,8 @@ class Origin(Enum):
     LOCK_TAKEN = "the lock was taken here"
     REFERENCE_ACQUIRED = "the reference was acquired here"
     RANGE_CHECKED = "the last bounds check before the access"
+    INVALIDATED = "a call that may move the packet invalidated it"
+    RELEASED = "released by this call"
     UNKNOWN = "not in the log"
 
 

@@ -150,13 +150,13 @@ def _summary(reproducer: Reproducer) -> list[str]:
 def render_coverage(item: Coverage, console: Console) -> None:
     """Per kernel: the verifier's rejection messages, and how many we class, teach, reproduce."""
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for title in ("kernel", "rejection messages", "classed", "internal (other)", "taught", "reproduced"):
+    for title in ("kernel", "rejection messages", "classed", "internal", "taught", "reproduced"):
         table.add_column(title, justify="left" if title == "kernel" else "right")
     for k in item.kernels:
         table.add_row(k.kernel, str(k.messages), str(k.classed), str(k.internal), str(k.taught), str(k.reproduced))
     console.print(table)
-    console.print("classed: in a class other than `other`; internal: verifier bugs, `other` by the "
-                  "catalogue's mark; taught: in a class with a lesson and a reproducer; reproduced: "
+    console.print("classed: in a class, not by the catalogue's internal mark; internal: the kernel's own "
+                  "errors the catalogue marks (`verifier-bug`, or a class that names one); taught: in a class with a lesson and a reproducer; reproduced: "
                   "printed by one of our recorded logs on that kernel.", markup=False, highlight=False)
     gaps = sorted({f for k in item.kernels for f in k.unclassed})
     if gaps:

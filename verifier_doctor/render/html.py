@@ -232,6 +232,15 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
         f'<p class="culprit-line"><b>culprit</b> instruction {culprit.insn}: <code>{_esc(culprit.insn_text)}</code>'
         f" ({_esc(culprit.location)} {_esc(culprit.note)})"
         f"{' — <code>' + _esc(culprit.source.text) + '</code>' if culprit.source else ''}</p>")
+    judgement = diagnosis.judgement
+    site = judgement.fix_site if judgement is not None else None
+    fix_html = "" if site is None else (
+        f'<p class="fix-site"><b>fix at</b>{"" if site.insn is None else f" instruction {site.insn}:"} '
+        f"{_esc(site.action)}"
+        f"{' — <code>' + _esc(site.source.text) + '</code>' if site.source else ''}</p>")
+    if judgement is not None:
+        fix_html += (f'<p class="judgement"><b>found</b> <span class="confidence">{_esc(judgement.confidence)}</span>, '
+                     f'<span class="kind">{_esc(judgement.kind)}</span></p>')
     history = "".join(
         f'<li><span class="i">{item.insn}</span> <code>{_esc(item.text)}</code> '
         f'<span class="v">{_esc(item.location)}={_esc(item.value or "?")}</span> {_esc(item.note)}</li>'
@@ -257,6 +266,7 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
 <h2>{name}{where}: rejected <span class="class">[{_esc(error.error_class)}]</span></h2>
 <p class="error-line"><b>error</b> {_esc(error.message)} at instruction {error.insn}: <code>{_esc(error.insn_text)}</code></p>
 {culprit_html}
+{fix_html}
 <h3>Source</h3>{_source_block(diagnosis, program_source, view)}
 {path}
 <h3>Why</h3><p class="why">{_esc(diagnosis.explanation)}</p>

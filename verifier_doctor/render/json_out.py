@@ -50,6 +50,14 @@ def _kernel_diagnosis(kernel: KernelDiagnosis | None) -> dict[str, Any] | None:
     }
 
 
+def _fix_site(diagnosis: Diagnosis) -> dict[str, Any] | None:
+    """Where the change goes (CLI.md "Where to fix"), beside the culprit."""
+    site = diagnosis.fix_site
+    if site is None:
+        return None
+    return {"insn": site.insn, "source": _source(site.source), "action": site.action}
+
+
 def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
     error = diagnosis.error
     culprit = diagnosis.culprit
@@ -77,6 +85,9 @@ def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
             "detail": culprit.detail,
             "note": culprit.note,
         },
+        "fix_site": _fix_site(diagnosis),
+        "confidence": diagnosis.judgement.confidence if diagnosis.judgement else None,
+        "kind": diagnosis.judgement.kind if diagnosis.judgement else None,
         "history": [
             {"insn": item.insn, "text": item.text, "location": item.location, "value": item.value,
              "note": item.note, "source": _source(item.source)}

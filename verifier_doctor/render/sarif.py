@@ -104,6 +104,28 @@ def _result(diagnosis: Diagnosis, label: str | None, rule_index: int, source_pat
         if related is not None:
             result["relatedLocations"] = [related]
         result["properties"]["culprit_insn"] = culprit.insn
+    judgement = diagnosis.judgement
+    if judgement is not None:
+        result["properties"]["confidence"] = judgement.confidence
+        result["properties"]["kind"] = judgement.kind
+        site = judgement.fix_site
+        if site is not None:
+            result["properties"]["fix_site"] = {"insn": site.insn, "action": site.action}
+            where = _location(site.source, source_path, program_source)
+            if where is not None:
+                result["properties"]["fix_site"]["location"] = where
+                region = where["physicalLocation"].get("region")
+                if region is not None:
+                    # A SARIF fix: the change goes at the start of that line (an empty region:
+                    # an insertion point); the text to insert is the description's, not claimed.
+                    result["fixes"] = [{
+                        "description": {"text": site.action},
+                        "artifactChanges": [{
+                            "artifactLocation": where["physicalLocation"]["artifactLocation"],
+                            "replacements": [{"deletedRegion": {"startLine": region["startLine"],
+                                                                "startColumn": 1, "endColumn": 1}}],
+                        }],
+                    }]
     return result
 
 

@@ -86,6 +86,7 @@ def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] 
         screen.print(f"           source: {_source_text(culprit.source)}")
         for line in source_context(culprit.source, program_source):
             screen.print(f"           {line}")
+    _fix_site(diagnosis, screen, program_source)
     if diagnosis.history:
         screen.print(f"  history of {error.register or 'the value'}, oldest first:", style="bold")
         rows = []
@@ -108,6 +109,21 @@ def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] 
             rows.append(("", f"suggests: {kernel.suggestion}"))
         screen.labelled(rows)
     _log_info(diagnosis, screen)
+
+
+def _fix_site(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | None) -> None:
+    """Where the change goes, and how sure and what kind of mistake, one word each."""
+    judgement = diagnosis.judgement
+    if judgement is None:
+        return
+    site = judgement.fix_site
+    if site is not None:
+        at = f"instruction {site.insn}: " if site.insn is not None else ""
+        rows = [(("  fix at", "bold green"), f"{at}{site.action}")]
+        if site.source is not None:
+            rows.append(("", f"source: {_source_text(site.source)}"))
+        screen.labelled(rows)
+    screen.print(f"  found    {judgement.confidence}, {judgement.kind}")
 
 
 def _stats(diagnosis: Diagnosis, screen: Screen) -> None:

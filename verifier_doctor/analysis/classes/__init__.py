@@ -28,6 +28,8 @@ MODULES = (
     "dynptr_misuse", "iterator_misuse", "irq_flag_misuse", "untrusted_pointer", "misaligned_access",
     "sleepable_context", "exception_callback", "btf_access", "read_only", "mixed_pointers", "unprivileged",
     "map_incompatible", "attach_target", "invalid_insn", "global_function",
+    # Issue 22: classes that take over another's rejection from what the trace shows.
+    "packet_invalidated", "use_after_release", "helper_unbounded", "verifier_bug",
     "other",
 )
 
@@ -38,6 +40,7 @@ def _read_index() -> dict:
     by_message: dict[str, str] = {}
     by_function: dict[str, str] = {}
     when_nullable: dict[str, str] = {}
+    takers: dict[str, list[str]] = {}
     modules: dict[str, str] = {}
     internal = None
     for module in MODULES:
@@ -51,10 +54,12 @@ def _read_index() -> dict:
         for function in cls.functions:
             assert function not in by_function, f"{function} is owned by two classes"
             by_function[function] = cls.name
+        for taken in cls.takes_over:
+            takers.setdefault(taken, []).append(cls.name)
         if cls.internal:
             internal = cls.name
     return {"modules": modules, "by_message": by_message, "by_function": by_function,
-            "when_nullable": when_nullable, "internal": internal}
+            "when_nullable": when_nullable, "internal": internal, "takers": takers}
 
 
 @cache
@@ -91,15 +96,28 @@ def __getattr__(name: str):
 
 
 def class_of(message: KernelMessage) -> str | None:
-    """The class of a catalogued message (`other` for the catalogue's verifier bugs)."""
+    """The class of a catalogued message: the class naming its format, else `verifier-bug`
+    for the catalogue's internal errors, else the class owning the function printing it."""
     index = _index()
-    if message.internal:
-        return index["internal"]
     if message.may_be_null and message.format in index["when_nullable"]:
         return index["when_nullable"][message.format]
-    return index["by_message"].get(message.format) or index["by_function"].get(message.function)
+    if message.format in index["by_message"]:
+        # A class may name an internal message whose cause is the program's (a tail call
+        # through a map that is not a prog array: "kernel subsystem misconfigured verifier").
+        return index["by_message"][message.format]
+    if message.internal:
+        return index["internal"]
+    return index["by_function"].get(message.function)
+
+
+def takers_of(name: str) -> tuple[ErrorClass, ...]:
+    """The classes that may take over a rejection of class `name` (ErrorClass.takes_over)."""
+    return tuple(CLASSES_BY_NAME[taker] for taker in _index()["takers"].get(name, ()))
+
+
+FALLBACK = "other"  # a message of no kernel the catalogue was made from
 
 
 def error_class(name: str) -> ErrorClass:
     """A class by name (`other`'s for a name no class has)."""
-    return CLASSES_BY_NAME.get(name) or CLASSES_BY_NAME[_index()["internal"]]
+    return CLASSES_BY_NAME.get(name) or CLASSES_BY_NAME[FALLBACK]

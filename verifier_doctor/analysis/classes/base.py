@@ -11,7 +11,11 @@ from ..lesson import Lesson
 from ..provenance import Follow, Provenance
 
 if TYPE_CHECKING:
-    from ..findings import Culprit, ErrorInfo
+    from ..findings import Culprit, ErrorInfo, FixSite
+
+# What a rejection of a class usually is (CLI.md "Where to fix"): a mistake in the source, a
+# compiler lowering the verifier cannot follow, a limit of the verifier, the environment.
+KINDS = ("source-bug", "lowering", "verifier-limit", "environment")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,7 @@ class ErrorClass:
     # words serve 'scalar' and 'map_value_or_null').
     nullable_messages: tuple[str, ...] = ()
     follow: Follow | None = None  # how the offending value is followed back (None: it is not)
-    internal: bool = False  # owns the catalogue's internal verifier errors (`other`)
+    internal: bool = False  # owns the catalogue's internal verifier errors (`verifier-bug`)
     # What this rejection's message says, in words, from its fields ("a 4-byte read at
     # offset 20 of a 12-byte map value"); None when the message gives nothing to say.
     describe: Callable[[KernelMessage], str | None] | None = None
@@ -45,3 +49,15 @@ class ErrorClass:
     # The specific reason, from what following the value back found (and where, in words):
     # (text added to the explanation, fixes put first), or None.
     reason: Callable[[Provenance, str], tuple[str, list[str]] | None] | None = None
+    # What the trace says of this rejection beyond the message (a register's range before the
+    # call, the map type a helper needs), in words: added to the explanation.
+    reason_in_trace: "Callable[[ProgramTrace, ErrorInfo], str | None] | None" = None
+    # What the rejection usually is (one of KINDS); a diagnosis may find otherwise (lowering).
+    kind: str = "source-bug"
+    # Classes whose rejections this class takes when `claim` finds, in the trace, what makes
+    # them this class (a packet pointer the call before the access invalidated): the value's
+    # history, rooted where this class finds its culprit.
+    takes_over: tuple[str, ...] = ()
+    claim: "Callable[[ProgramTrace, ErrorInfo, Provenance | None], Provenance | None] | None" = None
+    # Where the change goes, when the class knows better than the rejected instruction.
+    fix_site: "Callable[[ProgramTrace, ErrorInfo, Culprit | None, Provenance | None], FixSite | None] | None" = None

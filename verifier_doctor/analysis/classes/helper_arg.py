@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ...model import KernelMessage, OpKind, ProgramTrace
+from ..findings import ErrorInfo, FixSite
+from ..kernel_types import map_type_action, map_type_name, map_types_of_helper, types_in
 from ..lesson import Fix, Lesson
 from ..provenance import CALLER_SAVED, Follow, value_before
 from .base import ErrorClass
@@ -28,6 +30,27 @@ def unnamed_argument(trace: ProgramTrace, message: KernelMessage | None) -> str 
         if value is not None and value.kind.startswith("pkt") and value.kind != "pkt_end":
             return f"R{register}"
     return None
+
+
+def describe(message: KernelMessage) -> str | None:
+    """"cannot pass map_type 2 into func bpf_ringbuf_output#130": the types by name, and the
+    type the helper takes."""
+    given = types_in(message)
+    if given is None or message.format != "cannot pass map_type %d into func %s#%d":
+        return given
+    helper = message.field("func")
+    wanted = map_types_of_helper(helper)
+    return f"{given[:-1]}; {helper} takes {' or '.join(wanted)}." if wanted else given
+
+
+def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit, provenance) -> FixSite | None:
+    """A map of the wrong type ("cannot pass map_type 2 into func bpf_ringbuf_output#130"):
+    the change is the map's type, said at the call."""
+    message = error.kernel
+    if message is None or message.format != "cannot pass map_type %d into func %s#%d":
+        return None
+    action = map_type_action(message.field("func"), map_type_name(message.number("map_type")))
+    return None if action is None else FixSite(error.insn, error.source, action)
 
 
 CLASS = ErrorClass(
@@ -87,13 +110,15 @@ CLASS = ErrorClass(
     ),
     follow=Follow.VALUE,
     register_when_unnamed=unnamed_argument,
+    describe=describe,
+    fix_site=fix_site,
     lesson=Lesson(
         "helper-arg",
         "A helper or kfunc called with an argument of the wrong kind",
         "Every helper and kfunc has a prototype the verifier checks argument by argument: a map, a "
         "pointer to initialised memory of some size, the context, a referenced object. It proved the "
         "kind of {reg} (for example a scalar) and could not match it with the kind the prototype "
-        "expects ('expected=map_ptr').",
+        "expects.",
         (
             Fix("Pass exactly what the prototype asks for: `&my_map` for a map, a stack buffer or "
                 "checked pointer for memory, `ctx` itself for the context.",

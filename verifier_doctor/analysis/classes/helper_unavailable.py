@@ -7,6 +7,7 @@ from .base import ErrorClass
 
 CLASS = ErrorClass(
     name="helper-unavailable",
+    kind="environment",
     # Kernel functions whose rejections are this class, unless a class names the message.
     functions=(
         "__find_kfunc_desc_btf",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ...model import ProgramTrace
+from ...model import ProgramTrace, Step
 from ..finders import region_opener
-from ..findings import Culprit, ErrorInfo
+from ..findings import Culprit, ErrorInfo, FixSite
 from ..lesson import Fix, Lesson
-from ..provenance import Origin
+from ..provenance import Origin, previous_step
 from .base import ErrorClass
 
 _LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock", "bpf_rcu_read_lock", "bpf_preempt_disable")
@@ -15,6 +15,60 @@ _LOCK_HELPERS = ("bpf_spin_lock", "bpf_res_spin_lock", "bpf_rcu_read_lock", "bpf
 def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
     """The call that took the lock (or opened the RCU or no-preemption region) still in force."""
     return region_opener(trace, _LOCK_HELPERS, Origin.LOCK_TAKEN.value)
+
+
+# The allocator verifier-doctor ships (allocator_c/): its calls are inlined into the caller,
+# so the log names the header as the rejected instruction's file (v6.2+ print file names).
+ALLOCATOR_HEADER = "static_malloc.h"
+
+
+def _in_allocator(step: Step | None) -> bool:
+    return step is not None and step.source is not None and step.source.file is not None \
+        and step.source.file.rsplit("/", 1)[-1] == ALLOCATOR_HEADER
+
+
+def _allocator_entry(trace: ProgramTrace) -> tuple[Step, Step | None] | None:
+    """When the rejected call is inside the shipped allocator: the first step of the
+    allocator's code on the way there, and the program's own step before it (the log names
+    the lines it ran, not the line of the call, whose code is all the header's)."""
+    failing = trace.steps[-1] if trace.steps else None
+    if not _in_allocator(failing):
+        return None
+    entry = failing
+    step, _ = previous_step(trace, failing)
+    while step is not None and (_in_allocator(step) or step.source is None):
+        if _in_allocator(step):
+            entry = step
+        step, _ = previous_step(trace, step)
+    return entry, step
+
+
+def _after(before: Step | None) -> str:
+    if before is None or before.source is None:
+        return ""
+    line = f"line {before.source.line} " if before.source.line else ""
+    return f" after {line}(`{before.source.text.strip()}`)"
+
+
+def allocator_in_lock(trace: ProgramTrace, error: ErrorInfo) -> str | None:
+    """A call of the shipped allocator under the program's own lock (issue 21): say it needs none."""
+    found = _allocator_entry(trace)
+    if found is None:
+        return None
+    return (f"The rejected call is inside the allocator verifier-doctor ships ({ALLOCATOR_HEADER}), which the "
+            f"program calls{_after(found[1])}: static_malloc, static_free and the others are thread-safe (the "
+            "heap takes its own lock), so the program's bpf_spin_lock around them is not needed; take the "
+            "call out of the locked region.")
+
+
+def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit: Culprit | None, provenance) -> FixSite | None:
+    found = _allocator_entry(trace)
+    if found is None:
+        return None
+    entry, before = found
+    return FixSite(entry.insn.index, before.source if before is not None else entry.source,
+                   f"move the allocator call{_after(before)} out of the locked region (before "
+                   "bpf_spin_lock or after bpf_spin_unlock): the allocator is thread-safe")
 
 
 CLASS = ErrorClass(
@@ -56,6 +110,8 @@ CLASS = ErrorClass(
         "unmatched rcu read unlock (kernel function %s)",
     ),
     culprit=culprit,
+    reason_in_trace=allocator_in_lock,
+    fix_site=fix_site,
     lesson=Lesson(
         "lock-misuse",
         "A bpf_spin_lock used where or how the verifier forbids it",

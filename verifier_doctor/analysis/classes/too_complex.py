@@ -7,6 +7,7 @@ from .base import ErrorClass
 
 CLASS = ErrorClass(
     name="too-complex",
+    kind="verifier-limit",
     # Kernel functions whose rejections are this class, unless a class names the message.
     functions=(
         "__btf_type_is_scalar_struct",

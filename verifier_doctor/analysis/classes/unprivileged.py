@@ -7,6 +7,7 @@ from .base import ErrorClass
 
 CLASS = ErrorClass(
     name="unprivileged",
+    kind="environment",
     # Kernel functions whose rejections are this class, unless a class names the message.
     functions=(
         "add_subprogs",
