@@ -538,7 +538,8 @@ class _TraceBuilder:
             self._start_segment(SegmentKind.POPPED, quick.index, None,
                                 self.latest_reaching.get(quick.index), None)
         number = len(self.steps)
-        step = Step(number, len(self.segments) - 1, self.frame, line_no, source, deferred, self.pending_state)
+        step = Step(number, len(self.segments) - 1, self.frame, line_no, source, deferred, self.pending_state,
+                    index=quick.index)
         self.steps.append(step)
         self.quick.append(quick)
         self.latest_at[quick.index] = number
