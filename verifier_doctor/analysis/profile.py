@@ -217,10 +217,8 @@ def _loops(trace: ProgramTrace, back_edges: Counter, by_index: Counter, popped_a
         # only its end.
         elsewhere = processed * (1 - insns / total_steps)
         max_iterations, limit = _limits(per_iteration, pending_per_iteration, elsewhere)
-        head_step = trace.latest_step_at(head)
         found.append(Loop(
-            head=head, latch=latch, latches=(latch,),
-            source=head_step.source if head_step is not None else None,
+            head=head, latch=latch, latches=(latch,), source=_loop_line(trace, head, latch),
             visits=visits, insns=insns,
             insns_per_iteration=round(per_iteration, 1),
             pending_branches_per_iteration=round(pending_per_iteration, 2),
@@ -243,7 +241,10 @@ def _loops(trace: ProgramTrace, back_edges: Counter, by_index: Counter, popped_a
             known = explained[at]
             explained[at] = _with(known, latch=max(known.latch, loop.latch), latches=known.latches + loop.latches)
             continue
-        explained.append(_with(loop, differences=differences))
+        counted = next((d.source for d in differences if d.kind == "counter" and d.source is not None
+                        and not is_header(d.source)), None)
+        # The counter's `i++` is on the `for` line itself, whatever the compiler shares.
+        explained.append(_with(loop, differences=differences, source=counted or loop.source))
         counters[key if counter is not None else (loop.head, loop.latch)] = len(explained) - 1
     finished = []
     for loop in explained:
@@ -254,6 +255,17 @@ def _loops(trace: ProgramTrace, back_edges: Counter, by_index: Counter, popped_a
         finished.append(loop)
     finished.sort(key=lambda loop: -loop.insns)
     return tuple(finished)
+
+
+def _loop_line(trace: ProgramTrace, head: int, latch: int) -> SourceLine | None:
+    """The loop's line: the latch's (the jump back is the `for`/`while` condition's code;
+    nested loops compiled with one head share the head's line), unless that is a header's."""
+    for index in (latch, head):
+        step = trace.latest_step_at(index)
+        if step is not None and step.source is not None and not is_header(step.source):
+            return step.source
+    step = trace.latest_step_at(head)
+    return step.source if step is not None else None
 
 
 def _is_jump(trace: ProgramTrace, index: int) -> bool:
@@ -414,19 +426,22 @@ def _register_at(trace: ProgramTrace, step: Step, register: int, limit: int = 64
 
 
 def _header_calls(trace: ProgramTrace, loop: Loop, call_site: list[SourceLine | None]) -> tuple[HeaderCall, ...]:
-    """Header code run in the loop's body, by the user's line that called it."""
+    """Header code run in the loop's body, by the user's line that called it, as its share
+    of a trip's instructions."""
     counts: Counter = Counter()
     keys: dict[tuple, tuple[SourceLine, str | None]] = {}
+    body = 0
     for step in trace.steps:
-        if step.index is None or not loop.head <= step.index <= loop.latch or not is_header(step.source):
+        if step.index is None or not loop.head <= step.index <= loop.latch:
             continue
+        body += 1
         site = call_site[step.number]
-        if site is None:
+        if site is None or not is_header(step.source):
             continue
         key = (site.file, site.line, site.text, step.source.file)
         counts[key] += 1
         keys[key] = (site, step.source.file)
-    return tuple(HeaderCall(keys[key][0], keys[key][1], round(count / loop.visits, 1))
+    return tuple(HeaderCall(keys[key][0], keys[key][1], round(loop.insns_per_iteration * count / body, 1))
                  for key, count in counts.most_common())
 
 
