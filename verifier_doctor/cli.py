@@ -92,12 +92,14 @@ def explain(
     source: Annotated[Optional[Path], typer.Option("--source", help="The program's C file, to quote more of it.")] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Where the verifier's budget went, by source line and loop (a level-2 log).")] = False,
 ) -> None:
     """Explain a verifier log (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
 
     Example: vdoctor explain load.log --source prog.bpf.c
     """
-    commands.explain(log, as_json, source, fmt.value if fmt is not None else None, output)
+    commands.explain(log, as_json, source, fmt.value if fmt is not None else None, output, profile=profile)
 
 
 @app.command("try")

@@ -145,8 +145,17 @@ def read_source(path: Path | None) -> list[str] | None:
     return read_program_source(path)
 
 
+def profiled(diagnoses: list[Diagnosis], traces) -> list[Diagnosis]:
+    """`--profile`: each diagnosis with the cost profile of its trace (a too-complex one has it already)."""
+    from dataclasses import replace
+
+    from .analysis.profile import profile
+
+    return [d if d.profile is not None else replace(d, profile=profile(t)) for d, t in zip(diagnoses, traces)]
+
+
 def explain(log: str, as_json: bool = False, source: Path | None = None, fmt: str | None = None,
-            output: Path | None = None) -> None:
+            output: Path | None = None, profile: bool = False) -> None:
     """`vdoctor explain LOG`: every program of the log diagnosed, in the format asked for."""
     from .analysis import diagnose
     from .parsing.reader import read_log, read_log_file, read_text
@@ -159,6 +168,8 @@ def explain(log: str, as_json: bool = False, source: Path | None = None, fmt: st
     else:
         document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
     diagnoses = [diagnose(program) for program in document.programs]
+    if profile:
+        diagnoses = profiled(diagnoses, document.programs)
     program_source = read_source(source)
     if chosen == "json":
         emit(json_text(combined_json(diagnoses)), output)

@@ -38,6 +38,7 @@ class Diagnosis:
     caveats: tuple[str, ...]
     unparsed: tuple[tuple[int, str], ...]
     kernel_diagnosis: KernelDiagnosis | None  # v7.3's own verdict, beside ours
+    profile: object | None = None  # analysis/profile.Profile: where the budget went (too-complex, --profile)
 
 
 def _error_messages(trace: ProgramTrace) -> list[Message]:
@@ -113,7 +114,13 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
         caveats=tuple(caveats),
         unparsed=trace.unparsed,
         kernel_diagnosis=trace.kernel_diagnosis,
+        profile=_class_profile(trace, error),
     )
+
+
+def _class_profile(trace: ProgramTrace, error: ErrorInfo) -> object | None:
+    found = class_named(error.error_class).profile
+    return found(trace, error) if found is not None else None
 
 
 def _what_the_log_cannot_show(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> list[str]:

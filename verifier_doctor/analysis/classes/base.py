@@ -45,3 +45,6 @@ class ErrorClass:
     # The specific reason, from what following the value back found (and where, in words):
     # (text added to the explanation, fixes put first), or None.
     reason: Callable[[Provenance, str], tuple[str, list[str]] | None] | None = None
+    # What the class adds from the whole walk (too-complex: where the verifier's budget went,
+    # analysis/profile.py), shown beside the diagnosis; None when it has nothing to add.
+    profile: "Callable[[ProgramTrace, ErrorInfo], object | None] | None" = None
