@@ -90,6 +90,16 @@ def render_profile(profile: Profile, screen: Screen) -> None:
         screen.labelled(rows, label_style="bold")
 
 
+def render_table(kernel: str, diagnoses: list, screen: Screen) -> None:
+    """`try --profile`'s table for one kernel: each program's verdict and cost."""
+    screen.print(f"== kernel {kernel} ==", style="bold")
+    rows = [TABLE_HEAD]
+    for diagnosis in diagnoses:
+        verdict = diagnosis.verdict if diagnosis.error is None else f"{diagnosis.verdict} [{diagnosis.error.error_class}]"
+        rows.append(table_row(diagnosis.program or "?", verdict, diagnosis.stats))
+    screen.columns(rows)
+
+
 def table_row(name: str, verdict: str, stats: Stats | None) -> tuple[str, ...]:
     """One program's row of `try --profile`'s table (veristat's columns)."""
     def counter(key: str) -> str:
