@@ -169,11 +169,18 @@ def profile(trace: ProgramTrace) -> Profile:
         processed_insns=processed,
         steps=len(steps),
         paths=paths,
-        complete=len(steps) >= processed,
+        complete=_whole(trace),
         lines=lines,
         files=tuple(FileCost(name, count) for name, count in files.most_common()),
         loops=loops,
     )
+
+
+def _whole(trace: ProgramTrace) -> bool:
+    """The log holds the walk from the program's first instruction (a log the kernel kept
+    only the end of starts anywhere). Its steps are still fewer than the kernel's count:
+    a visit the verifier pruned is counted, and printed as "N: safe", not as a step."""
+    return bool(trace.steps) and trace.steps[0].index == 0 and trace.segments[0].start_insn == 0
 
 
 def _states_by_source(trace: ProgramTrace, started_at: Counter) -> dict[int, int]:
@@ -307,7 +314,7 @@ def _per_trip(trace: ProgramTrace, loop: Loop, differences: tuple[Difference, ..
         return loop
     middle = sorted(cost[k] / max(len(reached.get(k, ())), 1) for k in sorted(cost)[1:-1])
     median = middle[len(middle) // 2]
-    scale = processed / len(steps) if processed <= len(steps) * 1.25 else 1.0
+    scale = processed / len(steps) if _whole(trace) else 1.0
     per_iteration = median * scale
     pending_per_iteration = _pushed_on_path(trace, deepest, loop) / max(trip[deepest.number], 1)
     elsewhere = max(processed - sum(cost.values()) * scale, 0) if scale != 1.0 \

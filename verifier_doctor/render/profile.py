@@ -10,6 +10,7 @@ from .screen import Screen
 
 TOP_LINES = 10  # source lines shown in text (JSON has them all)
 TOP_LOOPS = 3
+HOT_SHARE = 0.05  # loops shown in text: those with at least this share of the steps (JSON: all)
 _LIMIT_WORDS = {"insns": "1M processed instructions", "jumps": "8192 pending branches"}
 
 
@@ -65,7 +66,8 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
 def render_profile(profile: Profile, screen: Screen) -> None:
     """Where the budget went: the hot lines, then the loops, each with why its states did
     not prune and what to do."""
-    kept = "" if profile.complete else (
+    kept = "" if profile.steps >= profile.processed_insns else f" ({profile.steps:,} in the log, the rest pruned)" \
+        if profile.complete else (
         f" (the log holds the last {profile.steps:,} of them: the kernel kept its end)")
     screen.print(("  profile  ", "bold"), f"{profile.processed_insns:,} instructions processed{kept}")
     rows = [("           insns", "inlined", "states", "line")]
@@ -74,7 +76,7 @@ def render_profile(profile: Profile, screen: Screen) -> None:
                      f"{line.states:,}" if line.states else "",
                      f"{_where(line.source)}  {line.source.text.strip()}"))
     screen.columns(rows)
-    for loop in profile.loops[:TOP_LOOPS]:
+    for loop in [loop for loop in profile.loops if loop.insns >= profile.steps * HOT_SHARE][:TOP_LOOPS]:
         screen.print(("  loop     ", "bold"),
                      f"{_where(loop.source)}: {loop.insns_per_iteration:,.0f} insns and "
                      f"{loop.pending_branches_per_iteration:g} undecided branches per trip, head visited "
