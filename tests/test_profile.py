@@ -156,3 +156,31 @@ def test_the_fix_the_profile_names_loads(broken, fixed, program, tmp_path):
     before = _load(broken, program, tmp_path)
     assert before.verdict == "rejected" and before.error.error_class == "too-complex"
     assert _load(fixed, program, tmp_path).verdict == "accepted"
+
+
+@pytest.mark.kernel
+def test_try_profile_tables_every_program_accepted_or_not():
+    if not kernel_loads_bpf():
+        pytest.skip("the running kernel does not load BPF for us")
+    program = ROOT / "fixtures" / "programs" / "two_programs.bpf.c"
+    result = run_vdoctor("try", "--profile", "--json", program)
+    assert result.status == 1, result.stderr  # `bad` is rejected
+    host = result.json()["kernels"]["host"]
+    by_name = {p["program"]: p for p in host["programs"]}
+    assert by_name["good"]["verdict"] == "accepted" and by_name["good"]["profile"]["lines"]
+    assert by_name["good"]["stats"]["verification_time_usec"] >= 0
+    assert by_name["bad"]["profile"]["processed_insns"] == by_name["bad"]["stats"]["processed_insns"]
+    text = run_vdoctor("try", "--profile", program).stdout
+    assert "program  verdict" in text and "good     accepted" in text
+
+
+@pytest.mark.kernel
+def test_try_reloads_a_too_complex_program_at_level_2_for_its_profile():
+    if not kernel_loads_bpf():
+        pytest.skip("the running kernel does not load BPF for us")
+    result = run_vdoctor("try", "--json", NESTED)
+    assert result.status == 1, result.stderr
+    out = result.json()
+    assert out["error"]["class"] == "too-complex" and out["log"]["level"] == 2
+    lines = {loop["source"]["line"] for loop in out["profile"]["loops"]}
+    assert {OUTER_LINE, INNER_LINE} <= lines
