@@ -105,6 +105,26 @@ def test_explain_profile_json_has_lines_and_loops(tmp_path):
     assert f"free_loop.bpf.c:{FREE_LOOP_LINE}" in text and "not pruned: R9" in text
 
 
+@pytest.mark.parametrize("kernel", sorted(p.name for p in (ROOT / "fixtures" / "logs").iterdir()))
+def test_every_recorded_log_has_a_profile_that_accounts_for_its_steps(kernel):
+    """Level 1 and 2, every reproducer and kernel: the profile reads any log, and every
+    step of it is counted once at a source line (or at none, when the log has no line info)."""
+    from io import StringIO
+
+    from verifier_doctor.parsing.reader import read_log_file
+    from verifier_doctor.render.profile import profile_to_dict, render_profile
+    from verifier_doctor.render.screen import Screen
+
+    for log in sorted((ROOT / "fixtures" / "logs" / kernel).glob("*.log")):
+        for trace in read_log_file(log).programs:
+            found = profile(trace)
+            assert sum(line.insns for line in found.lines) <= found.steps == len(trace.steps), log
+            with_line = sum(1 for step in trace.steps if step.source is not None)
+            assert sum(line.insns for line in found.lines) == with_line, log
+            profile_to_dict(found)
+            render_profile(found, Screen(StringIO()))
+
+
 # --- against the running kernel -------------------------------------------------------
 
 def _load(source: Path, program: str, workdir: Path, define: str | None = None):
