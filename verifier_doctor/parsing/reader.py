@@ -128,6 +128,10 @@ def classify(line: str, text: str | None = None) -> LineKind:
         return LineKind.STATS
     if text.startswith(_PRECISION_PREFIXES):
         return LineKind.PRECISION
+    if first == "f" and text.startswith("frame") and ": propagating " in text:
+        # "frame 0: propagating r1,r8" (v6.x, level 2: precision carried to a state the
+        # walk joins); before the verdict it is no error message.
+        return LineKind.PRECISION
     if first == "(" and text[1:].partition(")")[0].isdigit():
         return LineKind.STRUCTURE  # v6.18 stack liveness: "(0) frame 0 insn 6 +live -8"
     if first == "(" and (text.endswith(" line(s) omitted)") or text.startswith("(truncated")):
