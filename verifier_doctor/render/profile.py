@@ -82,9 +82,11 @@ def render_profile(profile: Profile, screen: Screen) -> None:
                      f"{loop.pending_branches_per_iteration:g} undecided branches per trip, head visited "
                      f"{loop.visits:,} times; at most {loop.max_iterations:,} trips fit "
                      f"({_LIMIT_WORDS[loop.limit]})")
-        rows = [] if profile.complete else [("", "the log holds only the end of the walk: the trips it shows "
-                                                 "lack their first pass down the loop, so each costs more and "
-                                                 "fewer fit than said here")]
+        # Paths taken from the stack: the trips at the log's end are those paths, without the
+        # first pass down the loop that left them pending, before the log's start.
+        rows = [] if profile.complete or not profile.paths else [
+            ("", "the log holds only the end of the walk: the trips it shows lack their first pass down the "
+                 "loop, so each costs more and fewer fit than said here")]
         rows += [("", f"not pruned: {d.words}") for d in loop.differences]
         rows += [("", f"{c.insns_per_iteration:,.0f} insns per trip are {c.file} code inlined from "
                       f"{_where(c.call_site)} (`{c.call_site.text.strip()}`)") for c in loop.header_calls[:2]]
