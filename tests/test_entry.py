@@ -23,7 +23,8 @@ def _typer_arguments(argv: list[str]) -> dict | None:
     """What typer passes to commands.explain for argv, or None when it refuses the line."""
     seen: list[dict] = []
 
-    def record(log, as_json=False, source=None, fmt=None, output=None):
+    def record(log, as_json=False, source=None, fmt=None, output=None, profile=False):
+        assert not profile  # --profile is typer's alone (entry.py leaves it to typer)
         seen.append({"log": log, "as_json": as_json, "source": source, "fmt": fmt, "output": output})
 
     original = commands.explain

@@ -92,12 +92,14 @@ def explain(
     source: Annotated[Optional[Path], typer.Option("--source", help="The program's C file, to quote more of it.")] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Where the verifier's budget went, by source line and loop (a level-2 log).")] = False,
 ) -> None:
     """Explain a verifier log (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
 
     Example: vdoctor explain load.log --source prog.bpf.c
     """
-    commands.explain(log, as_json, source, fmt.value if fmt is not None else None, output)
+    commands.explain(log, as_json, source, fmt.value if fmt is not None else None, output, profile=profile)
 
 
 @app.command("try")
@@ -120,6 +122,8 @@ def try_program(
     attach_seconds: Annotated[Optional[float], typer.Option(hidden=True)] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Load at log level 2 and show where the verifier's budget went, accepted or not.")] = False,
 ) -> None:
     """Compile a BPF program, load it, and explain the verdict.
 
@@ -136,7 +140,9 @@ def try_program(
         raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
     flags = (include_dirs or (), defines or (), cflags)
     with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
-        if kernel == "host":
+        if profile:
+            status = commands.try_profile(program, Path(workdir), kernel, cc, flags, chosen)
+        elif kernel == "host":
             built = pipeline.build(program, Path(workdir), cc, *flags)
             if chosen == "text":
                 _say_build(built, program)

@@ -145,8 +145,49 @@ def read_source(path: Path | None) -> list[str] | None:
     return read_program_source(path)
 
 
+def profiled(diagnoses: list[Diagnosis], traces) -> list[Diagnosis]:
+    """`--profile`: each diagnosis with the cost profile of its trace (a too-complex one has it already)."""
+    from dataclasses import replace
+
+    from .analysis.profile import profile
+
+    return [d if d.profile is not None else replace(d, profile=profile(t)) for d, t in zip(diagnoses, traces)]
+
+
+def try_profile(program: Path, workdir: Path, kernel: str, cc: str | None, flags: tuple, fmt: str) -> int:
+    """`vdoctor try --profile`: every program loaded at log level 2 into each kernel asked
+    for; per kernel a table of the verifier's cost (veristat's columns), then each program's
+    verdict with where its budget went. The exit status is `try`'s."""
+    from . import pipeline
+    from .errors import EXIT_ACCEPTED, EXIT_REJECTED
+    from .kernel.kernels import SUPPORTED
+
+    targets = ["host"] if kernel == "host" else ["host", *SUPPORTED] if kernel == "all" else [kernel]
+    builds = pipeline.build_for_kernels(program, workdir, targets, cc, *flags)
+    failed = next((b for b in builds.values() if isinstance(b, VdoctorError)), None)
+    if failed is not None:
+        raise failed
+    results = pipeline.profiled(builds["host"].object if kernel == "host" else
+                                {label: built.object for label, built in builds.items()}, kernel)
+    if fmt == "json":
+        emit(json_text({"kernels": {label: combined_json(found) for label, found in results.items()}}), None)
+    else:
+        from .render.profile import render_table
+        from .render.text import render_text
+
+        out = screen()
+        for label, found in results.items():
+            render_table(label, found, out)
+            for diagnosis in found:
+                out.print()
+                render_text(diagnosis, out, read_source(program))
+            out.print()
+    rejected = any(d.verdict != "accepted" for found in results.values() for d in found)
+    return EXIT_REJECTED if rejected else EXIT_ACCEPTED
+
+
 def explain(log: str, as_json: bool = False, source: Path | None = None, fmt: str | None = None,
-            output: Path | None = None) -> None:
+            output: Path | None = None, profile: bool = False) -> None:
     """`vdoctor explain LOG`: every program of the log diagnosed, in the format asked for."""
     from .analysis import diagnose
     from .parsing.reader import read_log, read_log_file, read_text
@@ -159,6 +200,8 @@ def explain(log: str, as_json: bool = False, source: Path | None = None, fmt: st
     else:
         document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
     diagnoses = [diagnose(program) for program in document.programs]
+    if profile:
+        diagnoses = profiled(diagnoses, document.programs)
     program_source = read_source(source)
     if chosen == "json":
         emit(json_text(combined_json(diagnoses)), output)

@@ -218,11 +218,15 @@ class Step:
     The instruction and the states are parsed from the log on first use (see Deferred).
     """
 
-    __slots__ = ("number", "segment", "frame", "log_line", "source", "_line", "_before", "_after")
+    __slots__ = ("number", "segment", "frame", "log_line", "source", "index", "_line", "_before", "_after")
 
     def __init__(self, number: int, segment: int, frame: int, log_line: int, source: SourceLine | None,
-                 line: Deferred, before: Deferred | None = None, after: Deferred | None = None) -> None:
+                 line: Deferred, before: Deferred | None = None, after: Deferred | None = None,
+                 index: int | None = None) -> None:
         self.number = number  # position among the steps
+        # The instruction's index, as the reader saw it without parsing the line (the cost
+        # profile counts a million steps by index; `insn.index` parses the line).
+        self.index = index
         self.segment = segment
         self.frame = frame  # call depth: 0 in the main program, 1 inside a bpf-to-bpf callee, ...
         self.log_line = log_line  # 1-based line in the program's log

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import Diagnosis, diagnose
+from .analysis.classes.too_complex import BUDGET_MESSAGES
 from .errors import EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE, BuildFailed, IncompleteLog, NotAVerifierLog, VdoctorError
 from .kernel.build import Built, build_object
 from .model import ProgramTrace
@@ -144,6 +145,8 @@ def _rerun_reason(diagnosis: Diagnosis | None, load, log_level: int) -> str | No
         return "libbpf says only 'Argument list too long'"
     if error.register and diagnosis.culprit is None and not diagnosis.history:
         return f"it names {error.register} but shows none of the states that made it"
+    if error.error_class == "too-complex" and error.kernel is not None and error.kernel.format in BUDGET_MESSAGES:
+        return "it does not say where the verifier's budget went"
     return None
 
 
@@ -251,6 +254,21 @@ def load_on_host(obj: Path, log_level: int, keep: Keep | None = None) -> list[Ou
     if not loads:
         raise no_program(obj)
     return [_host_outcome(obj, load, log_level, keep) for load in loads]
+
+
+def profiled(obj: Path | dict[str, Path], kernel: str) -> dict[str, list[Diagnosis]]:
+    """`try --profile`: each kernel's diagnoses of a level-2 load, each with the cost
+    profile of its walk (`kernel`: "host", a label, or "all")."""
+    from .analysis.profile import profile
+
+    def keep(diagnosis: Diagnosis, trace: ProgramTrace):
+        return diagnosis.profile or profile(trace)
+
+    if kernel == "host":
+        found = {"host": load_on_host(obj, 2, keep)}
+    else:
+        found = outcomes_on_kernels(obj, kernel, 2, 0, keep)[0]
+    return {label: [replace(o.diagnosis, profile=o.kept) for o in outcomes] for label, outcomes in found.items()}
 
 
 def run_program(obj: Path, name: str, repeat: int):

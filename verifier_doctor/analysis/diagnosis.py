@@ -40,6 +40,7 @@ class Diagnosis:
     caveats: tuple[str, ...]
     unparsed: tuple[tuple[int, str], ...]
     kernel_diagnosis: KernelDiagnosis | None  # v7.3's own verdict, beside ours
+    profile: object | None = None  # analysis/profile.Profile: where the budget went (too-complex, --profile)
     # Where the change goes (often not the culprit), how sure the culprit is, what kind of
     # mistake it is (CLI.md "Where to fix"); None for an accepted program.
     judgement: Judgement | None = None
@@ -128,6 +129,7 @@ def diagnose(trace: ProgramTrace) -> Diagnosis:
         unparsed=trace.unparsed,
         kernel_diagnosis=trace.kernel_diagnosis,
         judgement=judgement,
+        profile=_class_profile(trace, error),
     )
 
 
@@ -140,6 +142,11 @@ def _taken_over(trace: ProgramTrace, error: ErrorInfo,
         if claimed is not None:
             return replace(error, error_class=taker.name), claimed
     return error, provenance
+
+
+def _class_profile(trace: ProgramTrace, error: ErrorInfo) -> object | None:
+    found = class_named(error.error_class).profile
+    return found(trace, error) if found is not None else None
 
 
 def _what_the_log_cannot_show(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | None) -> list[str]:

@@ -142,6 +142,10 @@ def classify(line: str, text: str | None = None) -> LineKind:
         return LineKind.STATS
     if text.startswith(_PRECISION_PREFIXES) or first == "f" and _FRAME_PROPAGATING.match(text):
         return LineKind.PRECISION
+    if first == "f" and text.startswith("frame") and ": propagating " in text:
+        # "frame 0: propagating r1,r8" (v6.x, level 2: precision carried to a state the
+        # walk joins); before the verdict it is no error message.
+        return LineKind.PRECISION
     if first == "(" and text[1:].partition(")")[0].isdigit():
         return LineKind.STRUCTURE  # v6.18 stack liveness: "(0) frame 0 insn 6 +live -8"
     if first == "(" and (text.endswith(" line(s) omitted)") or text.startswith("(truncated")):
@@ -340,6 +344,7 @@ class _TraceBuilder:
         self.segments: list[Segment] = [Segment(0, SegmentKind.ENTRY, 0)]
         self.messages: list[Message] = []
         self.stats: Stats | None = None
+        self.trailer: dict[str, int] = {}  # verification time, stack depth
         self.unparsed: list[tuple[int, str]] = []
         self.sources: dict[int, SourceLine] = {}
         self.source_cache: dict[str, SourceLine] = {}  # source line text -> its parse
@@ -485,7 +490,9 @@ class _TraceBuilder:
                 self.stats = parsed
             return
         if kind in (LineKind.STRUCTURE, LineKind.PRUNED):
-            if text.startswith("func#"):
+            if text.startswith(("verification time ", "stack depth ")):
+                self._trailer(text)
+            elif text.startswith("func#"):
                 self.saw["level2"] = True  # "func#0 @0": the subprogram list, level 2 only
             elif text.startswith("Validating "):
                 # "Validating bump() func#1...": a global function is verified on its own,
@@ -571,7 +578,8 @@ class _TraceBuilder:
             self._start_segment(SegmentKind.POPPED, quick.index, None,
                                 self.latest_reaching.get(quick.index), None)
         number = len(self.steps)
-        step = Step(number, len(self.segments) - 1, self.frame, line_no, source, deferred, self.pending_state)
+        step = Step(number, len(self.segments) - 1, self.frame, line_no, source, deferred, self.pending_state,
+                    index=quick.index)
         self.steps.append(step)
         self.quick.append(quick)
         self.latest_at[quick.index] = number
@@ -599,6 +607,22 @@ class _TraceBuilder:
             if state is not None:
                 self._state_at(index, state)
 
+    def _trailer(self, text: str) -> None:
+        """The lines before the statistics (v5.2+): "verification time 59 usec" and "stack
+        depth 16+32" (each subprogram's frame), kept as the counters veristat shows."""
+        words = text.split()
+        if words[:2] == ["verification", "time"] and len(words) >= 3 and _number(words[2]) is not None:
+            self.trailer["verification_time_usec"] = int(words[2])
+        elif words[:2] == ["stack", "depth"] and len(words) == 3:
+            frames = [_number(part) for part in words[2].split("+")]
+            if all(frame is not None for frame in frames):
+                self.trailer["stack_depth"] = sum(frames)
+
+    def _stats(self) -> Stats | None:
+        if self.stats is None or not self.trailer:
+            return self.stats
+        return replace(self.stats, counters=self.stats.counters + tuple(self.trailer.items()))
+
     def _format(self) -> LogFormat:
         if self.saw["inv"]:
             return LogFormat.INLINE_INV if self.saw["inline"] else LogFormat.STATE_LINES
@@ -614,7 +638,7 @@ class _TraceBuilder:
             steps=tuple(self.steps),
             segments=tuple(self.segments),
             messages=_read_errors(self.messages, self.steps[-1].number if self.steps else None),
-            stats=self.stats,
+            stats=self._stats(),
             format=self._format(),
             log_level=2 if self.saw["level2"] else 1,
             libbpf_lines=tuple(section.libbpf),

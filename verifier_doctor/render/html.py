@@ -180,13 +180,35 @@ def _source_block(diagnosis: Diagnosis, program_source: list[str] | None, view: 
                 marked[number] = "culprit"
     if not numbered:
         return '<p class="none">No source: the log quotes none; give the program with --source.</p>'
+    cost = _cost_of_lines(diagnosis, bool(program_source))
     rows = []
     for number, text in numbered:
         kind = marked.get(number, "")
         tag = {"rejected": "rejected here", "culprit": "culprit"}.get(kind, "")
-        rows.append(f'<tr class="src {kind}" data-line="{number}"><td class="n">{number}</td>'
+        spent = cost.get(number if program_source else text) if cost is not None else None
+        column = "" if cost is None else f'<td class="cost">{"" if spent is None else f"{spent:,}"}</td>'
+        rows.append(f'<tr class="src {kind}" data-line="{number}"><td class="n">{number}</td>{column}'
                     f'<td><code>{_esc(text)}</code></td><td class="tag">{tag}</td></tr>')
-    return f'<div class="srcbox"><table class="source">{"".join(rows)}</table></div>'
+    head = "" if cost is None else ('<thead><tr><th>line</th><th title="instructions the verifier processed '
+                                    'at the line, with the header code it calls">cost</th><th></th><th></th>'
+                                    '</tr></thead>')
+    return f'<div class="srcbox"><table class="source">{head}{"".join(rows)}</table></div>'
+
+
+def _cost_of_lines(diagnosis: Diagnosis, by_number: bool) -> dict | None:
+    """The profile's processed instructions per line of the program (its own and those of
+    the header code it calls), by line number in the program's file, or by the line's text
+    when only the log's quotes are shown; None without a profile."""
+    found = diagnosis.profile
+    if found is None:
+        return None
+    cost: dict = {}
+    for line in found.lines:
+        if by_number and line.is_header:
+            continue
+        key = line.source.line if by_number else line.source.text
+        cost[key] = cost.get(key, 0) + line.insns + line.inlined
+    return cost
 
 
 def _place(place: KernelPlace | None) -> str:
@@ -223,7 +245,10 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
     name = _esc(diagnosis.program or "program")
     where = f" <span class=\"label\">{_esc(label)}</span>" if label else ""
     if diagnosis.verdict != "rejected" or diagnosis.error is None:
-        return f'<section class="program accepted"><h2>{name}{where}: accepted</h2></section>', None
+        # With a profile (--profile), the source and what each line cost the verifier.
+        quoted = trace if isinstance(trace, PathView) or trace is None else PathView(None, trace.sources)
+        cost = "" if diagnosis.profile is None else f"<h3>Source</h3>{_source_block(diagnosis, program_source, quoted)}"
+        return f'<section class="program accepted"><h2>{name}{where}: accepted</h2>{cost}</section>', None
     error = diagnosis.error
     culprit = diagnosis.culprit
     view = trace if isinstance(trace, PathView) else path_view(diagnosis, trace)
@@ -283,7 +308,7 @@ h1{font-size:1.3em}h2{font-size:1.15em;border-bottom:1px solid #ccc}.class{color
 .label{background:#eef;padding:0 .4em;border-radius:3px}
 table{border-collapse:collapse}td,th{padding:1px 6px;text-align:left;vertical-align:top}
 .srcbox{max-height:17em;overflow:auto;border:1px solid #ddd;background:#fafafa}
-table.source{width:100%}table.source code{white-space:pre}
+table.source{width:100%}table.source td.cost{text-align:right;color:#555;padding-right:.6em}table.source code{white-space:pre}
 tr.history td{background:#dce8ff}tr.src.history td{background:#eef3ff}
 tr.culprit td{background:#ffe1a1}tr.rejected td{background:#ffcfcf}
 table.path td.hv{color:#1a4fb0;font-weight:600;font-family:ui-monospace,Menlo,Consolas,monospace}td.tag{color:#b00020;font-weight:600;white-space:nowrap}

@@ -61,7 +61,7 @@ def _fix_site(diagnosis: Diagnosis) -> dict[str, Any] | None:
 def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
     error = diagnosis.error
     culprit = diagnosis.culprit
-    return {
+    out = {
         "verdict": diagnosis.verdict,
         "program": diagnosis.program,
         "error": None if error is None else {
@@ -104,6 +104,11 @@ def diagnosis_to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
         "caveats": list(diagnosis.caveats),
         "kernel_diagnosis": _kernel_diagnosis(diagnosis.kernel_diagnosis),
     }
+    if diagnosis.profile is not None:
+        from .profile import profile_to_dict
+
+        out["profile"] = profile_to_dict(diagnosis.profile)
+    return out
 
 
 def run_to_dict(result) -> dict[str, Any]:

@@ -60,11 +60,19 @@ def read_program_source(path: Path | None) -> list[str] | None:
     return path.read_text(errors="replace").splitlines()
 
 
+def _profile(diagnosis: Diagnosis, screen: Screen) -> None:
+    if diagnosis.profile is not None:
+        from .profile import render_profile
+
+        render_profile(diagnosis.profile, screen)
+
+
 def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | None = None) -> None:
     name = diagnosis.program or "program"
     if diagnosis.verdict == "accepted":
         screen.print((f"{name}: ", "bold"), ("accepted", "bold green"))
         _stats(diagnosis, screen)
+        _profile(diagnosis, screen)
         _log_info(diagnosis, screen)
         return
     error = diagnosis.error
@@ -101,6 +109,7 @@ def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] 
     prose.extend(("  note", caveat) for caveat in diagnosis.caveats)
     screen.labelled(prose, label_style="bold")
     _stats(diagnosis, screen)
+    _profile(diagnosis, screen)
     kernel = diagnosis.kernel_diagnosis
     if kernel is not None:
         rows = [(("  kernel", "bold"), f"the kernel's own diagnosis (v7.3+): {kernel.verdict}"), ("", kernel.reason)]

@@ -61,3 +61,6 @@ class ErrorClass:
     claim: "Callable[[ProgramTrace, ErrorInfo, Provenance | None], Provenance | None] | None" = None
     # Where the change goes, when the class knows better than the rejected instruction.
     fix_site: "Callable[[ProgramTrace, ErrorInfo, Culprit | None, Provenance | None], FixSite | None] | None" = None
+    # What the class adds from the whole walk (too-complex: where the verifier's budget went,
+    # analysis/profile.py), shown beside the diagnosis; None when it has nothing to add.
+    profile: "Callable[[ProgramTrace, ErrorInfo], object | None] | None" = None

@@ -2,8 +2,34 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ...model import ProgramTrace
 from ..lesson import Fix, Lesson
 from .base import ErrorClass
+
+if TYPE_CHECKING:
+    from ..findings import ErrorInfo
+    from ..profile import Profile
+
+# The verdicts of a walk that ran out of budget (the catalogue's keys): instructions, or
+# pending branches. A level-2 log of such a walk says where the budget went.
+BUDGET_MESSAGES = (
+    "BPF program is too large. Processed %d insn",
+    "The sequence of %d jumps is too complex.",
+    "The sequence of %d jumps is too complex for async cb.",
+)
+
+
+def budget_profile(trace: ProgramTrace, error: "ErrorInfo") -> "Profile | None":
+    """The cost profile of a walk that ran out of budget, from its level-2 log (a level-1
+    log keeps only the last path: it cannot say where the budget went)."""
+    if trace.log_level < 2 or error.kernel is None or error.kernel.format not in BUDGET_MESSAGES:
+        return None
+    from ..profile import profile
+
+    return profile(trace)
+
 
 CLASS = ErrorClass(
     name="too-complex",
@@ -33,6 +59,7 @@ CLASS = ErrorClass(
         "too many different kernel function calls",
         "too many different module BTFs",
     ),
+    profile=budget_profile,
     lesson=Lesson(
         "too-complex",
         "The verifier gave up: too many paths, instructions or too much stack",
