@@ -30,7 +30,7 @@ from .commands import stdout_to as _stdout_to
 from .errors import EXIT_ACCEPTED, EXIT_REJECTED, VdoctorError
 
 # A command imports only what it uses (cold start: `explain` of a small log in well under
-# 100 ms): the parser and analysis inside `explain`, the kernel side only inside `try`.
+# 200 ms): the parser and analysis inside `explain`, the kernel side only inside `try`.
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -42,10 +42,36 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     # Help and usage errors as plain text: rich's help formatter alone costs ~40 ms of
     # start-up, and `vdoctor --help` should answer at once.
     rich_markup_mode=None,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("verifier-doctor")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            number = "unknown"
+        sys.stdout.write(f"vdoctor {number}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print the version and exit.")] = False,
+) -> None:
+    """verifier-doctor: explains why the eBPF verifier rejected a program, and how to fix it."""
+
+
+def main() -> None:
+    """The `vdoctor` command (the console script and `python -m verifier_doctor`)."""
+    app(prog_name="vdoctor")
 
 KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
 Kernel = Enum("Kernel", {label: label for label in KERNEL_CHOICES}, type=str)  # --kernel's choices

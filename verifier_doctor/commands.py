@@ -2,8 +2,7 @@
 
 `explain` lives here whole, with what every command shares: the one error path (a
 VdoctorError or an OSError is one sentence on stderr and the exit status of CLI.md), the
-output formats, `-o FILE`. Nothing here imports typer, so `entry.py` can run the common
-`vdoctor explain` invocations without it.
+output formats, `-o FILE`.
 """
 
 from __future__ import annotations
