@@ -104,7 +104,7 @@ def test_output_that_cannot_be_written_is_one_sentence(vdoctor, tmp_path):
     missing = tmp_path / "no-such-folder" / "vdoctor.sarif"
     result = vdoctor("explain", "--format", "sarif", "-o", missing, LOGS / "7.3" / "linked_list_pool.L1.log")
     assert result.status == 2
-    assert result.stderr.strip() == f"vdoctor: Could not write {missing}: No such file or directory."
+    assert result.stderr.strip() == f"vdoctor: Cannot write {missing}: there is no directory {missing.parent}."
 
 
 @pytest.mark.kernel

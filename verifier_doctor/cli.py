@@ -114,7 +114,7 @@ def _console() -> "Console":
 @one_error_path
 def explain(
     log: Annotated[str, typer.Argument(metavar="LOG", help="The verifier log: a file, or - for standard input.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (CLI.md).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (--format json).")] = False,
     source: Annotated[Optional[Path], typer.Option("--source", help="The program's C file, to quote more of it.")] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
@@ -157,6 +157,8 @@ def try_program(
 
     kernel = kernel.value
     chosen = _output_format(fmt, as_json)
+    output = commands.checked_output(output)
+    _require_program(program)
     as_json = chosen == "json"
     if chosen in ("html", "sarif") and (run or attach):
         raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
@@ -184,6 +186,22 @@ def try_program(
             else:
                 status = _try_kernels(builds, kernel, as_json, log_level, program, run)
     raise typer.Exit(status)
+
+
+def _require_program(program: Path) -> None:
+    """A log given to `try` points to `explain` (before anything is compiled)."""
+    from .kernel.build import is_object_file
+
+    if program.is_file() and not is_object_file(program) and program.suffix in (".log", ".txt"):
+        raise VdoctorError(f"{program} looks like a verifier log, not a program: "
+                           f"`vdoctor explain {program}` explains it.")
+
+
+def _program_source(program: Path) -> list[str] | None:
+    """The program's C lines to quote; none for an object (its bytes are no source)."""
+    from .kernel.build import is_object_file
+
+    return None if is_object_file(program) else _read_source(program)
 
 
 def _say_build(built, program: Path, label: str | None = None) -> None:
@@ -214,7 +232,7 @@ def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
     from .kernel.build import is_object_file
 
     source = None if is_object_file(program) else program  # an object's bytes are no source: the log's lines are
-    _emit(_formatted(fmt, shown, source, _read_source(source), str(program)), output)
+    _emit(_formatted(fmt, shown, source, _program_source(program), str(program)), output)
     return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
 
 
@@ -245,7 +263,7 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
         out["build"] = pipeline.build_to_dict(built)
         _print_json(out)
     else:
-        _render_diagnoses(diagnoses, runs, _screen(), _read_source(program), blank_between=True)
+        _render_diagnoses(diagnoses, runs, _screen(), _program_source(program), blank_between=True)
     if attach:
         pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _screen())
     return status
@@ -280,7 +298,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
         _print_json({"kernels": kernels, "build": pipeline.builds_to_dict(builds)})
     else:
         screen = _screen()
-        source = _read_source(program)
+        source = _program_source(program)
         render_matrix({label: results.get(label, []) for label in builds if label in results or label in unbuilt},
                       screen, dict.fromkeys(unbuilt, "build-error"))
         for label, error in unbuilt.items():
@@ -378,7 +396,7 @@ def fix(
 def catalog(
     error_class: Annotated[Optional[str], typer.Argument(
         metavar="CLASS", show_default=False,
-        help="An error class of CLI.md (scalar-deref, null-deref, ...); without it, the list of classes.")] = None,
+        help="An error class (scalar-deref, null-deref, ...; the list: vdoctor catalog); without it, the list of classes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     coverage: Annotated[bool, typer.Option(
         "--coverage", help="Per kernel: the verifier's rejection messages, and how many are classed.")] = False,

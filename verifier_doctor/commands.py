@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import EXIT_OUTPUT_CLOSED, VdoctorError
+from .errors import EXIT_OUTPUT_CLOSED, NotAVerifierLog, VdoctorError
 
 FORMATS = ("text", "json", "html", "sarif")  # --format's choices
 
@@ -97,6 +97,33 @@ def output_format(fmt: str | None, as_json: bool) -> str:
     return "json" if as_json else (fmt or "text")
 
 
+def checked_output(output: Path | None) -> Path | None:
+    """-o's file, checked before any work is done: None for standard output (no -o, or
+    `-o -`); a VdoctorError when the file cannot be written there."""
+    if output is None or str(output) == "-":
+        return None
+    folder = output.parent
+    if output.is_dir():
+        raise VdoctorError(f"Cannot write {output}: it is a directory.")
+    if not folder.is_dir():
+        raise VdoctorError(f"Cannot write {output}: there is no directory {folder}.")
+    if not os.access(folder, os.W_OK | os.X_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise VdoctorError(f"Cannot write {output}: permission denied.")
+    return output
+
+
+def not_a_log(path: Path) -> str | None:
+    """Why `path` is a program rather than a log, pointing to `vdoctor try`; None if it is not one."""
+    with open(path, "rb") as handle:
+        elf = handle.read(4) == b"\x7fELF"  # as kernel.build.is_object_file, without importing the kernel side
+    if elf:
+        return (f"{path} is an object file (binary), not a verifier log: `vdoctor try {path}` loads a BPF "
+                f"object and explains the verdict.")
+    if path.suffix in (".c", ".h"):
+        return f"{path} is C source, not a verifier log: `vdoctor try {path}` compiles and loads it."
+    return None
+
+
 def emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -151,10 +178,13 @@ def explain(log: str, as_json: bool = False, source: Path | None = None, fmt: st
     from .parsing.reader import read_log, read_log_file, read_text
 
     chosen = output_format(fmt, as_json)
+    output = checked_output(output)
     if log == "-":
         document = read_log(read_text(sys.stdin.buffer.read()))
     elif not Path(log).is_file():
         raise VdoctorError(f"There is no file {log} to read.")
+    elif not_a_log(Path(log)):
+        raise NotAVerifierLog(not_a_log(Path(log)))
     else:
         document = read_log_file(Path(log))  # streamed: logs run to hundreds of MB
     diagnoses = [diagnose(program) for program in document.programs]

@@ -70,22 +70,20 @@ def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] 
     error = diagnosis.error
     assert error is not None
     screen.print((f"{name}: ", "bold"), ("rejected", "bold red"), f"  [{error.error_class}]")
-    screen.print(("  error    ", "bold"), error.message)
-    for extra in error.details:
-        if extra != error.message:
-            screen.print(f"           {extra}")
+    # Every field is wrapped to the width, its further lines under its first.
+    rows: list[tuple] = [(("  error", "bold"), error.message)]
+    rows.extend(("", extra) for extra in error.details if extra != error.message)
     if error.insn is not None:
-        screen.print(f"           at instruction {error.insn}: {error.insn_text or ''}")
-        screen.print(f"           source: {_source_text(error.source)}")
-        for line in source_context(error.source, program_source):
-            screen.print(f"           {line}")
+        rows.append(("", f"at instruction {error.insn}: {error.insn_text or ''}"))
+        rows.append(("", f"source: {_source_text(error.source)}"))
+        rows.extend(("", line) for line in source_context(error.source, program_source))
     culprit = diagnosis.culprit
     if culprit is not None:
-        screen.print(("  culprit  ", "bold yellow"),
-                     f"instruction {culprit.insn}: {culprit.insn_text}  ({culprit.location} {culprit.note})")
-        screen.print(f"           source: {_source_text(culprit.source)}")
-        for line in source_context(culprit.source, program_source):
-            screen.print(f"           {line}")
+        rows.append((("  culprit", "bold yellow"),
+                     f"instruction {culprit.insn}: {culprit.insn_text}  ({culprit.location} {culprit.note})"))
+        rows.append(("", f"source: {_source_text(culprit.source)}"))
+        rows.extend(("", line) for line in source_context(culprit.source, program_source))
+    screen.labelled(rows, label_width=10)
     if diagnosis.history:
         screen.print(f"  history of {error.register or 'the value'}, oldest first:", style="bold")
         rows = []
@@ -117,11 +115,13 @@ def _stats(diagnosis: Diagnosis, screen: Screen) -> None:
     states = stats.counter("total_states")
     peak = stats.counter("peak_states")
     extra = f", {states} states (peak {peak})" if states is not None else ""
-    screen.print(f"  stats    {stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")
+    screen.labelled([("  stats", f"{stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")],
+                    label_width=10)
 
 
 def _log_info(diagnosis: Diagnosis, screen: Screen) -> None:
-    screen.print(f"  log      level {diagnosis.log_level}, format {diagnosis.log_format.value}", style="dim")
+    screen.labelled([("  log", f"level {diagnosis.log_level}, format {diagnosis.log_format.value}")],
+                    label_width=10, label_style="dim", text_style="dim")
 
 
 def render_run(result, screen: Screen) -> None:
@@ -158,8 +158,8 @@ def rich_console(screen: Screen):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError  # rich would exit with 1; the command's error path says 141
 
-    if screen.color:
-        return OurConsole(highlight=False, file=screen.stream, width=screen.width)
+    if screen.color:  # FORCE_COLOR styles a pipe too
+        return OurConsole(highlight=False, file=screen.stream, width=screen.width, force_terminal=True)
     return OurConsole(highlight=False, width=screen.width, file=_TrimmedLines(screen.stream), no_color=True)
 
 
