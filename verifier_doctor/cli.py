@@ -77,7 +77,7 @@ KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
 Kernel = Enum("Kernel", {label: label for label in KERNEL_CHOICES}, type=str)  # --kernel's choices
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # --format's choices
 _FORMAT_HELP = "text, json, html (one self-contained page) or sarif (SARIF 2.1.0, for CI)."
-_OUTPUT_HELP = "Write the output to FILE instead of standard output."
+_OUTPUT_HELP = "Write the output to FILE instead of standard output (- is standard output)."
 
 def one_error_path(command):
     """Every command's failures, caught here once (commands.failure_status): one sentence
@@ -113,24 +113,33 @@ def _console() -> "Console":
 @app.command()
 @one_error_path
 def explain(
-    log: Annotated[str, typer.Argument(metavar="LOG", help="The verifier log: a file, or - for standard input.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (--format json).")] = False,
+    logs: Annotated[list[str], typer.Argument(
+        metavar="LOG...", help="Verifier logs: files, directories (their .log and .txt files), - for standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (--format json): one object, an array for several logs.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per program and line (JSON Lines).")] = False,
     source: Annotated[Optional[Path], typer.Option("--source", help="The program's C file, to quote more of it.")] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
 ) -> None:
-    """Explain a verifier log (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
+    """Explain verifier logs (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
+
+    Several logs give a table of every program, then each distinct diagnosis once.
 
     Example: vdoctor explain load.log --source prog.bpf.c
     """
-    commands.explain(log, as_json, source, fmt.value if fmt is not None else None, output)
+    chosen = fmt.value if fmt is not None else None
+    if commands.is_single(logs) and not jsonl:
+        commands.explain(logs[0], as_json, source, chosen, output)
+        return
+    raise typer.Exit(commands.explain_many(logs, as_json, source, chosen, output, jsonl))
 
 
 @app.command("try")
 @one_error_path
 def try_program(
-    program: Annotated[Path, typer.Argument(
-        metavar="PROGRAM", help="The BPF C file (prog.bpf.c), or an object (prog.bpf.o) to load as it is.")],
+    programs: Annotated[list[Path], typer.Argument(
+        metavar="PROGRAM...", help="BPF C files (prog.bpf.c), objects (prog.bpf.o) to load as they are, "
+        "or directories (their .c and .o files).")],
     kernel: Annotated[Kernel, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = Kernel.host,
     cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
     include_dirs: Annotated[Optional[list[Path]], typer.Option(
@@ -139,7 +148,8 @@ def try_program(
         "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")] = None,
     cflags: Annotated[Optional[str], typer.Option(
         "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text (an array for several programs).")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per program and line (JSON Lines).")] = False,
     run: Annotated[int, typer.Option("--run", min=0, help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
     attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
     log_level: Annotated[int, typer.Option("--log-level", min=1, max=2, help="Verifier log level: 1 or 2.")] = 1,
@@ -147,7 +157,9 @@ def try_program(
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
 ) -> None:
-    """Compile a BPF program, load it, and explain the verdict.
+    """Compile BPF programs, load them, and explain the verdicts.
+
+    Several programs give a table of every program, then each distinct diagnosis once.
 
     Example: vdoctor try prog.bpf.c -I include -D DEBUG=1 --run 3
     """
@@ -158,11 +170,17 @@ def try_program(
     kernel = kernel.value
     chosen = _output_format(fmt, as_json)
     output = commands.checked_output(output)
+    flags = (include_dirs or (), defines or (), cflags)
+    if not commands.is_single([str(p) for p in programs]) or jsonl:
+        if kernel != "host" or run or attach:
+            raise VdoctorError("Several programs are tried on the running kernel only, without --kernel, "
+                               "--run or --attach; give one program for those.")
+        raise typer.Exit(_try_many(programs, chosen, jsonl, output, log_level, cc, flags))
+    program = programs[0]
     _require_program(program)
     as_json = chosen == "json"
     if chosen in ("html", "sarif") and (run or attach):
         raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
-    flags = (include_dirs or (), defines or (), cflags)
     with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
         if kernel == "host":
             built = pipeline.build(program, Path(workdir), cc, *flags)
@@ -188,6 +206,46 @@ def try_program(
     raise typer.Exit(status)
 
 
+def _try_many(programs: list[Path], fmt: str, jsonl: bool, output: Path | None, log_level: int,
+              cc: str | None, flags: tuple) -> int:
+    """`try` of several programs on the running kernel: each built and loaded in turn, then
+    one report (commands.report_many); the worst program's exit status."""
+    import tempfile
+    import time
+
+    from . import pipeline
+    from .errors import EXIT_ACCEPTED, EXIT_REJECTED
+    from .render.batch import Examined
+
+    if jsonl and fmt != "json":
+        raise VdoctorError(f"--jsonl is JSON Lines; it cannot be combined with --format {fmt}.")
+    keep = None
+    if fmt == "html":
+        from .render.html import path_view as keep
+    inputs = commands.expand_inputs([str(p) for p in programs], commands.PROGRAM_SUFFIXES)
+    rows: list[Examined] = []
+    sources: dict[str, tuple[Path | None, list[str] | None]] = {}
+    with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
+        for number, name in enumerate(inputs):
+            program = Path(name)
+            started = time.perf_counter()
+            try:
+                _require_program(program)
+                built = pipeline.build(program, Path(workdir) / str(number), cc, *flags)
+                if fmt == "text":
+                    _say_build(built, program)
+                outcomes = pipeline.load_on_host(built.object, log_level, keep)
+            except (VdoctorError, OSError) as error:
+                rows.append(commands.failed_row(name, error, time.perf_counter() - started))
+                continue
+            seconds = time.perf_counter() - started
+            sources[name] = (_source_path(program), _program_source(program))
+            rows.extend(Examined(name, o.diagnosis, o.kept, seconds if n == 0 else None,
+                                 status=EXIT_ACCEPTED if o.diagnosis.verdict == "accepted" else EXIT_REJECTED)
+                        for n, o in enumerate(outcomes))
+    return commands.report_many(rows, fmt, jsonl, output, None, sources, f"{len(inputs)} programs")
+
+
 def _require_program(program: Path) -> None:
     """A log given to `try` points to `explain` (before anything is compiled)."""
     from .kernel.build import is_object_file
@@ -197,11 +255,16 @@ def _require_program(program: Path) -> None:
                            f"`vdoctor explain {program}` explains it.")
 
 
-def _program_source(program: Path) -> list[str] | None:
-    """The program's C lines to quote; none for an object (its bytes are no source)."""
+def _source_path(program: Path) -> Path | None:
+    """The program's C file; none for an object (its bytes are no source)."""
     from .kernel.build import is_object_file
 
-    return None if is_object_file(program) else _read_source(program)
+    return None if is_object_file(program) else program
+
+
+def _program_source(program: Path) -> list[str] | None:
+    """The program's C lines to quote; none for an object."""
+    return _read_source(_source_path(program))
 
 
 def _say_build(built, program: Path, label: str | None = None) -> None:
@@ -229,10 +292,8 @@ def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
         results = pipeline.outcomes_on_kernels(objects, kernel, log_level, 0, keep)[0]
         shown = [(f"kernel {version}", o.diagnosis, o.kept) for version, outcomes in results.items()
                  for o in outcomes]
-    from .kernel.build import is_object_file
-
-    source = None if is_object_file(program) else program  # an object's bytes are no source: the log's lines are
-    _emit(_formatted(fmt, shown, source, _program_source(program), str(program)), output)
+    source = _source_path(program)  # an object's bytes are no source: the log's lines are
+    _emit(_formatted(fmt, shown, source, _read_source(source), str(program)), output)
     return EXIT_ACCEPTED if all(d.verdict == "accepted" for _, d, _ in shown) else EXIT_REJECTED
 
 
@@ -254,7 +315,7 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
                     runs[outcome.name] = str(error)
     status = EXIT_ACCEPTED if all(d.verdict == "accepted" for d in diagnoses) else EXIT_REJECTED
     if as_json:
-        out = _combined_json(diagnoses)
+        out = _combined_json(diagnoses, _program_source(program), _source_path(program))
         done = {n: r for n, r in runs.items() if not isinstance(r, str)}
         if done:
             out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
@@ -263,7 +324,8 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
         out["build"] = pipeline.build_to_dict(built)
         _print_json(out)
     else:
-        _render_diagnoses(diagnoses, runs, _screen(), _program_source(program), blank_between=True)
+        _render_diagnoses(diagnoses, runs, _screen(), _program_source(program), blank_between=True,
+                          source_path=_source_path(program))
     if attach:
         pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _screen())
     return status
@@ -286,7 +348,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
     if as_json:
         kernels: dict[str, Any] = {}
         for version, diagnoses in results.items():
-            out = kernels[version] = _combined_json(diagnoses)
+            out = kernels[version] = _combined_json(diagnoses, _program_source(program), _source_path(program))
             done = {n: r for n, r in ran.get(version, {}).items() if not isinstance(r, str)}
             failed = {n: r for n, r in ran.get(version, {}).items() if isinstance(r, str)}
             if done:
@@ -298,7 +360,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
         _print_json({"kernels": kernels, "build": pipeline.builds_to_dict(builds)})
     else:
         screen = _screen()
-        source = _program_source(program)
+        source, source_path = _program_source(program), _source_path(program)
         render_matrix({label: results.get(label, []) for label in builds if label in results or label in unbuilt},
                       screen, dict.fromkeys(unbuilt, "build-error"))
         for label, error in unbuilt.items():
@@ -308,7 +370,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
         for (name, error_class, _), (diagnosis, versions) in pipeline.distinct_failures(results).items():
             screen.print()
             screen.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold")
-            render_text(diagnosis, screen, source)
+            render_text(diagnosis, screen, source, source_path)
         for version, programs in ran.items():
             if programs:
                 screen.print()
@@ -346,14 +408,17 @@ def _progress_printer():
 
 
 def _render_diagnoses(diagnoses: "list[Diagnosis]", runs: dict[str, Any], screen: "Screen",
-                      source: list[str] | None, blank_between: bool) -> None:
-    """Each diagnosis as text, then its program's run: a RunResult, or why it was not run."""
+                      source: list[str] | None, blank_between: bool, source_path: Path | None = None) -> None:
+    """Each diagnosis as text (a rejection the same as an earlier one only named under it),
+    then its program's run: a RunResult, or why it was not run."""
+    from .render.batch import once_each, render_also
     from .render.text import render_run, render_text
 
-    for number, diagnosis in enumerate(diagnoses):
+    for number, (diagnosis, others) in enumerate(once_each(diagnoses)):
         if number and blank_between:
             screen.print()
-        render_text(diagnosis, screen, source)
+        render_text(diagnosis, screen, source, source_path)
+        render_also(others, screen)
         if diagnosis.verdict == "accepted":  # render_text shows notes of rejections only
             for caveat in diagnosis.caveats:
                 screen.print(f"  note     {caveat}")

@@ -24,7 +24,7 @@ from ..analysis.compare import relation_to_kernel
 from ..analysis.diagnosis import Diagnosis
 from ..analysis.provenance import previous_step
 from ..model import KernelPlace, OpKind, ProgramTrace, SourceLine, State, Step
-from .sarif import line_in_source
+from .text import line_in_source
 
 MAX_PATH = 1000
 PAGE_ROWS = 200

@@ -17,25 +17,9 @@ from .. import __version__
 from ..analysis.advice import lesson
 from ..analysis.diagnosis import Diagnosis
 from ..model import SourceLine
+from .text import line_in_source, source_file
 
 VERSION = "2.1.0"
-
-
-def line_in_source(source: SourceLine | None, program_source: list[str] | None) -> int | None:
-    """The 1-based line of a source line in the program's text: the log's number when it
-    has one, else the one line whose text it is (None when absent or ambiguous)."""
-    if source is None:
-        return None
-    if source.line is not None:
-        return source.line
-    if not program_source:
-        return None
-    wanted = source.text.strip()
-    for same in (lambda line: line.strip() == wanted, lambda line: bool(wanted) and wanted in line):
-        found = [number for number, line in enumerate(program_source, 1) if same(line)]
-        if found:
-            return found[0] if len(found) == 1 else None
-    return None
 
 
 def _uri(path: Path) -> str:
@@ -49,11 +33,9 @@ def _uri(path: Path) -> str:
 
 
 def _file_of(source: SourceLine | None, source_path: Path | None) -> str | None:
-    """The program's file: the one given (the log names only its base name), else the log's."""
-    if source_path is not None and (source is None or source.file is None
-                                    or Path(source.file).name == source_path.name):
-        return _uri(source_path)
-    return source.file if source is not None else None
+    """The program's file (text.source_file), as a URI when it is the one given."""
+    name = source_file(source, source_path)
+    return _uri(source_path) if source_path is not None and name == str(source_path) else name
 
 
 def _location(source: SourceLine | None, source_path: Path | None, program_source: list[str] | None,
@@ -93,8 +75,10 @@ def _result(diagnosis: Diagnosis, label: str | None, rule_index: int, source_pat
         "message": {"text": _message(diagnosis, label)},
         "properties": {"program": diagnosis.program, "insn": error.insn, "insn_text": error.insn_text},
     }
-    if label:
+    if label and label.startswith("kernel "):
         result["properties"]["kernel"] = label.removeprefix("kernel ")
+    elif label:  # one of several inputs
+        result["properties"]["input"] = label
     at = _location(error.source, source_path, program_source)
     if at is not None:
         result["locations"] = [at]

@@ -21,24 +21,61 @@ def _source_text(source: SourceLine | None) -> str:
     return source.text + where
 
 
+def line_in_source(source: SourceLine | None, program_source: list[str] | None) -> int | None:
+    """The 1-based line of a source line in the program's text: the log's number when it
+    has one, else the one line whose text it is (None when absent or ambiguous; logs before
+    v6.2 print no line numbers)."""
+    if source is None:
+        return None
+    if source.line is not None:
+        return source.line
+    if not program_source:
+        return None
+    wanted = source.text.strip()
+    for same in (lambda line: line.strip() == wanted, lambda line: bool(wanted) and wanted in line):
+        found = [number for number, line in enumerate(program_source, 1) if same(line)]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
 def source_context(source: SourceLine | None, program_source: list[str] | None, around: int = 2) -> list[str]:
-    """Lines of the user's file around a source line: by its number when the log gives
-    one, else by finding the text (logs before v6.2 print no line numbers)."""
+    """Lines of the user's file around a source line (line_in_source finds it)."""
     if source is None or not program_source:
         return []
-    index = None
-    if source.line is not None and 0 < source.line <= len(program_source):
-        index = source.line - 1
-    else:
-        wanted = source.text.strip()
-        matches = [i for i, line in enumerate(program_source) if line.strip() == wanted]
-        if not matches:
-            matches = [i for i, line in enumerate(program_source) if wanted and wanted in line]
-        index = matches[0] if len(matches) == 1 else None
-    if index is None:
+    number = line_in_source(source, program_source)
+    if number is None or not 0 < number <= len(program_source):
         return []
+    index = number - 1
     low, high = max(0, index - around), min(len(program_source), index + around + 1)
     return [f"{'>' if i == index else ' '} {i + 1:4d} | {program_source[i]}" for i in range(low, high)]
+
+
+def source_file(source: SourceLine | None, source_path: Path | None) -> str | None:
+    """The program's file as the user named it (the log names only its base name), else
+    the log's name for it."""
+    if source_path is not None and (source is None or source.file is None
+                                    or Path(source.file).name == source_path.name):
+        return str(source_path)
+    return source.file if source is not None else None
+
+
+def head_line(diagnosis: Diagnosis, program_source: list[str] | None, source_path: Path | None) -> str | None:
+    """`file:line:col: error[class]: message`, as compilers print it (editors and CI
+    problem matchers read it), when the rejected line's file and number are known; the
+    column is where the line's code starts (1 without the program's text)."""
+    error = diagnosis.error
+    if error is None or error.source is None:
+        return None
+    line = line_in_source(error.source, program_source)
+    name = source_file(error.source, source_path)
+    if line is None or name is None:
+        return None
+    column = 1
+    if program_source and 0 < line <= len(program_source):
+        text = program_source[line - 1]
+        column = len(text) - len(text.lstrip()) + 1
+    return f"{name}:{line}:{column}: error[{error.error_class}]: {error.message}"
 
 
 def output_stream(stream):
@@ -60,8 +97,12 @@ def read_program_source(path: Path | None) -> list[str] | None:
     return path.read_text(errors="replace").splitlines()
 
 
-def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | None = None) -> None:
+def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | None = None,
+                source_path: Path | None = None) -> None:
     name = diagnosis.program or "program"
+    head = head_line(diagnosis, program_source, source_path) if diagnosis.verdict == "rejected" else None
+    if head is not None:
+        screen.print(head, style="bold")
     if diagnosis.verdict == "accepted":
         screen.print((f"{name}: ", "bold"), ("accepted", "bold green"))
         _stats(diagnosis, screen)
