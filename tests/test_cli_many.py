@@ -97,6 +97,8 @@ def test_the_head_line_is_what_compilers_print(vdoctor):
     column = int(found.split(":")[2])
     assert source.read_text().splitlines()[42][column - 1:].startswith("if (curr->free")
     assert vdoctor("explain", OLD).stdout.startswith("pool_user: rejected")
+    kernels = vdoctor("explain", LOGS / "7.3" / "linked_list_pool.L1.log").stdout.splitlines()[0]
+    assert kernels.startswith("linked_list_pool.bpf.c:43:13: error[scalar-deref]")  # 7.3 gives the column
 
 
 def test_json_carries_the_lines_text_shows(vdoctor):

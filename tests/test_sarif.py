@@ -117,3 +117,13 @@ def test_try_output_file_for_json_and_run_with_sarif_refused(vdoctor, tmp_path):
     assert json.loads(out.read_text())["verdict"] == "rejected"
     refused = vdoctor("try", program, "--format", "sarif", "--run", "2")
     assert refused.status == 2 and "--run" in refused.stderr
+
+
+def test_several_logs_are_one_valid_run(vdoctor, validator):
+    """Every rejection of every log in one run, each naming its input; valid SARIF 2.1.0."""
+    logs = sorted((LOGS / "7.3").glob("*.L1.log"))
+    log = _valid(validator, vdoctor("explain", "--format", "sarif", *logs).stdout)
+    assert len(log["runs"]) == 1
+    inputs = {r["properties"]["input"] for r in log["runs"][0]["results"]}
+    rejected = {o["input"] for o in vdoctor("explain", "--json", *logs).json() if o["verdict"] == "rejected"}
+    assert inputs == rejected and len(inputs) > 50

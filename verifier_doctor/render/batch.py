@@ -131,7 +131,8 @@ def batch_objects(rows: list[Examined],
     out = []
     for row in rows:
         if row.diagnosis is None:
-            out.append({"input": row.input, "verdict": "error", "error": {"message": row.failure}})
+            out.append({"input": row.input, "verdict": "error", "program": None,
+                        "error": {"message": row.failure, "class": None}, "culprit": None, "stats": None})
             continue
         source_path, program_source = program_sources.get(row.input, (None, None))
         out.append(with_program_lines({"input": row.input, **diagnosis_to_dict(row.diagnosis)},

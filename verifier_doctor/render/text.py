@@ -63,7 +63,8 @@ def source_file(source: SourceLine | None, source_path: Path | None) -> str | No
 def head_line(diagnosis: Diagnosis, program_source: list[str] | None, source_path: Path | None) -> str | None:
     """`file:line:col: error[class]: message`, as compilers print it (editors and CI
     problem matchers read it), when the rejected line's file and number are known; the
-    column is where the line's code starts (1 without the program's text)."""
+    column is the kernel's (v7.3+), else where the line's code starts (1 without the
+    program's text)."""
     error = diagnosis.error
     if error is None or error.source is None:
         return None
@@ -72,7 +73,10 @@ def head_line(diagnosis: Diagnosis, program_source: list[str] | None, source_pat
     if line is None or name is None:
         return None
     column = 1
-    if program_source and 0 < line <= len(program_source):
+    at = diagnosis.kernel_diagnosis.at if diagnosis.kernel_diagnosis is not None else None
+    if at is not None and at.line == line and at.column > 0:
+        column = at.column  # v7.3 prints the column of the rejected expression
+    elif program_source and 0 < line <= len(program_source):
         text = program_source[line - 1]
         column = len(text) - len(text.lstrip()) + 1
     return f"{name}:{line}:{column}: error[{error.error_class}]: {error.message}"
