@@ -88,3 +88,67 @@ def test_try_of_an_object_prints_no_bytes_of_it(vdoctor, tmp_path):
     assert result.status == 1
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", result.stdout), result.stdout
     assert not re.search(r"^\s+[> ] +\d+ \|", result.stdout, re.MULTILINE)
+
+
+def test_prose_that_quotes_loader_lines_is_not_a_log(vdoctor):
+    """The README quotes `vdoctor:` and libbpf lines in its examples; it is still prose, not
+    a load error made of its sentences (before: exit 0, "rejected [load-error]")."""
+    result = vdoctor("explain", ROOT / "README.md")
+    assert result.status == 2 and result.stdout == ""
+    assert result.stderr.startswith("vdoctor: This is not a verifier log")
+
+
+@needs_kernel
+@pytest.mark.kernel
+def test_the_level_2_reload_is_announced_and_no_rerun_skips_it(vdoctor):
+    """The reload is said on stderr before it starts, and when it ends with its time
+    (issue 25, point 5); --no-rerun keeps the level-1 diagnosis and says why."""
+    program = PROGRAMS / "pointer_arith_multiply.bpf.c"
+    result = vdoctor("try", program, "--json")
+    said = [line for line in result.stderr.splitlines() if "level 2" in line or "level-2" in line]
+    assert said[0].startswith("vdoctor: the level-1 log of ") and "loading it again at level 2" in said[0]
+    assert re.fullmatch(r"vdoctor: level-2 load of \w+ done in \d+\.\d s", said[1]), said
+    assert result.json()["log"]["level"] == 2
+    skipped = vdoctor("try", program, "--json", "--no-rerun")
+    assert skipped.status == 1
+    out = skipped.json()
+    assert out["log"]["level"] == 1 and out["error"]["class"] == "pointer-arith"
+    assert any("without --no-rerun" in note for note in out["caveats"])
+    assert "level 2" not in skipped.stderr
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command names."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            name = fields[0].split("(", 1)[1]
+            if int(fields[1].split()[1]) == pid:
+                found[int(stat.parent.name)] = name
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.qemu
+def test_ctrl_c_stops_the_guests_at_once(tmp_path):
+    """SIGINT while a guest boots: vdoctor ends well before the boot would (tens of seconds
+    under TCG), and its QEMU processes are gone (before: it waited ~20 s for them)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "verifier_doctor", "try", PROGRAMS / "accepted_counter.bpf.c",
+                             "--kernel", "6.1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    guests: dict[int, str] = {}
+    deadline = time.monotonic() + 120
+    while not guests and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        guests = {pid: name for pid, name in _children(proc.pid).items() if name.startswith("qemu")}
+    assert guests, "no QEMU process started"
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=15)  # a boot runs for tens of seconds: it was not waited for
+    assert proc.returncode != 0
+    time.sleep(0.5)
+    assert not [pid for pid in guests if Path(f"/proc/{pid}").exists()], "a QEMU guest outlived vdoctor"

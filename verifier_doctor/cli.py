@@ -153,6 +153,8 @@ def try_program(
     run: Annotated[int, typer.Option("--run", min=0, help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
     attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
     log_level: Annotated[int, typer.Option("--log-level", min=1, max=2, help="Verifier log level: 1 or 2.")] = 1,
+    no_rerun: Annotated[bool, typer.Option(
+        "--no-rerun", help="Do not load a program again at level 2 when its level-1 log cannot show the cause.")] = False,
     attach_seconds: Annotated[Optional[float], typer.Option(hidden=True)] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
@@ -170,40 +172,43 @@ def try_program(
     kernel = kernel.value
     chosen = _output_format(fmt, as_json)
     output = commands.checked_output(output)
-    flags = (include_dirs or (), defines or (), cflags)
-    if not commands.is_single([str(p) for p in programs]) or jsonl:
-        if kernel != "host" or run or attach:
-            raise VdoctorError("Several programs are tried on the running kernel only, without --kernel, "
-                               "--run or --attach; give one program for those.")
-        raise typer.Exit(_try_many(programs, chosen, jsonl, output, log_level, cc, flags))
-    program = programs[0]
-    _require_program(program)
-    as_json = chosen == "json"
-    if chosen in ("html", "sarif") and (run or attach):
-        raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
-    with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
-        if kernel == "host":
-            built = pipeline.build(program, Path(workdir), cc, *flags)
-            if chosen == "text":
-                _say_build(built, program)
-            if chosen in ("html", "sarif"):
-                status = _try_formatted(built.object, kernel, chosen, log_level, program, output)
+    # A level-2 reload is said before it starts and when it ends (it can take minutes).
+    policy = pipeline.Reruns(not no_rerun, lambda sentence: _say(f"vdoctor: {sentence}"))
+    with pipeline.reruns(policy):
+        flags = (include_dirs or (), defines or (), cflags)
+        if not commands.is_single([str(p) for p in programs]) or jsonl:
+            if kernel != "host" or run or attach:
+                raise VdoctorError("Several programs are tried on the running kernel only, without --kernel, "
+                                   "--run or --attach; give one program for those.")
+            raise typer.Exit(_try_many(programs, chosen, jsonl, output, log_level, cc, flags))
+        program = programs[0]
+        _require_program(program)
+        as_json = chosen == "json"
+        if chosen in ("html", "sarif") and (run or attach):
+            raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
+        with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
+            if kernel == "host":
+                built = pipeline.build(program, Path(workdir), cc, *flags)
+                if chosen == "text":
+                    _say_build(built, program)
+                if chosen in ("html", "sarif"):
+                    status = _try_formatted(built.object, kernel, chosen, log_level, program, output)
+                else:
+                    status = _try_host(built, as_json, run, attach, log_level, attach_seconds, program)
             else:
-                status = _try_host(built, as_json, run, attach, log_level, attach_seconds, program)
-        else:
-            from .kernel.kernels import SUPPORTED
+                from .kernel.kernels import SUPPORTED
 
-            targets = ["host", *SUPPORTED] if kernel == "all" else [kernel]
-            builds = pipeline.build_for_kernels(program, Path(workdir), targets, cc, *flags)
-            if chosen == "text":
-                for label, built in pipeline.distinct_builds(builds).items():
-                    if not isinstance(built, VdoctorError):
-                        _say_build(built, program, label)
-            if chosen in ("html", "sarif"):
-                status = _try_formatted(builds, kernel, chosen, log_level, program, output)
-            else:
-                status = _try_kernels(builds, kernel, as_json, log_level, program, run)
-    raise typer.Exit(status)
+                targets = ["host", *SUPPORTED] if kernel == "all" else [kernel]
+                builds = pipeline.build_for_kernels(program, Path(workdir), targets, cc, *flags)
+                if chosen == "text":
+                    for label, built in pipeline.distinct_builds(builds).items():
+                        if not isinstance(built, VdoctorError):
+                            _say_build(built, program, label)
+                if chosen in ("html", "sarif"):
+                    status = _try_formatted(builds, kernel, chosen, log_level, program, output)
+                else:
+                    status = _try_kernels(builds, kernel, as_json, log_level, program, run)
+        raise typer.Exit(status)
 
 
 def _try_many(programs: list[Path], fmt: str, jsonl: bool, output: Path | None, log_level: int,
