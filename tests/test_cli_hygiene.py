@@ -152,3 +152,9 @@ def test_ctrl_c_stops_the_guests_at_once(tmp_path):
     assert proc.returncode != 0
     time.sleep(0.5)
     assert not [pid for pid in guests if Path(f"/proc/{pid}").exists()], "a QEMU guest outlived vdoctor"
+
+
+def test_an_accepted_short_log_does_not_say_its_format_is_unknown(vdoctor):
+    text = vdoctor("explain", ROOT / "fixtures" / "logs" / "6.18" / "accepted_counter.L1.log").stdout
+    assert text.splitlines()[-1] == "  log      level 1"
+    assert "too few states" not in text

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from ..analysis.diagnosis import Diagnosis
-from ..model import SourceLine
+from ..model import LogFormat, SourceLine
 from .screen import Screen
 
 
@@ -165,7 +165,10 @@ def _stats(diagnosis: Diagnosis, screen: Screen) -> None:
 
 
 def _log_info(diagnosis: Diagnosis, screen: Screen) -> None:
-    screen.labelled([("  log", f"level {diagnosis.log_level}, format {diagnosis.log_format.value}")],
+    # A short log (most accepted ones) cannot tell its format: nothing worth a line's words.
+    known = diagnosis.log_format is not LogFormat.UNKNOWN
+    told = f", format {diagnosis.log_format.value}" if known else ""
+    screen.labelled([("  log", f"level {diagnosis.log_level}{told}")],
                     label_width=10, label_style="dim", text_style="dim")
 
 
