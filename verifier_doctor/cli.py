@@ -470,13 +470,22 @@ def catalog(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     coverage: Annotated[bool, typer.Option(
         "--coverage", help="Per kernel: the verifier's rejection messages, and how many are classed.")] = False,
+    program: Annotated[bool, typer.Option(
+        "--program", help="Write the class's smallest reproducer to the current directory, to try.")] = False,
 ) -> None:
     """Teach an error class: its minimal reproducer, its log on each kernel, why, and the fix.
 
-    Example: vdoctor catalog scalar-deref
+    Example: vdoctor catalog scalar-deref --program
     """
     from . import catalog as teaching
     from .render.catalog_text import render_catalog_entry, render_catalog_list, render_coverage
+
+    if program:
+        if error_class is None:
+            raise VdoctorError("--program writes one class's reproducer: name the class (vdoctor catalog lists them).")
+        written = teaching.write_program(error_class, Path.cwd())
+        _say(f"vdoctor: wrote {', '.join(p.name for p in written)}; `vdoctor try {written[0].name}` shows the rejection.")
+        return
 
     if coverage:
         measured = teaching.coverage()
