@@ -125,6 +125,11 @@ def test_try_of_several_programs_is_one_table_and_the_worst_status(vdoctor, tmp_
     assert [row[:3] for row in rows] == [[f"{accepted}:count_packets", "accepted", "-"],
                                          [f"{rejected}:pool_user", "rejected", "scalar-deref"]]
     assert result.stdout.count(f"{rejected}:43:") == 1  # the head line, with the path given
+    sarif = json.loads(vdoctor("try", accepted, rejected, "--format", "sarif").stdout)
+    (found,) = sarif["runs"][0]["results"]
+    where = found["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == rejected.relative_to(ROOT).as_posix()  # its own file, not the log's name
+    assert where["region"]["startLine"] == 43
     worst = vdoctor("try", accepted, broken, "--json")
     assert worst.status == 2
     assert [o["verdict"] for o in worst.json()] == ["accepted", "error"]

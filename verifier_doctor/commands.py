@@ -137,12 +137,13 @@ def emit(text: str, output: Path | None) -> None:
 
 
 def formatted(fmt: str, shown: list, source_path: Path | None, program_source: list[str] | None,
-              title: str) -> str:
-    """The html or sarif text of (label, diagnosis, trace or None) triples."""
+              title: str, sources: dict | None = None) -> str:
+    """The html or sarif text of (label, diagnosis, trace or None) triples; `sources` gives
+    SARIF each label's own program file and text."""
     if fmt == "sarif":
         from .render.sarif import sarif_text
 
-        return sarif_text(shown, source_path, program_source)
+        return sarif_text(shown, source_path, program_source, sources)
     from .render.html import html_page
 
     return html_page(shown, program_source, title)
@@ -283,7 +284,7 @@ def report_many(rows: list, fmt: str, jsonl: bool, output: Path | None, source: 
             render_batch(rows, screen(), program_sources)
     else:
         shown = [(row.input, row.diagnosis, row.trace) for row in rows if row.diagnosis is not None]
-        emit(formatted(fmt, shown, source, read_source(source), title), output)
+        emit(formatted(fmt, shown, source, read_source(source), title, program_sources), output)
         for row in rows:
             if row.failure is not None:
                 say(f"vdoctor: {row.input}: {row.failure}")

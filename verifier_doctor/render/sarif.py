@@ -92,24 +92,33 @@ def _result(diagnosis: Diagnosis, label: str | None, rule_index: int, source_pat
 
 
 def sarif_log(shown: list[tuple[str | None, Diagnosis, object]], source_path: Path | None,
-              program_source: list[str] | None) -> dict[str, Any]:
-    """The SARIF log of (label, diagnosis, trace) triples: a result per rejected program."""
+              program_source: list[str] | None,
+              sources: dict[str, tuple[Path | None, list[str] | None]] | None = None) -> dict[str, Any]:
+    """The SARIF log of (label, diagnosis, trace) triples: a result per rejected program.
+    `sources` gives a label (an input of several) its own program file and text."""
     rejected = [(label, d) for label, d, _ in shown if d.verdict == "rejected" and d.error is not None]
+
+    def source_of(label: str | None) -> tuple[Path | None, list[str] | None]:
+        return (sources or {}).get(label or "", (source_path, program_source))
+
     classes = sorted({d.error.error_class for _, d in rejected})
     rules = [{"id": name, "name": name, "shortDescription": {"text": lesson(name).title},
               "fullDescription": {"text": lesson(name).explain()}, "defaultConfiguration": {"level": "error"}}
              for name in classes]
-    results = [_result(d, label, classes.index(d.error.error_class), source_path, program_source)
+    results = [_result(d, label, classes.index(d.error.error_class), *source_of(label))
                for label, d in rejected]
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "verifier-doctor", "version": __version__, "rules": rules}},
         "results": results,
     }
-    if source_path is not None:
-        run["artifacts"] = [{"location": {"uri": _uri(source_path)}}]
+    paths = [source_path, *(path for path, _ in (sources or {}).values())]
+    artifacts = list(dict.fromkeys(_uri(path) for path in paths if path is not None))
+    if artifacts:
+        run["artifacts"] = [{"location": {"uri": uri}} for uri in artifacts]
     return {"version": VERSION, "runs": [run]}
 
 
 def sarif_text(shown: list[tuple[str | None, Diagnosis, object]], source_path: Path | None,
-               program_source: list[str] | None) -> str:
-    return json.dumps(sarif_log(shown, source_path, program_source), indent=2) + "\n"
+               program_source: list[str] | None,
+               sources: dict[str, tuple[Path | None, list[str] | None]] | None = None) -> str:
+    return json.dumps(sarif_log(shown, source_path, program_source, sources), indent=2) + "\n"
