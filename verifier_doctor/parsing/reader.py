@@ -747,13 +747,13 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     current: _Section | None = None
     line_numbers: dict[int, int] = {}
 
-    text_lines = loader_lines = 0  # lines with words; those a loader's prefix marks
+    text_lines = loader_lines = 0  # lines; those a loader's prefix marks
 
     def wrapped(body: str) -> None:
         wrapper.append(_Wrapped(len(wrapper), len(sections), _prog_name(body), body))
 
     for line in _unwrap_go_errors(lines):
-        text_lines += bool(line.strip())
+        text_lines += 1
         if line.startswith(_LIBBPF_PREFIX):
             loader_lines += 1
             body = line[len(_LIBBPF_PREFIX):]
@@ -870,8 +870,9 @@ def _give_libbpf_lines(sections: list[_Section], wrapper: list[_Wrapped]) -> Non
         section.libbpf.extend(line.body for line in mine)
 
 
-# A text with no verifier line where fewer than one line in this many is a loader's (libbpf:,
-# Error:, vdoctor: ...) is prose that quotes a few of them (a README), not a loader's output.
+# A text with no verifier line where fewer than one line in this many (blank ones too) is a
+# loader's (libbpf:, Error:, vdoctor: ...) is prose that quotes a few of them (a README), not
+# a loader's output.
 _PROSE_RATIO = 20
 
 
