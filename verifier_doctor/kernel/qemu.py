@@ -163,7 +163,8 @@ _stopping = False
 @contextmanager
 def stopped_on_interrupt() -> Iterator[None]:
     """Ctrl-C (KeyboardInterrupt) inside the block kills every running guest before it goes
-    on, so that the threads waiting for their boots end at once, not at the boots' end."""
+    on, so that the threads waiting for their boots end at once, not at the boots' end; no
+    guest boots after it for the rest of the process (which is ending)."""
     global _stopping
     try:
         yield
