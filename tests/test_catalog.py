@@ -254,3 +254,35 @@ def test_cli_unknown_class_exits_2_with_one_line(vdoctor):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "scalar-deref" in lines[0] and "load-error" in lines[0]
+
+
+def _in(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "verifier_doctor", *args], cwd=folder, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+
+
+def test_program_writes_the_smallest_reproducer_here(tmp_path):
+    """`catalog CLASS --program` writes the minimal reproducer (and the header of its own
+    folder it includes) to the current directory, and never overwrites (issue 25, point 7)."""
+    done = _in(tmp_path, "catalog", "btf-access", "--program")
+    assert done.returncode == 0, done.stderr
+    minimal = catalog.entry("btf-access").minimal
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted([f"{minimal.name}.bpf.c", "vmlinux_min.h"])
+    assert (tmp_path / f"{minimal.name}.bpf.c").read_text() == minimal.source
+    again = _in(tmp_path, "catalog", "btf-access", "--program")
+    assert again.returncode == 2 and "does not overwrite" in again.stderr
+    assert _in(tmp_path, "catalog", "--program").returncode == 2
+
+
+@pytest.mark.kernel
+def test_the_written_reproducer_is_rejected_as_its_class(tmp_path):
+    from conftest import kernel_loads_bpf
+
+    if not kernel_loads_bpf():
+        pytest.skip("the running kernel does not load BPF here")
+    assert _in(tmp_path, "catalog", "scalar-deref", "--program").returncode == 0
+    (written,) = tmp_path.glob("*.bpf.c")
+    tried = _in(tmp_path, "try", written.name, "--json")
+    assert tried.returncode == 1, tried.stderr
+    assert json.loads(tried.stdout)["error"]["class"] == "scalar-deref"

@@ -73,12 +73,50 @@ def test_text_on_a_terminal_is_styled_and_fits_its_width():
 
     out = _explain_on_a_terminal(72)
     assert "\x1b[1;31mrejected\x1b[0m" in out  # bold red
-    assert "\x1b[1;33m  culprit  \x1b[0m" in out
+    assert "\x1b[1;33m  culprit\x1b[0m" in out
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
     lines = plain.splitlines()
     # The prose is wrapped to the terminal (the history's last column too, when room is left).
     why = [line for line in lines if line.startswith("  why")]
     assert why and all(len(line) <= 72 for line in lines[lines.index(why[0]):] if not line.startswith("  log"))
+
+
+def _outside_history(text: str) -> list[str]:
+    """The lines of a diagnosis but its history table (a table runs long rather than squeeze)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  history"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("  why"))
+    return lines[:start] + lines[end:]
+
+
+def test_every_field_wraps_at_columns_in_a_pipe_too(vdoctor):
+    """COLUMNS=60: the error, its instruction and source line, the culprit wrap as the prose
+    does (before, they ran on at any width, and a pipe ignored COLUMNS)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "verifier_doctor", "explain", str(SEED_LOG)],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "60"}, timeout=60)
+    lines = _outside_history(done.stdout)
+    assert max(len(line) for line in lines) <= 60, done.stdout
+    assert "           if(curr->free == true && curr->size >= size){" not in lines  # wrapped, not cut
+    assert "\x1b[" not in done.stdout
+
+
+def test_force_color_styles_a_pipe_and_no_color_wins():
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
+    forced = subprocess.run([sys.executable, "-m", "verifier_doctor", "explain", str(SEED_LOG)],
+                            capture_output=True, text=True, env={**environ, "FORCE_COLOR": "1"}, timeout=60)
+    assert "\x1b[1;31mrejected\x1b[0m" in forced.stdout
+    both = subprocess.run([sys.executable, "-m", "verifier_doctor", "explain", str(SEED_LOG)],
+                          capture_output=True, text=True, env={**environ, "FORCE_COLOR": "1", "NO_COLOR": "1"},
+                          timeout=60)
+    assert "\x1b[" not in both.stdout
 
 
 def test_no_color_keeps_a_terminal_plain():

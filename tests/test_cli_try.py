@@ -372,3 +372,9 @@ def test_level_1_log_without_the_states_is_loaded_again_at_level_2_in_a_qemu_ker
     assert out["error"]["class"] == "pointer-arith"
     assert out["log"]["level"] == 2  # from a second boot, at level 2 with our own log buffer
     assert any("loaded the program again at log level 2" in note for note in out["caveats"])
+    # the second boot is said before it starts (issue 25, point 5)
+    said = result.stderr.splitlines()
+    announced = said.index("vdoctor: level-1 logs that do not show the cause (6.12: hash_slot_addr); loading them "
+                           "again at level 2, one more boot of each of those kernels (--no-rerun skips this)")
+    boots = [number for number, line in enumerate(said) if line.startswith("vdoctor: 6.12: booting ")]
+    assert len(boots) == 2 and boots[0] < announced < boots[1], said

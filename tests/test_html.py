@@ -298,3 +298,21 @@ def test_fix_site_and_judgement_are_shown(page_73):
     text = page_73.read_text()
     assert '<p class="fix-site"><b>fix at</b> instruction 31: turn the value loaded at line 47' in text
     assert '<span class="confidence">followed</span>, <span class="kind">source-bug</span>' in text
+
+
+def test_the_why_and_the_fixes_render_their_markdown(vdoctor):
+    """Code spans as <code>, lists as lists: no raw backticks on the page (issue 25, point 6)."""
+    page = vdoctor("explain", SEED_LOG, "--format", "html").stdout
+    why = re.search(r'<div class="why">(.*?)</div>', page, re.S).group(1)
+    fixes = re.search(r'<ol class="fix">(.*?)</ol>', page, re.S).group(1)
+    assert "`" not in why + fixes
+    assert "<code>__u32 next_off</code>" in fixes
+    assert "<code>curr = curr-&gt;next;</code>" in why
+
+
+def test_markdown_in_the_prose_never_passes_html_through():
+    from verifier_doctor.render.html import _inline, _prose
+
+    assert _prose("a `<b>` and <script>x</script>\n\n- one\n- two\n") == (
+        "<p>a <code>&lt;b&gt;</code> and &lt;script&gt;x&lt;/script&gt;</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n")
+    assert _inline("use `bpf_loop()`") == "use <code>bpf_loop()</code>"

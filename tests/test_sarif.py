@@ -104,7 +104,7 @@ def test_output_that_cannot_be_written_is_one_sentence(vdoctor, tmp_path):
     missing = tmp_path / "no-such-folder" / "vdoctor.sarif"
     result = vdoctor("explain", "--format", "sarif", "-o", missing, LOGS / "7.3" / "linked_list_pool.L1.log")
     assert result.status == 2
-    assert result.stderr.strip() == f"vdoctor: Could not write {missing}: No such file or directory."
+    assert result.stderr.strip() == f"vdoctor: Cannot write {missing}: there is no directory {missing.parent}."
 
 
 @pytest.mark.kernel
@@ -135,3 +135,13 @@ def test_fix_site_is_a_sarif_fix_at_its_line(vdoctor, validator):
     line = change["replacements"][0]["deletedRegion"]["startLine"]
     assert "bpf_skb_pull_data(skb" in source.read_text().splitlines()[line - 1]
     assert _line_of(found["locations"][0])[1] == line + 1  # the access is the next line
+
+
+def test_several_logs_are_one_valid_run(vdoctor, validator):
+    """Every rejection of every log in one run, each naming its input; valid SARIF 2.1.0."""
+    logs = sorted((LOGS / "7.3").glob("*.L1.log"))
+    log = _valid(validator, vdoctor("explain", "--format", "sarif", *logs).stdout)
+    assert len(log["runs"]) == 1
+    inputs = {r["properties"]["input"] for r in log["runs"][0]["results"]}
+    rejected = {o["input"] for o in vdoctor("explain", "--json", *logs).json() if o["verdict"] == "rejected"}
+    assert inputs == rejected and len(inputs) > 50

@@ -79,6 +79,7 @@ def test_wheel_carries_what_the_commands_read(installed):
     shipped = "verifier_doctor/_shipped/"
     assert f"{shipped}grammars/verifier_log.lark" in names
     assert f"{shipped}allocator_c/static_malloc.h" in names
+    assert "verifier_doctor/data/explain.schema.json" in names  # the JSON schema of `explain --json`
     assert any(n.startswith(f"{shipped}fixtures/programs/") and n.endswith(".bpf.c") for n in names)
     logs = {n for n in names if n.startswith(f"{shipped}fixtures/logs/")}
     assert f"{shipped}fixtures/logs/7.3/linked_list_pool.L1.log" in logs
@@ -91,6 +92,14 @@ def test_installed_package_is_the_wheel(installed):
     where = subprocess.run([vdoctor.parent / "python", "-c", "import verifier_doctor; print(verifier_doctor.__file__)"],
                            cwd=installed[1], capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(vdoctor.parent.parent)), where
+
+
+def test_the_console_script_is_typers(installed):
+    from importlib.metadata import version
+
+    said = _run(installed, "--version")
+    assert (said.returncode, said.stdout) == (0, f"vdoctor {version('verifier-doctor')}\n")
+    assert _run(installed, "-h").stdout.startswith("Usage: vdoctor")
 
 
 def test_explain_outside_the_checkout(installed):

@@ -1,5 +1,5 @@
 """`python -m verifier_doctor` is the `vdoctor` command."""
 
-from .entry import main
+from .cli import main
 
 main()

@@ -1,7 +1,8 @@
 """The user's vdoctor cache: kernels, guests, and what start-up would otherwise rebuild.
 
 `$VDOCTOR_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/vdoctor`. What `kept` stores there is
-derived data (the message table, the compiled parser): deleting it costs one slower run.
+derived data (the message table; Lark keeps the analysed grammar in `parser.lark`): one
+entry per kind, deleting it costs one slower run.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def load(name: str, stamp: str, default: Any = None) -> Any:
 
 def store(name: str, stamp: str, value: Any) -> None:
     """Keeps `value` (anything marshal stores: plain data or a code object) under `name` and
-    `stamp`, whole or not at all (a parallel reader sees the old entry or the new one); an
-    unwritable cache (a read-only home) only means building it again next time."""
+    `stamp`, whole or not at all (a parallel reader sees the old entry or the new one), and
+    removes the entries of `name` it replaces: one entry per kind. An unwritable cache (a
+    read-only home) only means building it again next time."""
     path = _entry(name, stamp)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,13 @@ def store(name: str, stamp: str, value: Any) -> None:
         partial.write_bytes(marshal.dumps(value))
         os.replace(partial, path)
     except (OSError, ValueError):
-        pass
+        return
+    for stale in path.parent.glob(f"{name}-*.marshal"):
+        if stale != path:
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 def kept(name: str, stamp: str, build: Callable[[], Any]) -> Any:

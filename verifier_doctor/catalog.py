@@ -11,6 +11,7 @@ is re-parsed here). The explanation and fixes are the lesson of analysis/advice.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -180,6 +181,28 @@ def entry(error_class: str) -> Entry:
     # The minimal reproducer: the shortest program that has recorded logs.
     reproducers.sort(key=lambda r: (not r.runs, r.lines, r.name))
     return Entry(error_class, lesson(error_class), tuple(reproducers))
+
+
+_LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"/]+)"', re.MULTILINE)
+
+
+def write_program(error_class: str, folder: Path) -> list[Path]:
+    """The class's minimal reproducer written into `folder` (with the headers of its own
+    folder it includes), for `vdoctor try`; the files written. An existing file is never
+    overwritten: VdoctorError instead, before anything is written."""
+    minimal = entry(error_class).minimal
+    if minimal is None:
+        raise VdoctorError(f"The class {error_class} has no reproducer to write.")
+    source = fixtures_dir() / "programs" / f"{minimal.name}.bpf.c"
+    headers = [source.parent / name for name in _LOCAL_INCLUDE.findall(minimal.source)
+               if (source.parent / name).is_file()]
+    targets = [(folder / path.name, path) for path in (source, *headers)]
+    taken = [str(target) for target, _ in targets if target.exists()]
+    if taken:
+        raise VdoctorError(f"{', '.join(taken)} already exists; vdoctor does not overwrite it.")
+    for target, path in targets:
+        target.write_text(path.read_text())
+    return [target for target, _ in targets]
 
 
 def _reproducer(name: str, expect: dict) -> Reproducer:

@@ -30,7 +30,7 @@ from .commands import stdout_to as _stdout_to
 from .errors import EXIT_ACCEPTED, EXIT_REJECTED, VdoctorError
 
 # A command imports only what it uses (cold start: `explain` of a small log in well under
-# 100 ms): the parser and analysis inside `explain`, the kernel side only inside `try`.
+# 200 ms): the parser and analysis inside `explain`, the kernel side only inside `try`.
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -42,16 +42,42 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     # Help and usage errors as plain text: rich's help formatter alone costs ~40 ms of
     # start-up, and `vdoctor --help` should answer at once.
     rich_markup_mode=None,
 )
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("verifier-doctor")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            number = "unknown"
+        sys.stdout.write(f"vdoctor {number}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print the version and exit.")] = False,
+) -> None:
+    """verifier-doctor: explains why the eBPF verifier rejected a program, and how to fix it."""
+
+
+def main() -> None:
+    """The `vdoctor` command (the console script and `python -m verifier_doctor`)."""
+    app(prog_name="vdoctor")
+
 KERNEL_CHOICES = ("host", "5.10", "6.1", "6.12", "7.2", "7.3", "all")
 Kernel = Enum("Kernel", {label: label for label in KERNEL_CHOICES}, type=str)  # --kernel's choices
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # --format's choices
 _FORMAT_HELP = "text, json, html (one self-contained page) or sarif (SARIF 2.1.0, for CI)."
-_OUTPUT_HELP = "Write the output to FILE instead of standard output."
+_OUTPUT_HELP = "Write the output to FILE instead of standard output (- is standard output)."
 
 def one_error_path(command):
     """Every command's failures, caught here once (commands.failure_status): one sentence
@@ -87,26 +113,37 @@ def _console() -> "Console":
 @app.command()
 @one_error_path
 def explain(
-    log: Annotated[str, typer.Argument(metavar="LOG", help="The verifier log: a file, or - for standard input.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (CLI.md).")] = False,
+    logs: Annotated[list[str], typer.Argument(
+        metavar="LOG...", help="Verifier logs: files, directories (their .log and .txt files), - for standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (--format json): one object, an array for several logs.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per program and line (JSON Lines).")] = False,
     source: Annotated[Optional[Path], typer.Option("--source", help="The program's C file, to quote more of it.")] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
     profile: Annotated[bool, typer.Option(
         "--profile", help="Where the verifier's budget went, by source line and loop (a level-2 log).")] = False,
 ) -> None:
-    """Explain a verifier log (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
+    """Explain verifier logs (bpftool/libbpf output or the bare log, kernel 5.10 and newer).
+
+    Several logs give a table of every program, then each distinct diagnosis once.
 
     Example: vdoctor explain load.log --source prog.bpf.c
     """
-    commands.explain(log, as_json, source, fmt.value if fmt is not None else None, output, profile=profile)
+    chosen = fmt.value if fmt is not None else None
+    if commands.is_single(logs) and not jsonl:
+        commands.explain(logs[0], as_json, source, chosen, output, profile=profile)
+        return
+    if profile:
+        raise VdoctorError("--profile explains one log at a time; give one log.")
+    raise typer.Exit(commands.explain_many(logs, as_json, source, chosen, output, jsonl))
 
 
 @app.command("try")
 @one_error_path
 def try_program(
-    program: Annotated[Path, typer.Argument(
-        metavar="PROGRAM", help="The BPF C file (prog.bpf.c), or an object (prog.bpf.o) to load as it is.")],
+    programs: Annotated[list[Path], typer.Argument(
+        metavar="PROGRAM...", help="BPF C files (prog.bpf.c), objects (prog.bpf.o) to load as they are, "
+        "or directories (their .c and .o files).")],
     kernel: Annotated[Kernel, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = Kernel.host,
     cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
     include_dirs: Annotated[Optional[list[Path]], typer.Option(
@@ -115,17 +152,22 @@ def try_program(
         "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")] = None,
     cflags: Annotated[Optional[str], typer.Option(
         "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text (an array for several programs).")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per program and line (JSON Lines).")] = False,
     run: Annotated[int, typer.Option("--run", min=0, help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
     attach: Annotated[Optional[str], typer.Option("--attach", help="Attach an accepted XDP program to IFACE.")] = None,
     log_level: Annotated[int, typer.Option("--log-level", min=1, max=2, help="Verifier log level: 1 or 2.")] = 1,
+    no_rerun: Annotated[bool, typer.Option(
+        "--no-rerun", help="Do not load a program again at level 2 when its level-1 log cannot show the cause.")] = False,
     attach_seconds: Annotated[Optional[float], typer.Option(hidden=True)] = None,
     fmt: Annotated[Optional[Format], typer.Option("--format", metavar="FORMAT", help=_FORMAT_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help=_OUTPUT_HELP)] = None,
     profile: Annotated[bool, typer.Option(
         "--profile", help="Load at log level 2 and show where the verifier's budget went, accepted or not.")] = False,
 ) -> None:
-    """Compile a BPF program, load it, and explain the verdict.
+    """Compile BPF programs, load them, and explain the verdicts.
+
+    Several programs give a table of every program, then each distinct diagnosis once.
 
     Example: vdoctor try prog.bpf.c -I include -D DEBUG=1 --run 3
     """
@@ -135,35 +177,107 @@ def try_program(
 
     kernel = kernel.value
     chosen = _output_format(fmt, as_json)
-    as_json = chosen == "json"
-    if chosen in ("html", "sarif") and (run or attach):
-        raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
-    flags = (include_dirs or (), defines or (), cflags)
-    with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
-        if profile:
-            status = commands.try_profile(program, Path(workdir), kernel, cc, flags, chosen)
-        elif kernel == "host":
-            built = pipeline.build(program, Path(workdir), cc, *flags)
-            if chosen == "text":
-                _say_build(built, program)
-            if chosen in ("html", "sarif"):
-                status = _try_formatted(built.object, kernel, chosen, log_level, program, output)
+    output = commands.checked_output(output)
+    # A level-2 reload is said before it starts and when it ends (it can take minutes).
+    policy = pipeline.Reruns(not no_rerun, lambda sentence: _say(f"vdoctor: {sentence}"))
+    with pipeline.reruns(policy):
+        flags = (include_dirs or (), defines or (), cflags)
+        if not commands.is_single([str(p) for p in programs]) or jsonl:
+            if kernel != "host" or run or attach or profile:
+                raise VdoctorError("Several programs are tried on the running kernel only, without --kernel, "
+                                   "--run, --attach or --profile; give one program for those.")
+            raise typer.Exit(_try_many(programs, chosen, jsonl, output, log_level, cc, flags))
+        program = programs[0]
+        _require_program(program)
+        as_json = chosen == "json"
+        if chosen in ("html", "sarif") and (run or attach):
+            raise VdoctorError(f"--run and --attach report as text or JSON, not with --format {chosen}.")
+        with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir, _stdout_to(output, chosen):
+            if profile:
+                status = commands.try_profile(program, Path(workdir), kernel, cc, flags, chosen)
+            elif kernel == "host":
+                built = pipeline.build(program, Path(workdir), cc, *flags)
+                if chosen == "text":
+                    _say_build(built, program)
+                if chosen in ("html", "sarif"):
+                    status = _try_formatted(built.object, kernel, chosen, log_level, program, output)
+                else:
+                    status = _try_host(built, as_json, run, attach, log_level, attach_seconds, program)
             else:
-                status = _try_host(built, as_json, run, attach, log_level, attach_seconds, program)
-        else:
-            from .kernel.kernels import SUPPORTED
+                from .kernel.kernels import SUPPORTED
 
-            targets = ["host", *SUPPORTED] if kernel == "all" else [kernel]
-            builds = pipeline.build_for_kernels(program, Path(workdir), targets, cc, *flags)
-            if chosen == "text":
-                for label, built in pipeline.distinct_builds(builds).items():
-                    if not isinstance(built, VdoctorError):
-                        _say_build(built, program, label)
-            if chosen in ("html", "sarif"):
-                status = _try_formatted(builds, kernel, chosen, log_level, program, output)
-            else:
-                status = _try_kernels(builds, kernel, as_json, log_level, program, run)
-    raise typer.Exit(status)
+                targets = ["host", *SUPPORTED] if kernel == "all" else [kernel]
+                builds = pipeline.build_for_kernels(program, Path(workdir), targets, cc, *flags)
+                if chosen == "text":
+                    for label, built in pipeline.distinct_builds(builds).items():
+                        if not isinstance(built, VdoctorError):
+                            _say_build(built, program, label)
+                if chosen in ("html", "sarif"):
+                    status = _try_formatted(builds, kernel, chosen, log_level, program, output)
+                else:
+                    status = _try_kernels(builds, kernel, as_json, log_level, program, run)
+        raise typer.Exit(status)
+
+
+def _try_many(programs: list[Path], fmt: str, jsonl: bool, output: Path | None, log_level: int,
+              cc: str | None, flags: tuple) -> int:
+    """`try` of several programs on the running kernel: each built and loaded in turn, then
+    one report (commands.report_many); the worst program's exit status."""
+    import tempfile
+    import time
+
+    from . import pipeline
+    from .errors import EXIT_ACCEPTED, EXIT_REJECTED
+    from .render.batch import Examined
+
+    if jsonl and fmt != "json":
+        raise VdoctorError(f"--jsonl is JSON Lines; it cannot be combined with --format {fmt}.")
+    keep = None
+    if fmt == "html":
+        from .render.html import path_view as keep
+    inputs = commands.expand_inputs([str(p) for p in programs], commands.PROGRAM_SUFFIXES)
+    rows: list[Examined] = []
+    sources: dict[str, tuple[Path | None, list[str] | None]] = {}
+    with tempfile.TemporaryDirectory(prefix="vdoctor-") as workdir:
+        for number, name in enumerate(inputs):
+            program = Path(name)
+            started = time.perf_counter()
+            try:
+                _require_program(program)
+                built = pipeline.build(program, Path(workdir) / str(number), cc, *flags)
+                if fmt == "text":
+                    _say_build(built, program)
+                outcomes = pipeline.load_on_host(built.object, log_level, keep)
+            except (VdoctorError, OSError) as error:
+                rows.append(commands.failed_row(name, error, time.perf_counter() - started))
+                continue
+            seconds = time.perf_counter() - started
+            sources[name] = (_source_path(program), _program_source(program))
+            rows.extend(Examined(name, o.diagnosis, o.kept, seconds if n == 0 else None,
+                                 status=EXIT_ACCEPTED if o.diagnosis.verdict == "accepted" else EXIT_REJECTED)
+                        for n, o in enumerate(outcomes))
+    return commands.report_many(rows, fmt, jsonl, output, None, sources, f"{len(inputs)} programs")
+
+
+def _require_program(program: Path) -> None:
+    """A log given to `try` points to `explain` (before anything is compiled)."""
+    from .kernel.build import is_object_file
+
+    if program.is_file() and not is_object_file(program) and program.suffix in (".log", ".txt"):
+        raise VdoctorError(f"{program} looks like a verifier log, not a program: "
+                           f"`vdoctor explain {program}` explains it.")
+
+
+def _source_path(program: Path) -> Path | None:
+    """The program's C file; none for an object (its bytes are no source)."""
+    from .kernel.build import is_object_file
+
+    return None if is_object_file(program) else program
+
+
+def _program_source(program: Path) -> list[str] | None:
+    """The program's C lines to quote; none for an object."""
+    return _read_source(_source_path(program))
 
 
 def _say_build(built, program: Path, label: str | None = None) -> None:
@@ -191,9 +305,7 @@ def _try_formatted(obj, kernel: str, fmt: str, log_level: int, program: Path,
         results = pipeline.outcomes_on_kernels(objects, kernel, log_level, 0, keep)[0]
         shown = [(f"kernel {version}", o.diagnosis, o.kept) for version, outcomes in results.items()
                  for o in outcomes]
-    from .kernel.build import is_object_file
-
-    source = None if is_object_file(program) else program  # an object's bytes are no source: the log's lines are
+    source = _source_path(program)  # an object's bytes are no source: the log's lines are
     _emit(_formatted(fmt, shown, source, _read_source(source), str(program)), output)
     return pipeline.exit_status([d for _, d, _ in shown])
 
@@ -216,7 +328,7 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
                     runs[outcome.name] = str(error)
     status = pipeline.exit_status(diagnoses)
     if as_json:
-        out = _combined_json(diagnoses)
+        out = _combined_json(diagnoses, _program_source(program), _source_path(program))
         done = {n: r for n, r in runs.items() if not isinstance(r, str)}
         if done:
             out["runs"] = {name: run_to_dict(result) for name, result in done.items()}
@@ -225,7 +337,8 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
         out["build"] = pipeline.build_to_dict(built)
         _print_json(out)
     else:
-        _render_diagnoses(diagnoses, runs, _screen(), _read_source(program), blank_between=True)
+        _render_diagnoses(diagnoses, runs, _screen(), _program_source(program), blank_between=True,
+                          source_path=_source_path(program))
     if attach:
         pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _screen())
     return status
@@ -250,7 +363,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
     if as_json:
         kernels: dict[str, Any] = {}
         for version, diagnoses in results.items():
-            out = kernels[version] = _combined_json(diagnoses)
+            out = kernels[version] = _combined_json(diagnoses, _program_source(program), _source_path(program))
             done = {n: r for n, r in ran.get(version, {}).items() if not isinstance(r, str)}
             failed = {n: r for n, r in ran.get(version, {}).items() if isinstance(r, str)}
             if done:
@@ -262,7 +375,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
         _print_json({"kernels": kernels, "build": pipeline.builds_to_dict(builds)})
     else:
         screen = _screen()
-        source = _read_source(program)
+        source, source_path = _program_source(program), _source_path(program)
         render_matrix({label: results.get(label, []) for label in builds if label in results or label in unbuilt},
                       screen, dict.fromkeys(unbuilt, "build-error"))
         for label, error in unbuilt.items():
@@ -272,7 +385,7 @@ def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, progr
         for (name, error_class, _), (diagnosis, versions) in pipeline.distinct_failures(results).items():
             screen.print()
             screen.print(f"== {name}: {error_class} on {', '.join(versions)} ==", style="bold")
-            render_text(diagnosis, screen, source)
+            render_text(diagnosis, screen, source, source_path)
         for version, programs in ran.items():
             if programs:
                 screen.print()
@@ -310,14 +423,17 @@ def _progress_printer():
 
 
 def _render_diagnoses(diagnoses: "list[Diagnosis]", runs: dict[str, Any], screen: "Screen",
-                      source: list[str] | None, blank_between: bool) -> None:
-    """Each diagnosis as text, then its program's run: a RunResult, or why it was not run."""
+                      source: list[str] | None, blank_between: bool, source_path: Path | None = None) -> None:
+    """Each diagnosis as text (a rejection the same as an earlier one only named under it),
+    then its program's run: a RunResult, or why it was not run."""
+    from .render.batch import once_each, render_also
     from .render.text import render_run, render_text
 
-    for number, diagnosis in enumerate(diagnoses):
+    for number, (diagnosis, others) in enumerate(once_each(diagnoses)):
         if number and blank_between:
             screen.print()
-        render_text(diagnosis, screen, source)
+        render_text(diagnosis, screen, source, source_path)
+        render_also(others, screen)
         if diagnosis.verdict == "accepted":  # render_text shows notes of rejections only
             for caveat in diagnosis.caveats:
                 screen.print(f"  note     {caveat}")
@@ -360,17 +476,26 @@ def fix(
 def catalog(
     error_class: Annotated[Optional[str], typer.Argument(
         metavar="CLASS", show_default=False,
-        help="An error class of CLI.md (scalar-deref, null-deref, ...); without it, the list of classes.")] = None,
+        help="An error class (scalar-deref, null-deref, ...; the list: vdoctor catalog); without it, the list of classes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     coverage: Annotated[bool, typer.Option(
         "--coverage", help="Per kernel: the verifier's rejection messages, and how many are classed.")] = False,
+    program: Annotated[bool, typer.Option(
+        "--program", help="Write the class's smallest reproducer to the current directory, to try.")] = False,
 ) -> None:
     """Teach an error class: its minimal reproducer, its log on each kernel, why, and the fix.
 
-    Example: vdoctor catalog scalar-deref
+    Example: vdoctor catalog scalar-deref --program
     """
     from . import catalog as teaching
     from .render.catalog_text import render_catalog_entry, render_catalog_list, render_coverage
+
+    if program:
+        if error_class is None:
+            raise VdoctorError("--program writes one class's reproducer: name the class (vdoctor catalog lists them).")
+        written = teaching.write_program(error_class, Path.cwd())
+        _say(f"vdoctor: wrote {', '.join(p.name for p in written)}; `vdoctor try {written[0].name}` shows the rejection.")
+        return
 
     if coverage:
         measured = teaching.coverage()

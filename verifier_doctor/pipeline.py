@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,43 @@ OPTIONAL_NOTE = ("SEC(\"?{section}\") starts with '?': libbpf does not load this
 RERUN_NOTE = ("The level-1 log did not show the cause ({why}); vdoctor loaded the program again at "
               "log level 2 by itself, with a {mib} MiB log buffer keeping the end of a longer log, "
               "and this is that log's diagnosis.")
+NO_RERUN_NOTE = ("The level-1 log does not show the cause ({why}); without --no-rerun vdoctor would load "
+                 "the program again at log level 2 to find it.")
+
+
+@dataclass(frozen=True, slots=True)
+class Reruns:
+    """Whether a rejection whose level-1 log cannot show the cause is loaded again at level 2
+    (`try --no-rerun` says no), and who hears of it before it starts and when it is done."""
+
+    enabled: bool = True
+    announce: Callable[[str], None] | None = None
+
+    def say(self, sentence: str) -> None:
+        if self.announce is not None:
+            self.announce(sentence)
+
+
+_reruns = Reruns()
+
+
+@contextmanager
+def reruns(policy: Reruns) -> Iterator[None]:
+    """`policy` for the level-2 reloads of the loads inside the block."""
+    global _reruns
+    previous, _reruns = _reruns, policy
+    try:
+        yield
+    finally:
+        _reruns = previous
+
+
+def _without_rerun(diagnosis: Diagnosis | None, name: str, why: str) -> Diagnosis:
+    """The level-1 diagnosis when --no-rerun keeps the level-2 load from being made."""
+    if diagnosis is None:
+        raise IncompleteLog(f"The log of {name} is cut off; without --no-rerun vdoctor would load it again "
+                            "at level 2.")
+    return _with_notes(diagnosis, NO_RERUN_NOTE.format(why=why))
 
 
 def _with_notes(diagnosis: Diagnosis, *notes: str) -> Diagnosis:
@@ -238,8 +276,15 @@ def _host_outcome(obj: Path, load, log_level: int, keep: Keep | None) -> Outcome
     from .kernel.loader import reload_at_level_2
 
     diagnosis, kept, why = _first_look(load, log_level, keep)
-    if why is not None:
-        diagnosis, kept = _second_look(reload_at_level_2(obj, load.name), why, diagnosis, kept, keep)
+    if why is not None and not _reruns.enabled:
+        diagnosis = _without_rerun(diagnosis, load.name, why)
+    elif why is not None:
+        _reruns.say(f"the level-1 log of {load.name} does not show the cause ({why}); loading it again at "
+                    "level 2 (--no-rerun skips this)")
+        started = time.monotonic()
+        again = reload_at_level_2(obj, load.name)
+        _reruns.say(f"level-2 load of {load.name} done in {time.monotonic() - started:.1f} s")
+        diagnosis, kept = _second_look(again, why, diagnosis, kept, keep)
     assert diagnosis is not None
     if load.optional:
         diagnosis = _with_notes(diagnosis, OPTIONAL_NOTE.format(section=load.section))
@@ -293,7 +338,9 @@ def _boot_guests(objects: dict[str, Path], log_level: int, runs: int, log_bytes:
         return load_in_guests(list(objects), [next(iter(objects.values()))], log_level, runs=runs,
                               log_bytes=log_bytes)
     # A vmlinux.h per kernel made one object per kernel: each boot loads its own.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    from .kernel.qemu import stopped_on_interrupt
+
+    with ThreadPoolExecutor(max_workers=2) as pool, stopped_on_interrupt():
         done = pool.map(lambda v: load_in_guests([v], [objects[v]], log_level, runs=runs, jobs=1,
                                                  log_bytes=log_bytes)[v], objects)
         return dict(zip(objects, done))
@@ -315,8 +362,12 @@ def _guest_outcomes(guests: dict, objects: dict[str, Path], log_level: int,
             raise no_program(objects[version])
         first[version] = [(load, *_first_look(load, log_level, keep)) for load in loads]
         again[version] = {load.name: why for load, _, _, why in first[version] if why}
-    second = _boot_guests({v: objects[v] for v in again if again[v]}, 2, 0, RERUN_LOG_BYTES) if any(
-        again.values()) else {}
+    second = {}
+    if any(again.values()) and _reruns.enabled:
+        named = "; ".join(f"{v}: {', '.join(names)}" for v, names in again.items() if names)
+        _reruns.say(f"level-1 logs that do not show the cause ({named}); loading them again at level 2, "
+                    "one more boot of each of those kernels (--no-rerun skips this)")
+        second = _boot_guests({v: objects[v] for v in again if again[v]}, 2, 0, RERUN_LOG_BYTES)
     results: dict[str, list[Outcome]] = {}
     for version, looks in first.items():
         optional = optional_programs(objects[version])
@@ -326,7 +377,9 @@ def _guest_outcomes(guests: dict, objects: dict[str, Path], log_level: int,
         reloads = {load.name: load for load in rerun.results.get(objects[version], [])} if rerun else {}
         results[version] = []
         for load, diagnosis, kept, why in looks:
-            if why is not None and load.name in reloads:
+            if why is not None and not _reruns.enabled:
+                diagnosis = _without_rerun(diagnosis, load.name, why)
+            elif why is not None and load.name in reloads:
                 diagnosis, kept = _second_look(reloads[load.name], why, diagnosis, kept, keep)
             if diagnosis is None:
                 raise IncompleteLog(f"The log of {load.name} from Linux {version} is cut off.")

@@ -338,7 +338,8 @@ def build_object(
         generated = _vmlinux_h_of(kernel)
         result = _compile(command + _system_include(generated) + tail, compiler, source)
     if result.returncode != 0:
-        raise BuildFailed(f"{compiler} could not compile {source.name}:\n{result.stderr.rstrip()}")
+        raise BuildFailed(f"{compiler} could not compile {source.name}:\n{result.stderr.rstrip()}\n"
+                          f"The command was: {shlex.join(command + _system_include(generated) + tail)}")
     return Built(output, tuple(command + _system_include(generated) + tail),
                  generated and generated / "vmlinux.h")
 

@@ -46,6 +46,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -196,8 +197,36 @@ def load_in_guests(
         except VdoctorError as error:
             return error
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, stopped_on_interrupt():
         return dict(zip(versions, pool.map(one, versions)))
+
+
+# The QEMU processes running now. Each runs in its own session (a guest must not take the
+# terminal's signals half-way through a boot), so Ctrl-C reaches only vdoctor's main thread,
+# while the boots wait in other threads: stopped_on_interrupt() stops them all at once.
+_guests: set[subprocess.Popen] = set()
+_guests_lock = threading.Lock()
+_stopping = False
+
+
+@contextmanager
+def stopped_on_interrupt() -> Iterator[None]:
+    """Ctrl-C (KeyboardInterrupt) inside the block kills every running guest before it goes
+    on, so that the threads waiting for their boots end at once, not at the boots' end; no
+    guest boots after it for the rest of the process (which is ending)."""
+    global _stopping
+    try:
+        yield
+    except KeyboardInterrupt:
+        with _guests_lock:
+            _stopping = True
+            running = list(_guests)
+        for proc in running:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        raise
 
 
 # --- the initramfs ---------------------------------------------------------------------------
@@ -314,10 +343,14 @@ def _boot(vmlinuz: Path, initrd: Path, data: Path, timeout: float, version: str,
         "-kernel", str(vmlinuz), "-initrd", str(initrd),
     ]
     with tempfile.TemporaryFile() as console_file:
-        proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=console_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with _guests_lock:
+            if _stopping:
+                raise KernelUnavailable(f"Linux {version} was not booted: interrupted.")
+            proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=console_file, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            _guests.add(proc)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -329,6 +362,9 @@ def _boot(vmlinuz: Path, initrd: Path, data: Path, timeout: float, version: str,
                 f"Linux {version} did not finish under QEMU within {timeout:g} s"
                 f" (last console line: {_last_line(console)!r})."
             ) from None
+        finally:
+            with _guests_lock:
+                _guests.discard(proc)
         console_file.seek(0)
         console = _clean(console_file.read())
     if proc.returncode != 0:

@@ -819,11 +819,15 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     current: _Section | None = None
     line_numbers: dict[int, int] = {}
 
+    text_lines = loader_lines = 0  # lines; those a loader's prefix marks
+
     def wrapped(body: str) -> None:
         wrapper.append(_Wrapped(len(wrapper), len(sections), _prog_name(body), body))
 
     for line in _unwrap_go_errors(lines):
+        text_lines += 1
         if line.startswith(_LIBBPF_PREFIX):
+            loader_lines += 1
             body = line[len(_LIBBPF_PREFIX):]
             if any(marker in body for marker in _BEGIN_MARKERS):
                 if current is not None:
@@ -855,6 +859,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             current.builder.add(number, line)
             continue
         if line.startswith(("Error: ", _VDOCTOR_PREFIX, *_BPFTRACE_PREFIXES)) or _GO_MAP_ERROR.match(line):
+            loader_lines += 1
             wrapped(line.removeprefix(_VDOCTOR_PREFIX))
             continue
         if not sections:
@@ -885,7 +890,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     if len(sections) == 1 and sections[0].name is None and names:
         sections[0].name = sections[0].builder.name = names[0]
     document = LogDocument(tuple(section.builder.build(section) for section in sections))
-    if not any(_is_log(p) for p in document.programs):
+    if not any(_is_log(p) for p in document.programs) or _prose(document, loader_lines, text_lines):
         raise NotAVerifierLog(
             "This is not a verifier log: it has no instruction, state or statistics line "
             "and no libbpf load error."
@@ -935,6 +940,17 @@ def _give_libbpf_lines(sections: list[_Section], wrapper: list[_Wrapped]) -> Non
                 mine.extend(gaps[filled[left + 1]])
         mine.sort(key=lambda line: line.order)
         section.libbpf.extend(line.body for line in mine)
+
+
+# A text with no verifier line where fewer than one line in this many (blank ones too) is a
+# loader's (libbpf:, Error:, vdoctor: ...) is prose that quotes a few of them (a README), not
+# a loader's output.
+_PROSE_RATIO = 20
+
+
+def _prose(document: LogDocument, loader_lines: int, text_lines: int) -> bool:
+    no_verifier_line = not any(p.steps or p.stats for p in document.programs)
+    return no_verifier_line and loader_lines * _PROSE_RATIO < text_lines
 
 
 def _is_log(program: ProgramTrace) -> bool:

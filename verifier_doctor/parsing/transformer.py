@@ -15,7 +15,7 @@ from ..model import (
     Stats,
     Tnum,
 )
-from .lark_runtime import Token, Transformer, v_args
+from lark import Token, Transformer, v_args
 
 # v5.10 printed bounds as "umax_value=", v5.18 shortened them to "umax=".
 _OLD_BOUND_SUFFIX = "_value"

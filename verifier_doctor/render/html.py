@@ -18,13 +18,14 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ..analysis.compare import relation_to_kernel
 from ..analysis.diagnosis import Diagnosis
 from ..analysis.provenance import previous_step
 from ..model import KernelPlace, OpKind, ProgramTrace, SourceLine, State, Step
-from .sarif import line_in_source
+from .text import line_in_source
 
 MAX_PATH = 1000
 PAGE_ROWS = 200
@@ -39,6 +40,25 @@ _RELATIONS = {
 
 def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+@cache
+def _markdown():
+    """CommonMark (markdown-it-py, which rich brings) with raw HTML off: a log's or a
+    program's words in the prose are text, never markup."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False})
+
+
+def _prose(text: str) -> str:
+    """The why and the fixes are Markdown (code spans, lists): as HTML blocks."""
+    return _markdown().render(text)
+
+
+def _inline(text: str) -> str:
+    """A list item's Markdown (code spans) as inline HTML."""
+    return _markdown().renderInline(text)
 
 
 def _failing_step(trace: ProgramTrace, diagnosis: Diagnosis) -> Step | None:
@@ -270,9 +290,9 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
         f'<li><span class="i">{item.insn}</span> <code>{_esc(item.text)}</code> '
         f'<span class="v">{_esc(item.location)}={_esc(item.value or "?")}</span> {_esc(item.note)}</li>'
         for item in diagnosis.history)
-    fixes = "".join(f"<li>{_esc(text)}</li>" for text in diagnosis.suggestions)
+    fixes = "".join(f"<li>{_inline(text)}</li>" for text in diagnosis.suggestions)
     # What the log could not show (a cut beginning, no states at level 1): text and JSON say it too.
-    notes = "".join(f"<li>{_esc(text)}</li>" for text in diagnosis.caveats)
+    notes = "".join(f"<li>{_inline(text)}</li>" for text in diagnosis.caveats)
     notes = f'<h3>Notes</h3><ul class="caveats">{notes}</ul>\n' if notes else ""
     if data is None:
         path = f'<h3>History of {_esc(error.register or "the value")}</h3><ol class="hist">{history}</ol>'
@@ -294,7 +314,7 @@ def _program_block(number: int, label: str | None, diagnosis: Diagnosis, trace: 
 {fix_html}
 <h3>Source</h3>{_source_block(diagnosis, program_source, view)}
 {path}
-<h3>Why</h3><p class="why">{_esc(diagnosis.explanation)}</p>
+<h3>Why</h3><div class="why">{_prose(diagnosis.explanation)}</div>
 <h3>Fix</h3><ol class="fix">{fixes}</ol>
 {notes}{_kernel_block(diagnosis)}
 </section>"""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from pathlib import Path
 from typing import Any
 
 from ..analysis.diagnosis import Diagnosis
 from ..model import KernelDiagnosis, KernelPlace, SourceLine, Stats
+from .text import line_in_source, source_file
 
 
 def _source(source: SourceLine | None) -> dict[str, Any] | None:
@@ -119,3 +121,22 @@ def run_to_dict(result) -> dict[str, Any]:
         "duration_ns": result.duration_ns,
         "printed": list(result.printed),
     }
+
+
+def with_program_lines(obj: Any, program_source: list[str] | None, source_path: Path | None) -> Any:
+    """`obj` with every source object ({"file", "line", "text"}) also saying where the line
+    is in the program, as text and SARIF show it: "program_file" and "program_line" (the
+    log's number, else the one line of the program's text that reads so). "file" and "line"
+    stay what the log printed (CLI.md)."""
+    if isinstance(obj, list):
+        return [with_program_lines(item, program_source, source_path) for item in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {key: with_program_lines(value, program_source, source_path) for key, value in obj.items()}
+    if {"file", "line", "text"} <= out.keys() and isinstance(out["text"], str):
+        source = SourceLine(out["text"], out["file"], out["line"])
+        line = line_in_source(source, program_source)
+        if line is not None:
+            out["program_file"] = source_file(source, source_path)
+            out["program_line"] = line
+    return out

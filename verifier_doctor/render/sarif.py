@@ -17,25 +17,9 @@ from .. import __version__
 from ..analysis.advice import lesson
 from ..analysis.diagnosis import Diagnosis
 from ..model import SourceLine
+from .text import line_in_source, source_file
 
 VERSION = "2.1.0"
-
-
-def line_in_source(source: SourceLine | None, program_source: list[str] | None) -> int | None:
-    """The 1-based line of a source line in the program's text: the log's number when it
-    has one, else the one line whose text it is (None when absent or ambiguous)."""
-    if source is None:
-        return None
-    if source.line is not None:
-        return source.line
-    if not program_source:
-        return None
-    wanted = source.text.strip()
-    for same in (lambda line: line.strip() == wanted, lambda line: bool(wanted) and wanted in line):
-        found = [number for number, line in enumerate(program_source, 1) if same(line)]
-        if found:
-            return found[0] if len(found) == 1 else None
-    return None
 
 
 def _uri(path: Path) -> str:
@@ -49,11 +33,9 @@ def _uri(path: Path) -> str:
 
 
 def _file_of(source: SourceLine | None, source_path: Path | None) -> str | None:
-    """The program's file: the one given (the log names only its base name), else the log's."""
-    if source_path is not None and (source is None or source.file is None
-                                    or Path(source.file).name == source_path.name):
-        return _uri(source_path)
-    return source.file if source is not None else None
+    """The program's file (text.source_file), as a URI when it is the one given."""
+    name = source_file(source, source_path)
+    return _uri(source_path) if source_path is not None and name == str(source_path) else name
 
 
 def _location(source: SourceLine | None, source_path: Path | None, program_source: list[str] | None,
@@ -93,8 +75,10 @@ def _result(diagnosis: Diagnosis, label: str | None, rule_index: int, source_pat
         "message": {"text": _message(diagnosis, label)},
         "properties": {"program": diagnosis.program, "insn": error.insn, "insn_text": error.insn_text},
     }
-    if label:
+    if label and label.startswith("kernel "):
         result["properties"]["kernel"] = label.removeprefix("kernel ")
+    elif label:  # one of several inputs
+        result["properties"]["input"] = label
     at = _location(error.source, source_path, program_source)
     if at is not None:
         result["locations"] = [at]
@@ -130,24 +114,33 @@ def _result(diagnosis: Diagnosis, label: str | None, rule_index: int, source_pat
 
 
 def sarif_log(shown: list[tuple[str | None, Diagnosis, object]], source_path: Path | None,
-              program_source: list[str] | None) -> dict[str, Any]:
-    """The SARIF log of (label, diagnosis, trace) triples: a result per rejected program."""
+              program_source: list[str] | None,
+              sources: dict[str, tuple[Path | None, list[str] | None]] | None = None) -> dict[str, Any]:
+    """The SARIF log of (label, diagnosis, trace) triples: a result per rejected program.
+    `sources` gives a label (an input of several) its own program file and text."""
     rejected = [(label, d) for label, d, _ in shown if d.verdict == "rejected" and d.error is not None]
+
+    def source_of(label: str | None) -> tuple[Path | None, list[str] | None]:
+        return (sources or {}).get(label or "", (source_path, program_source))
+
     classes = sorted({d.error.error_class for _, d in rejected})
     rules = [{"id": name, "name": name, "shortDescription": {"text": lesson(name).title},
               "fullDescription": {"text": lesson(name).explain()}, "defaultConfiguration": {"level": "error"}}
              for name in classes]
-    results = [_result(d, label, classes.index(d.error.error_class), source_path, program_source)
+    results = [_result(d, label, classes.index(d.error.error_class), *source_of(label))
                for label, d in rejected]
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "verifier-doctor", "version": __version__, "rules": rules}},
         "results": results,
     }
-    if source_path is not None:
-        run["artifacts"] = [{"location": {"uri": _uri(source_path)}}]
+    paths = [source_path, *(path for path, _ in (sources or {}).values())]
+    artifacts = list(dict.fromkeys(_uri(path) for path in paths if path is not None))
+    if artifacts:
+        run["artifacts"] = [{"location": {"uri": uri}} for uri in artifacts]
     return {"version": VERSION, "runs": [run]}
 
 
 def sarif_text(shown: list[tuple[str | None, Diagnosis, object]], source_path: Path | None,
-               program_source: list[str] | None) -> str:
-    return json.dumps(sarif_log(shown, source_path, program_source), indent=2) + "\n"
+               program_source: list[str] | None,
+               sources: dict[str, tuple[Path | None, list[str] | None]] | None = None) -> str:
+    return json.dumps(sarif_log(shown, source_path, program_source, sources), indent=2) + "\n"

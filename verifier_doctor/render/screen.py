@@ -37,17 +37,21 @@ def terminal_columns(stream) -> int:
         return 0
 
 
+def _set(name: str) -> bool:
+    return bool(os.environ.get(name))
+
+
 class Screen:
-    """Writes to a text stream. On a terminal: its width, and styles unless NO_COLOR is set
-    or TERM is dumb; elsewhere: PIPE_WIDTH columns and plain text. Lines never end in
-    blanks. Text is written as it is: nothing in it is read as markup."""
+    """Writes to a text stream. Width: $COLUMNS, else the terminal's, else PIPE_WIDTH.
+    Styles on a terminal (or anywhere with FORCE_COLOR set), never with NO_COLOR set or on a
+    dumb terminal. Lines never end in blanks. Text is written as it is: nothing in it is
+    read as markup."""
 
     def __init__(self, stream) -> None:
         tty = bool(getattr(stream, "isatty", lambda: False)())
-        width = (terminal_columns(stream) or PIPE_WIDTH) if tty else PIPE_WIDTH
         self.stream = stream
-        self.width = max(width, 40)
-        self.color = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        self.width = max(terminal_columns(stream) or PIPE_WIDTH, 40)
+        self.color = (tty or _set("FORCE_COLOR")) and not _set("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
     def _styled(self, text: str, style: str | None) -> str:
         if not style or not self.color or not text:
@@ -92,13 +96,13 @@ class Screen:
                 self._write_line(" " * lead + more)
 
     def labelled(self, rows: list[tuple[str, str]], label_width: int = 9,
-                 label_style: str | None = None) -> None:
+                 label_style: str | None = None, text_style: str | None = None) -> None:
         """Prose beside labels: each row's label in a column of label_width, its text
         wrapped to the rest of the width, its further lines under its first. A row's label
         may be a (text, style) pair."""
         for label, text in rows:
             label_text, style = label if isinstance(label, tuple) else (label, label_style)
-            lines = self._wrapped(text, self.width - label_width - 1)
+            lines = [self._styled(line, text_style) for line in self._wrapped(text, self.width - label_width - 1)]
             self._write_line(self._styled(label_text, style) + " " * (label_width + 1 - len(label_text)) + lines[0])
             for more in lines[1:]:
                 self._write_line(" " * (label_width + 1) + more)

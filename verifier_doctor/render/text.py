@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from ..analysis.diagnosis import Diagnosis
-from ..model import SourceLine
+from ..model import LogFormat, SourceLine
 from .screen import Screen
 
 
@@ -21,24 +21,65 @@ def _source_text(source: SourceLine | None) -> str:
     return source.text + where
 
 
+def line_in_source(source: SourceLine | None, program_source: list[str] | None) -> int | None:
+    """The 1-based line of a source line in the program's text: the log's number when it
+    has one, else the one line whose text it is (None when absent or ambiguous; logs before
+    v6.2 print no line numbers)."""
+    if source is None:
+        return None
+    if source.line is not None:
+        return source.line
+    if not program_source:
+        return None
+    wanted = source.text.strip()
+    for same in (lambda line: line.strip() == wanted, lambda line: bool(wanted) and wanted in line):
+        found = [number for number, line in enumerate(program_source, 1) if same(line)]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
 def source_context(source: SourceLine | None, program_source: list[str] | None, around: int = 2) -> list[str]:
-    """Lines of the user's file around a source line: by its number when the log gives
-    one, else by finding the text (logs before v6.2 print no line numbers)."""
+    """Lines of the user's file around a source line (line_in_source finds it)."""
     if source is None or not program_source:
         return []
-    index = None
-    if source.line is not None and 0 < source.line <= len(program_source):
-        index = source.line - 1
-    else:
-        wanted = source.text.strip()
-        matches = [i for i, line in enumerate(program_source) if line.strip() == wanted]
-        if not matches:
-            matches = [i for i, line in enumerate(program_source) if wanted and wanted in line]
-        index = matches[0] if len(matches) == 1 else None
-    if index is None:
+    number = line_in_source(source, program_source)
+    if number is None or not 0 < number <= len(program_source):
         return []
+    index = number - 1
     low, high = max(0, index - around), min(len(program_source), index + around + 1)
     return [f"{'>' if i == index else ' '} {i + 1:4d} | {program_source[i]}" for i in range(low, high)]
+
+
+def source_file(source: SourceLine | None, source_path: Path | None) -> str | None:
+    """The program's file as the user named it (the log names only its base name), else
+    the log's name for it."""
+    if source_path is not None and (source is None or source.file is None
+                                    or Path(source.file).name == source_path.name):
+        return str(source_path)
+    return source.file if source is not None else None
+
+
+def head_line(diagnosis: Diagnosis, program_source: list[str] | None, source_path: Path | None) -> str | None:
+    """`file:line:col: error[class]: message`, as compilers print it (editors and CI
+    problem matchers read it), when the rejected line's file and number are known; the
+    column is the kernel's (v7.3+), else where the line's code starts (1 without the
+    program's text)."""
+    error = diagnosis.error
+    if error is None or error.source is None:
+        return None
+    line = line_in_source(error.source, program_source)
+    name = source_file(error.source, source_path)
+    if line is None or name is None:
+        return None
+    column = 1
+    at = diagnosis.kernel_diagnosis.at if diagnosis.kernel_diagnosis is not None else None
+    if at is not None and at.line == line and at.column > 0:
+        column = at.column  # v7.3 prints the column of the rejected expression
+    elif program_source and 0 < line <= len(program_source):
+        text = program_source[line - 1]
+        column = len(text) - len(text.lstrip()) + 1
+    return f"{name}:{line}:{column}: error[{error.error_class}]: {error.message}"
 
 
 def output_stream(stream):
@@ -67,8 +108,12 @@ def _profile(diagnosis: Diagnosis, screen: Screen) -> None:
         render_profile(diagnosis.profile, screen)
 
 
-def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | None = None) -> None:
+def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | None = None,
+                source_path: Path | None = None) -> None:
     name = diagnosis.program or "program"
+    head = head_line(diagnosis, program_source, source_path) if diagnosis.verdict == "rejected" else None
+    if head is not None:
+        screen.print(head, style="bold")
     if diagnosis.verdict == "accepted":
         screen.print((f"{name}: ", "bold"), ("accepted", "bold green"))
         _stats(diagnosis, screen)
@@ -78,22 +123,20 @@ def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] 
     error = diagnosis.error
     assert error is not None
     screen.print((f"{name}: ", "bold"), ("rejected", "bold red"), f"  [{error.error_class}]")
-    screen.print(("  error    ", "bold"), error.message)
-    for extra in error.details:
-        if extra != error.message:
-            screen.print(f"           {extra}")
+    # Every field is wrapped to the width, its further lines under its first.
+    rows: list[tuple] = [(("  error", "bold"), error.message)]
+    rows.extend(("", extra) for extra in error.details if extra != error.message)
     if error.insn is not None:
-        screen.print(f"           at instruction {error.insn}: {error.insn_text or ''}")
-        screen.print(f"           source: {_source_text(error.source)}")
-        for line in source_context(error.source, program_source):
-            screen.print(f"           {line}")
+        rows.append(("", f"at instruction {error.insn}: {error.insn_text or ''}"))
+        rows.append(("", f"source: {_source_text(error.source)}"))
+        rows.extend(("", line) for line in source_context(error.source, program_source))
     culprit = diagnosis.culprit
     if culprit is not None:
-        screen.print(("  culprit  ", "bold yellow"),
-                     f"instruction {culprit.insn}: {culprit.insn_text}  ({culprit.location} {culprit.note})")
-        screen.print(f"           source: {_source_text(culprit.source)}")
-        for line in source_context(culprit.source, program_source):
-            screen.print(f"           {line}")
+        rows.append((("  culprit", "bold yellow"),
+                     f"instruction {culprit.insn}: {culprit.insn_text}  ({culprit.location} {culprit.note})"))
+        rows.append(("", f"source: {_source_text(culprit.source)}"))
+        rows.extend(("", line) for line in source_context(culprit.source, program_source))
+    screen.labelled(rows, label_width=10)
     _fix_site(diagnosis, screen, program_source)
     if diagnosis.history:
         screen.print(f"  history of {error.register or 'the value'}, oldest first:", style="bold")
@@ -131,8 +174,8 @@ def _fix_site(diagnosis: Diagnosis, screen: Screen, program_source: list[str] | 
         rows = [(("  fix at", "bold green"), f"{at}{site.action}")]
         if site.source is not None:
             rows.append(("", f"source: {_source_text(site.source)}"))
-        screen.labelled(rows)
-    screen.print(f"  found    {judgement.confidence}, {judgement.kind}")
+        screen.labelled(rows, label_width=10)
+    screen.labelled([(("  found", "bold"), f"{judgement.confidence}, {judgement.kind}")], label_width=10)
 
 
 def _stats(diagnosis: Diagnosis, screen: Screen) -> None:
@@ -142,11 +185,16 @@ def _stats(diagnosis: Diagnosis, screen: Screen) -> None:
     states = stats.counter("total_states")
     peak = stats.counter("peak_states")
     extra = f", {states} states (peak {peak})" if states is not None else ""
-    screen.print(f"  stats    {stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")
+    screen.labelled([("  stats", f"{stats.processed_insns} instructions processed (limit {stats.insn_limit}){extra}")],
+                    label_width=10)
 
 
 def _log_info(diagnosis: Diagnosis, screen: Screen) -> None:
-    screen.print(f"  log      level {diagnosis.log_level}, format {diagnosis.log_format.value}", style="dim")
+    # A short log (most accepted ones) cannot tell its format: nothing worth a line's words.
+    known = diagnosis.log_format is not LogFormat.UNKNOWN
+    told = f", format {diagnosis.log_format.value}" if known else ""
+    screen.labelled([("  log", f"level {diagnosis.log_level}{told}")],
+                    label_width=10, label_style="dim", text_style="dim")
 
 
 def render_run(result, screen: Screen) -> None:
@@ -183,8 +231,8 @@ def rich_console(screen: Screen):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError  # rich would exit with 1; the command's error path says 141
 
-    if screen.color:
-        return OurConsole(highlight=False, file=screen.stream, width=screen.width)
+    if screen.color:  # FORCE_COLOR styles a pipe too
+        return OurConsole(highlight=False, file=screen.stream, width=screen.width, force_terminal=True)
     return OurConsole(highlight=False, width=screen.width, file=_TrimmedLines(screen.stream), no_color=True)
 
 
