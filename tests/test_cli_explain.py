@@ -228,4 +228,4 @@ def test_json_says_where_to_fix_how_sure_and_what_kind(vdoctor):
     assert out["fix_site"]["source"] == out["error"]["source"]
     assert (out["confidence"], out["kind"]) == ("followed", "source-bug")
     text = vdoctor("explain", log).stdout
-    assert "  fix at   instruction" in text and "  found     followed, source-bug" in text  # the column of error and culprit
+    assert "  fix at   instruction" in text and "  found    followed, source-bug" in text  # the column of error and culprit
