@@ -38,8 +38,8 @@ Rule = Callable[[Context], list[Candidate]]
 
 
 def _rules() -> dict[str, Rule]:
-    from . import (lock_misuse, map_value_bounds, null_deref, packet_bounds, return_value, stack_access,
-                   unbounded_math, unreleased_reference)
+    from . import (lock_misuse, map_value_bounds, null_deref, packet_bounds, return_value, scalar_deref,
+                   stack_access, unbounded_math, unreleased_reference)
 
     return {
         "null-deref": null_deref.candidates,
@@ -50,6 +50,7 @@ def _rules() -> dict[str, Rule]:
         "unreleased-reference": unreleased_reference.candidates,
         "return-value": return_value.candidates,
         "lock-misuse": lock_misuse.candidates,
+        "scalar-deref": scalar_deref.candidates,
     }
 
 
@@ -66,6 +67,7 @@ RULES_DOC = {
                     "copy at most sizeof(buf) into a stack buffer",
     "unreleased-reference": "release the reference (discard, sk_release, ...) before the return that leaks it",
     "return-value": "return a value in the allowed range on the offending path",
+    "scalar-deref": "wrap a heap pointer loaded from map memory in the allocator's static_ptr()",
     "lock-misuse": "move the call out of the locked region (static_* allocator calls need no lock), "
                    "or unlock before the early return",
 }

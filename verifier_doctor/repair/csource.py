@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from ..errors import VdoctorError
 
@@ -116,6 +117,7 @@ class Tree:
             if cursor.kind.name == "FUNCTION_DECL" and cursor.is_definition():
                 self.functions.append(_build(cursor, None))
         self.identifiers = {t.spelling for t in tu.cursor.get_tokens() if t.kind.name == "IDENTIFIER"}
+        self.includes = {PurePath(i.include.name).name for i in tu.get_includes()}
 
     def text(self, node: Node) -> str:
         return self.source[node.start:node.end].decode(errors="replace")
@@ -274,17 +276,23 @@ def last_set_before(tree: Tree, function: Node, name: str, line: int) -> Node | 
     return max(found, key=lambda n: n.start, default=None)
 
 
-def set_variables(tree: Tree, statement: Node) -> list[Node]:
-    """The declarations (VAR_DECL cursors' nodes or the DECL_REF_EXPR assigned) of the
-    variables `statement` declares or assigns."""
+def assignments(tree: Tree, statement: Node) -> list[tuple[Node, Node | None]]:
+    """(the variable, the value given to it) of each declaration or `x = value` in `statement`:
+    the VAR_DECL or the assigned DECL_REF_EXPR, and the value's node (None: no initializer)."""
     out = []
     for n in statement.walk():
         if n.kind == "VAR_DECL":
-            out.append(n)
+            value = next((c for c in n.children if c.kind not in ("TYPE_REF", "UNEXPOSED_ATTR")), None)
+            out.append((n, value))
         elif n.kind == "BINARY_OPERATOR" and operator(tree, n) == "=":
             target = n.children[0]
             while target.kind == "UNEXPOSED_EXPR" and target.children:
                 target = target.children[0]
             if target.kind == "DECL_REF_EXPR":
-                out.append(target)
+                out.append((target, n.children[1]))
     return out
+
+
+def set_variables(tree: Tree, statement: Node) -> list[Node]:
+    """The variables `statement` declares or assigns (see `assignments`)."""
+    return [variable for variable, _ in assignments(tree, statement)]

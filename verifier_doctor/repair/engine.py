@@ -59,7 +59,7 @@ class Repair:
     text: str
     loads: bool
     rounds: tuple[Round, ...]
-    whys: tuple[tuple[str, str], ...]  # (text a round inserted, its why)
+    whys: tuple[tuple[str, str], ...]  # (the lines a round added, its why)
     seconds: float
     stopped: str | None = None  # why the repair stopped short, in one sentence
 
@@ -199,8 +199,11 @@ def _round(number: int, diagnosis: Diagnosis, diagnoses: list[Diagnosis], text: 
     return record, tried[chosen][1], tried[chosen][0], results[chosen][2]
 
 
-def _inserted(candidate: Candidate) -> str:
-    return "".join(e.text for e in candidate.edits)
+def _added(before: str, after: str) -> str:
+    """The lines a round added or changed, for matching its why to the final diff's hunks."""
+    return "\n".join(line[1:] for line in difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                                               lineterm="", n=0)
+                     if line.startswith("+") and not line.startswith("+++"))
 
 
 def repair(program: Path, workdir: Path, kernel: str = "host", cc: str | None = None,
@@ -231,7 +234,7 @@ def repair(program: Path, workdir: Path, kernel: str = "host", cc: str | None = 
         rounds.append(Round(0, "", "malloc", "calls to malloc/calloc/realloc/free", None,
                             (Attempt("malloc: rename to static_*", why, _changed_lines(original, text), "applied", ""),),
                             0, 0.0))
-        whys.append(("static_", why))
+        whys.append((_added(original, text), why))
     diagnoses = loader.load([loader.build(text)])[0]  # a build error of the program itself: exit 2
     stopped = None
     for number in range(1, max_rounds + 1):
@@ -248,8 +251,8 @@ def repair(program: Path, workdir: Path, kernel: str = "host", cc: str | None = 
                        f"{target.program}: [{cls}] {record.message}: "
                        + ("no repair rule applies at this place" if rule_for(cls) else f"no repair rule for {cls}"))
             break
+        whys.append((_added(text, new), candidate.why))
         text, diagnoses = new, after
-        whys.append((_inserted(candidate), candidate.why))
     else:
         if _rejected(diagnoses):
             stopped = f"still rejected after {max_rounds} rounds"
@@ -259,7 +262,7 @@ def repair(program: Path, workdir: Path, kernel: str = "host", cc: str | None = 
 
 def unified_diff(result: Repair, name: str, with_why: bool) -> str:
     """The diff from the original to the repaired text; with `with_why`, one `why:` line
-    before each hunk, from the round whose inserted text the hunk adds."""
+    before each hunk, from the rounds whose added lines the hunk adds."""
     lines = list(difflib.unified_diff(result.original.splitlines(keepends=True),
                                       result.text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
     if not with_why:
@@ -270,9 +273,9 @@ def unified_diff(result: Repair, name: str, with_why: bool) -> str:
     def flush() -> None:
         if not hunk:
             return
-        added = "".join(x[1:] for x in hunk if x.startswith("+"))
-        said = [why for inserted, why in result.whys
-                if any(part.strip() and part.strip() in added for part in inserted.splitlines())]
+        added = {x[1:].strip() for x in hunk if x.startswith("+")}
+        said = [why for lines, why in result.whys
+                if any(part.strip() and part.strip() in added for part in lines.splitlines())]
         out.extend(f"why: {why}\n" for why in dict.fromkeys(said))
         out.extend(hunk)
         hunk.clear()
