@@ -193,6 +193,17 @@ def _build(cursor, parent: Node | None) -> Node:
     return node
 
 
+def lex(source: bytes, name: str) -> list[tuple[str, int, int, str]]:
+    """The tokens of `source`, comments included, as clang's lexer sees them (no
+    preprocessing, no parsing): (kind, start byte, end byte, spelling)."""
+    cindex, index = _index()
+    tu = index.parse(name, args=["-x", "c"], unsaved_files=[(name, source)],
+                     options=cindex.TranslationUnit.PARSE_INCOMPLETE)
+    extent = tu.get_extent(name, (0, len(source)))
+    return [(t.kind.name, t.extent.start.offset, t.extent.end.offset, t.spelling)
+            for t in tu.get_tokens(extent=extent)]
+
+
 def parse(source: bytes, name: str, args: Sequence[str]) -> Tree:
     """The tree of `source`, parsed as file `name` with the compiler's flags `args`."""
     cindex, index = _index()
