@@ -26,6 +26,7 @@ class Candidate:
     edits: tuple[Edit, ...]
     why: str
     replaces_value: bool = False  # replaces one value by another (a return value, a copy length)
+    rewrites_loop: bool = False  # a counted loop's header said as bpf_for (the same iterations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ Rule = Callable[[Context], list[Candidate]]
 
 def _rules() -> dict[str, Rule]:
     from . import (lock_misuse, map_value_bounds, null_deref, packet_bounds, return_value, scalar_deref,
-                   stack_access, unbounded_math, unreleased_reference)
+                   stack_access, too_complex, unbounded_math, unreleased_reference)
 
     return {
         "null-deref": null_deref.candidates,
@@ -51,6 +52,7 @@ def _rules() -> dict[str, Rule]:
         "return-value": return_value.candidates,
         "lock-misuse": lock_misuse.candidates,
         "scalar-deref": scalar_deref.candidates,
+        "too-complex": too_complex.candidates,
     }
 
 
@@ -68,6 +70,7 @@ RULES_DOC = {
     "unreleased-reference": "release the reference (discard, sk_release, ...) before the return that leaks it",
     "return-value": "return a value in the allowed range on the offending path",
     "scalar-deref": "wrap a heap pointer loaded from map memory in the allocator's static_ptr()",
+    "too-complex": "say a counted loop as bpf_for (an open-coded iterator, verified once; kernel 6.4+)",
     "lock-misuse": "move the call out of the locked region (static_* allocator calls need no lock), "
                    "or unlock before the early return",
 }

@@ -166,7 +166,7 @@ def _round(number: int, diagnosis: Diagnosis, diagnoses: list[Diagnosis], text: 
     results: list[tuple[str, str, list[Diagnosis]]] = []
     objects: dict[int, Path] = {}
     for n, (candidate, new) in enumerate(tried):
-        if not (candidate.replaces_value or additive(source, candidate.edits)):
+        if not (candidate.replaces_value or candidate.rewrites_loop or additive(source, candidate.edits)):
             results.append((DELETES, "", []))
             continue
         try:

@@ -19,6 +19,7 @@ __all__ = ["Site", "fix_site", "line_of"]
 @dataclass(frozen=True, slots=True)
 class Site:
     error_class: str
+    program: str | None  # the rejected program (its function's name)
     error_line: int | None  # the rejected instruction's line in the source being repaired
     culprit_line: int | None  # where the offending value was made (the call, the load, the lock)
     register: str | None
@@ -50,6 +51,7 @@ def fix_site(diagnosis: Diagnosis, name: str, text: str) -> Site:
     error, culprit = diagnosis.error, diagnosis.culprit
     return Site(
         error_class=error.error_class if error else "other",
+        program=diagnosis.program,
         error_line=line_of(error.source if error else None, name, lines),
         culprit_line=line_of(culprit.source if culprit else None, name, lines),
         register=error.register if error else None,
