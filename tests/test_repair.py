@@ -55,7 +55,7 @@ REPAIRABLE = sorted(
 
 
 # our own reproducers of shapes the fixtures lack (tests/fix_programs/)
-OUR_PROGRAMS = ["locked_allocator", "heap_list_head"]
+OUR_PROGRAMS = ["locked_allocator", "heap_list_head", "stale_packet_pointer"]
 
 
 @cache
@@ -83,7 +83,7 @@ def test_the_repairable_list_covers_the_classes_with_rules():
 
 @needs_kernel
 @pytest.mark.kernel
-@pytest.mark.parametrize("name", REPAIRABLE)
+@pytest.mark.parametrize("name", [*REPAIRABLE, *OUR_PROGRAMS])
 def test_reproducer_is_repaired_into_a_program_that_loads(name):
     result = _repaired(name)
     assert result.loads, result.stopped
@@ -169,6 +169,7 @@ BEHAVIOUR = [
     ("locked_allocator", "count_points", 64, XDP_PASS),
     ("heap_list_head", "count_on_head", 64, XDP_PASS),
     ("too_complex_nested_loops", "mix_table", 64, _mix_table()),  # the loop said as bpf_for
+    ("stale_packet_pointer", "trim_and_check", 64, XDP_PASS),  # IPv4: passes, after the reload
 ]
 
 

@@ -1,4 +1,6 @@
-"""scalar-deref: a pointer loaded back from map memory is a number to the verifier.
+"""scalar-deref: a pointer the verifier no longer trusts is a number to it.
+
+A packet pointer used after a helper that may move the packet: stale_packet.py reloads it.
 
 In a program that uses the shipped allocator, the pointer is a heap address: the value is
 wrapped in `static_ptr(...)` where it is loaded (the culprit), which turns it back into a
@@ -8,7 +10,7 @@ change (offsets or keys instead of pointers), which no patch makes.
 
 from __future__ import annotations
 
-from . import Candidate, Context
+from . import Candidate, Context, stale_packet
 from .csource import Edit, assignments
 
 RULE = "scalar-deref"
@@ -16,6 +18,10 @@ ALLOCATOR = "static_malloc.h"
 
 
 def candidates(ctx: Context) -> list[Candidate]:
+    return stale_packet.candidates(ctx) + _static_ptr(ctx)
+
+
+def _static_ptr(ctx: Context) -> list[Candidate]:
     tree, site = ctx.tree, ctx.site
     found = tree.place(site.culprit_line)
     if found is None or ALLOCATOR not in tree.includes:
