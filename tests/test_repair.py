@@ -279,3 +279,22 @@ def test_repairs_load_on_6_12_in_one_boot(tmp_path):
                for name, obj in objects.items()}
     assert all(run.results.get(obj) for obj in objects.values())
     assert not any(refused.values()), refused
+
+
+# ---- teaching -------------------------------------------------------------------------------
+
+
+def test_catalog_shows_the_rule_and_its_patch(vdoctor):
+    result = vdoctor("catalog", "null-deref", "--json")
+    assert result.status == 0, result.stderr
+    repair = result.json()["repair"]
+    assert repair["rule"] == RULES_DOC["null-deref"]
+    assert repair["diff"].startswith(f"--- a/{repair['reproducer']}.bpf.c")
+    assert "+\tif (!" in repair["diff"]
+    text = vdoctor("catalog", "unreleased-reference")
+    assert "repair (vdoctor fix)" in text.stdout and "bpf_ringbuf_discard" in text.stdout
+
+
+def test_catalog_of_a_class_without_a_rule_has_no_repair(vdoctor):
+    result = vdoctor("catalog", "helper-unavailable", "--json")
+    assert result.status == 0 and result.json()["repair"] is None
