@@ -93,6 +93,6 @@ def candidates(ctx: Context) -> list[Candidate]:
     if len(leaking) > 1:
         edits = tuple(e for ret in leaking for e in before_return(tree, ret, code))
         out.append(Candidate(f"{RULE}: {release} before every leaking return", edits,
-                             f"the paths that return on lines {', '.join(str(r.line) for r in leaking)} kept "
+                             f"the paths that return on lines {', '.join(str(r.line) for r in sorted(leaking, key=lambda r: r.line))} kept "
                              f"{name} from {call.spelling}(); each now gives it back with {release}() first"))
     return out
