@@ -10,7 +10,7 @@ The smallest that loads is kept (engine.py).
 from __future__ import annotations
 
 from . import Candidate, Context
-from .csource import Edit, Node, Tree, last_set_before
+from .csource import Edit, Node, Tree, last_set_before, operator
 from .exits import early_return, failure_exits
 
 RULE = "map-value-bounds"
@@ -44,6 +44,23 @@ def bound_candidates(ctx: Context, rule: str) -> list[Candidate]:
     out: list[Candidate] = []
     for name, array, length in indexings(tree, inner):
         out_of_range = f"(__u64){name} >= {length}"
+        # 0. the program's own check on the index, compared as unsigned (a signed index made
+        # unsigned: `if (idx < 16)` also lets -8 through, `if ((__u64)idx < 16)` does not)
+        guard = inner.parent
+        if guard is not None and guard.kind == "IF_STMT" and inner is guard.children[1]:
+            cond = guard.children[0]
+            while cond.kind in ("PAREN_EXPR", "UNEXPOSED_EXPR") and cond.children:
+                cond = cond.children[0]
+            left = cond.children[0] if cond.kind == "BINARY_OPERATOR" else None
+            while left is not None and left.kind == "UNEXPOSED_EXPR" and left.children:
+                left = left.children[0]
+            if left is not None and left.kind == "DECL_REF_EXPR" and left.spelling == name \
+                    and operator(tree, cond) in ("<", "<=") and left.type.get_canonical().spelling.startswith(
+                        ("int", "long", "short", "signed", "char")):
+                out.append(Candidate(f"{rule}: compare {name} as unsigned in its check", (
+                    Edit(left.start, left.start, "(__u64)"),),
+                    f"{name} is signed: the check on it let negative values through to {array}[{name}]; "
+                    f"compared as unsigned, a negative {name} now skips the access too"))
         # 1. guard the access alone: nothing changes where the index was in range
         if inner.line == site.error_line and inner.kind not in ("DECL_STMT", "IF_STMT"):
             guard = Edit(inner.start, inner.start, f"if ((__u64){name} < {length}) ")
