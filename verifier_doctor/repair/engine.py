@@ -6,7 +6,8 @@ Every candidate is proved the only way that counts: it is compiled with the prog
 flags and loaded into the kernel (the running one, or one under QEMU with every candidate of
 a round in one boot). Its verdict is `loads`, `next rejection` (this rejection is gone and
 another one stands: progress, kept when no candidate loads), `same rejection`, `does not
-compile` or `deletes logic` (refused before building).
+compile`, `deletes logic` (refused before building) or `could not be loaded` (libbpf
+refused the object, or its log could not be read).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..analysis import Diagnosis
-from ..errors import BuildFailed, VdoctorError
+from ..errors import BuildFailed, KernelUnavailable, VdoctorError
 from ..fix import rewrite_malloc
 from . import Candidate, Context, additive, rule_for
 from .csource import apply, parse, parse_args
@@ -28,6 +29,7 @@ __all__ = ["Attempt", "Round", "Repair", "repair", "unified_diff"]
 
 MAX_ROUNDS = 5
 LOADS, NEXT, SAME, BUILD, DELETES = "loads", "next rejection", "same rejection", "does not compile", "deletes logic"
+NOT_LOADED = "could not be loaded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +95,30 @@ class _Loader:
             self.command = built.command
         return built.object
 
-    def load(self, objects: Sequence[Path]) -> list[list[Diagnosis]]:
+    def load(self, objects: Sequence[Path]) -> list[list[Diagnosis] | VdoctorError]:
+        """Each object's diagnoses, or the error that kept it from being read (a candidate's
+        own fault; the environment failing raises)."""
         from .. import pipeline
 
         if self.kernel == "host":
-            return [[o.diagnosis for o in pipeline.load_on_host(obj, 1)] for obj in objects]
+            return [_or_error(lambda: [o.diagnosis for o in pipeline.load_on_host(obj, 1)]) for obj in objects]
         from ..kernel.qemu import load_in_guests
 
         run = load_in_guests([self.kernel], list(objects), 1)[self.kernel]
         if isinstance(run, VdoctorError):
             raise run
-        return [[pipeline.diagnose_load(load.name, load.log, load.accepted)
-                 for load in run.results.get(obj, []) if load.section != ".text"] for obj in objects]
+        return [_or_error(lambda: [pipeline.diagnose_load(load.name, load.log, load.accepted)
+                                   for load in run.results.get(obj, []) if load.section != ".text"])
+                for obj in objects]
+
+
+def _or_error(load):
+    try:
+        return load()
+    except KernelUnavailable:
+        raise
+    except VdoctorError as error:
+        return error
 
 
 def _key(diagnosis: Diagnosis) -> tuple:
@@ -179,7 +193,9 @@ def _round(number: int, diagnosis: Diagnosis, diagnoses: list[Diagnosis], text: 
     for n, (candidate, new) in enumerate(tried):
         verdict, detail, _ = results[n]
         after = loaded.get(n, [])
-        if n in loaded:
+        if isinstance(after, VdoctorError):
+            verdict, detail, after = NOT_LOADED, str(after), []
+        elif n in loaded:
             verdict, detail = _verdict(diagnosis, diagnoses, after)
         results[n] = (verdict, detail, after)
         attempts.append(Attempt(candidate.rule, candidate.why, _changed_lines(text, new), verdict, detail))
@@ -236,6 +252,8 @@ def repair(program: Path, workdir: Path, kernel: str = "host", cc: str | None = 
                             0, 0.0))
         whys.append((_added(original, text), why))
     diagnoses = loader.load([loader.build(text)])[0]  # a build error of the program itself: exit 2
+    if isinstance(diagnoses, VdoctorError):
+        raise diagnoses
     stopped = None
     for number in range(1, max_rounds + 1):
         rejected = _rejected(diagnoses)
