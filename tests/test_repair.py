@@ -55,7 +55,7 @@ REPAIRABLE = sorted(
 
 
 # our own reproducers of shapes the fixtures lack (tests/fix_programs/)
-OUR_PROGRAMS = ["locked_allocator", "heap_list_head", "stale_packet_pointer"]
+OUR_PROGRAMS = ["locked_allocator", "heap_list_head", "stale_packet_pointer", "malloc_list_walk"]
 
 
 @cache
@@ -123,6 +123,15 @@ def test_allocator_calls_leave_the_users_lock():
 
 @needs_kernel
 @pytest.mark.kernel
+def test_a_malloc_list_walk_is_renamed_then_goes_through_static_ptr():
+    result = _repaired("malloc_list_walk")
+    assert result.loads, result.stopped
+    assert [r.error_class for r in result.rounds] == ["malloc", "scalar-deref"]
+    assert "n = static_ptr(n->next);" in result.text
+
+
+@needs_kernel
+@pytest.mark.kernel
 def test_a_heap_pointer_from_map_memory_goes_through_static_ptr():
     result = _repaired("heap_list_head")
     assert result.loads, result.stopped
@@ -170,6 +179,7 @@ BEHAVIOUR = [
     ("heap_list_head", "count_on_head", 64, XDP_PASS),
     ("too_complex_nested_loops", "mix_table", 64, _mix_table()),  # the loop said as bpf_for
     ("stale_packet_pointer", "trim_and_check", 64, XDP_PASS),  # IPv4: passes, after the reload
+    ("malloc_list_walk", "sum_list", 64, XDP_PASS),  # the walk through static_ptr sums 1 + 2
 ]
 
 
