@@ -35,8 +35,10 @@ def summary(result: Repair) -> list[str]:
     """The closing sentences: how the repair ended and, when it failed, what was tried."""
     rounds = [r for r in result.rounds if r.number > 0]
     if result.loads:
-        if not rounds and len(result.rounds) == 0:
+        if not result.rounds:
             return ["the program loads as it is; nothing to change."]
+        if not rounds:
+            return [f"the program loads once malloc and friends are renamed ({result.seconds:.1f} s)."]
         return [f"the repaired program loads ({len(rounds)} round(s) of repair, "
                 f"{result.seconds:.1f} s)."]
     lines = [f"no candidate made it load: {result.stopped}."]
