@@ -47,6 +47,12 @@ NOT_REPAIRABLE = {
     "scalar_deref_int_cast": "scalar-deref",
     # two frames' stack together above 512 bytes: no loop to rewrite
     "too_complex_stack_depth": "too-complex",
+    # helper-arg's rule is the NULL check; these pass a wrong kind of memory, map or size
+    "helper_arg_ctx_as_buffer": "helper-arg",
+    "helper_arg_packet_to_perf_output": "helper-arg",
+    "helper_arg_perf_output_array": "helper-arg",
+    "helper_arg_scalar_map": "helper-arg",
+    "helper_arg_zero_size_read": "helper-arg",
 }
 
 REPAIRABLE = sorted(
@@ -56,7 +62,8 @@ REPAIRABLE = sorted(
 
 
 # our own reproducers of shapes the fixtures lack (tests/fix_programs/)
-OUR_PROGRAMS = ["locked_allocator", "heap_list_head", "stale_packet_pointer", "malloc_list_walk"]
+OUR_PROGRAMS = ["locked_allocator", "heap_list_head", "stale_packet_pointer", "malloc_list_walk",
+                "submit_unchecked"]
 
 
 @cache
@@ -177,6 +184,7 @@ BEHAVIOUR = [
     ("too_complex_nested_loops", "mix_table", 64, _mix_table()),  # the loop said as bpf_for
     ("stale_packet_pointer", "trim_and_check", 64, XDP_PASS),  # IPv4: passes, after the reload
     ("malloc_list_walk", "sum_list", 64, XDP_PASS),  # the walk through static_ptr sums 1 + 2
+    ("submit_unchecked", "note_arrival", 64, XDP_PASS),
 ]
 
 

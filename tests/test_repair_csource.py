@@ -4,7 +4,8 @@ goes, which exit it takes, how a statement is put before a return."""
 from __future__ import annotations
 
 from verifier_doctor.repair.csource import apply, parse
-from verifier_doctor.repair.exits import GUARD, LAST, OTHER, before_return, early_return, failure_exits
+from verifier_doctor.repair.exits import (GUARD, LAST, NULL_EXIT, OTHER, before_return, early_return,
+                                          failure_exits)
 
 SOURCE = b"""int g(int *p, int n)
 {
@@ -82,3 +83,9 @@ def test_before_return_in_a_one_line_block_stays_on_that_line():
     first = [n for n in tree.function_named("h").walk() if n.kind == "RETURN_STMT"][0]
     out = apply(source, before_return(tree, first, "undo();")).decode().splitlines()
     assert out[2] == "    if (n) { undo(); return 8; }"
+
+
+def test_a_function_returning_a_pointer_fails_with_null_when_it_has_no_fixed_exit():
+    source = b"#define NULL ((void *)0)\nint *pick(int *p)\n{\n    int *e = p + 1;\n\n    return e;\n}\n"
+    tree = _tree(source)
+    assert failure_exits(tree, tree.function_named("pick")) == [("NULL", NULL_EXIT)]

@@ -39,8 +39,8 @@ Rule = Callable[[Context], list[Candidate]]
 
 
 def _rules() -> dict[str, Rule]:
-    from . import (lock_misuse, map_value_bounds, null_deref, packet_bounds, return_value, scalar_deref,
-                   stack_access, too_complex, unbounded_math, unreleased_reference)
+    from . import (helper_arg, lock_misuse, map_value_bounds, null_deref, packet_bounds, return_value,
+                   scalar_deref, stack_access, too_complex, unbounded_math, unreleased_reference)
 
     return {
         "null-deref": null_deref.candidates,
@@ -53,6 +53,7 @@ def _rules() -> dict[str, Rule]:
         "lock-misuse": lock_misuse.candidates,
         "scalar-deref": scalar_deref.candidates,
         "too-complex": too_complex.candidates,
+        "helper-arg": helper_arg.candidates,
     }
 
 
@@ -70,6 +71,7 @@ RULES_DOC = {
     "unreleased-reference": "release the reference (discard, sk_release, ...) before the return that leaks it",
     "return-value": "return a value in the allowed range on the offending path",
     "scalar-deref": "wrap a heap pointer loaded from map memory in the allocator's static_ptr()",
+    "helper-arg": "check a pointer that may be NULL before a helper is given it",
     "too-complex": "say a counted loop as bpf_for (an open-coded iterator, verified once; kernel 6.4+)",
     "lock-misuse": "move the call out of the locked region (static_* allocator calls need no lock), "
                    "or unlock before the early return",

@@ -59,13 +59,15 @@ def is_failure_test(tree: Tree, condition: Node) -> bool:
 
 
 GUARD, LAST, OTHER = "as on its other failure paths", "as its last return does", "a value it already returns"
+NULL_EXIT = "as a function returning a pointer says it failed"
 
 
 def failure_exits(tree: Tree, function: Node) -> list[tuple[str, str]]:
     """The values a new early return may give, best first, each with where it comes from:
     those of the function's failure returns (`if (!p) return X;`: the exits of its other
     failure paths), then the value of its last return, then its other fixed return values
-    (a conditional's two branches). A void function gives [("", ...)]. Never a made-up value."""
+    (a conditional's two branches). A void function gives [("", ...)]; a function returning a
+    pointer, when it has no fixed value, NULL. Never a made-up value."""
     if function.cursor.result_type.spelling == "void":
         return [("", GUARD)]
     returns = [n for n in function.walk() if n.kind == "RETURN_STMT" and n.children]
@@ -86,6 +88,8 @@ def failure_exits(tree: Tree, function: Node) -> list[tuple[str, str]]:
     values: dict[str, str] = {}
     for value, how in found + other:
         values.setdefault(value, how)
+    if not values and function.cursor.result_type.get_canonical().kind.name == "POINTER":
+        values["NULL"] = NULL_EXIT
     return list(values.items())
 
 
