@@ -38,8 +38,9 @@ def apply(source: bytes, edits: Sequence[Edit]) -> bytes:
     return b"".join(out)
 
 
-@functools.cache
 def _index():
+    """clang's bindings and a fresh index (one per parse: an index kept for the life of the
+    process would be disposed of after the bindings, at exit, and say so on stderr)."""
     try:
         from clang import cindex
     except ImportError:
