@@ -313,3 +313,24 @@ def test_catalog_shows_the_rule_and_its_patch(vdoctor):
 def test_catalog_of_a_class_without_a_rule_has_no_repair(vdoctor):
     result = vdoctor("catalog", "helper-unavailable", "--json")
     assert result.status == 0 and result.json()["repair"] is None
+
+
+@needs_kernel
+@pytest.mark.kernel
+def test_the_engine_refuses_a_candidate_that_deletes_code(monkeypatch, tmp_path):
+    """A rule that proposed deleting the faulty statement (which would load) is refused
+    before it is built; the check that only adds code is the one kept."""
+    from verifier_doctor.repair import Candidate, engine, null_deref
+
+    def rule(ctx):
+        statement = ctx.tree.statement_at(ctx.site.error_line)
+        end = ctx.tree.after_line(statement.end_line)
+        deleting = Candidate("delete the access", (Edit(ctx.tree.line_start(statement.line), end, ""),), "gone")
+        return [deleting, *null_deref.candidates(ctx)]
+
+    monkeypatch.setattr(engine, "rule_for", lambda error_class: rule)
+    result = repair(PROGRAMS / "missing_null_check.bpf.c", tmp_path)
+    assert result.loads
+    verdicts = {a.rule: a.verdict for a in result.rounds[-1].attempts}
+    assert verdicts["delete the access"] == "deletes logic"
+    assert "*hits += 1;" in result.text
