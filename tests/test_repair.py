@@ -63,7 +63,7 @@ REPAIRABLE = sorted(
 
 # our own reproducers of shapes the fixtures lack (tests/fix_programs/)
 OUR_PROGRAMS = ["locked_allocator", "heap_list_head", "stale_packet_pointer", "malloc_list_walk",
-                "submit_unchecked"]
+                "submit_unchecked", "lookup_in_loop"]
 
 
 @cache
@@ -110,6 +110,16 @@ def test_a_program_no_rule_can_repair_says_so(name):
     assert not result.loads
     assert result.stopped and NOT_REPAIRABLE[name] in result.stopped
     assert result.text == result.original
+
+
+@needs_kernel
+@pytest.mark.kernel
+def test_a_check_inside_a_loop_skips_the_iteration_and_a_second_round_follows():
+    result = _repaired("lookup_in_loop")
+    assert result.loads, result.stopped
+    assert [r.error_class for r in result.rounds] == ["null-deref", "too-complex"]
+    assert "\t\tif (!count)\n\t\t\tcontinue;\n" in result.text
+    assert "\tbpf_for(i, 0, 4) {\n" in result.text
 
 
 # ---- the user's locked allocator (issue 21, point 5) ------------------------------------
@@ -185,6 +195,7 @@ BEHAVIOUR = [
     ("stale_packet_pointer", "trim_and_check", 64, XDP_PASS),  # IPv4: passes, after the reload
     ("malloc_list_walk", "sum_list", 64, XDP_PASS),  # the walk through static_ptr sums 1 + 2
     ("submit_unchecked", "note_arrival", 64, XDP_PASS),
+    ("lookup_in_loop", "sum_counters", 64, XDP_PASS),  # four counters at 0: total 0
 ]
 
 

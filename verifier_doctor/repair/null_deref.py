@@ -9,7 +9,7 @@ in the function's body.
 from __future__ import annotations
 
 from . import Candidate, Context
-from .csource import Node, Tree, last_set_before, set_variables, var_refs
+from .csource import Edit, Node, Tree, last_set_before, set_variables, var_refs
 from .exits import early_return, failure_exits
 
 RULE = "null-deref"
@@ -24,8 +24,20 @@ def _pointers(node: Node) -> list[Node]:
     return list(seen.values())
 
 
+LOOPS = ("FOR_STMT", "WHILE_STMT", "DO_STMT")
+
+
 def _check_after(tree: Tree, function: Node, name: str, statement: Node, why_input: str) -> list[Candidate]:
     out = []
+    loop = next((a for a in statement.ancestors() if a.kind in LOOPS or a is function), None)
+    if loop is not None and loop is not function:
+        # inside a loop, the failure path skips this iteration (the loop's own exits go on)
+        indent = tree.indent(statement.end_line)
+        at = tree.after_line(statement.end_line)
+        text = f"{indent}if (!{name})\n{indent}{tree.unit(indent)}continue;\n"
+        out.append(Candidate(f"{RULE}: check {name} after it is set, in its loop", (Edit(at, at, text),),
+                             f"{name} may be NULL ({why_input}); when it is, the loop on line {loop.line} "
+                             "now goes on with its next iteration"))
     for value, how in failure_exits(tree, function):
         edit = early_return(tree, statement.end_line, f"!{name}", value, after=True)
         gives = f"returns {value}" if value else "returns"
