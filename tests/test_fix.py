@@ -114,8 +114,17 @@ def test_nothing_else_removed():
 
 
 def test_tokenizer_survives_unterminated_input():
-    for src in ['x = "abc', "/* open", "c = 'a", "// end\\\nmore"]:
-        assert "".join(t.text for t in tokenize(src)) == src
+    """clang's lexer: every token is the source's own bytes, only white space between them."""
+    for src in ['x = "abc', "c = 'a", "// end\\\nmore"]:
+        data, last = src.encode(), 0
+        for token in tokenize(src):
+            assert data[token.start:token.end].decode() == token.text
+            assert not data[last:token.start].strip()
+            last = token.end
+        assert not data[last:].strip()
+    # an unterminated comment runs to the end: nothing in it is a call
+    assert tokenize("/* open") == []
+    assert not rewrite_malloc("int x;\n/* open malloc(1);\n").changed
 
 
 # ---- the user's program, rewritten, in the running kernel ---------------------

@@ -205,6 +205,20 @@ def write_program(error_class: str, folder: Path) -> list[Path]:
     return [target for target, _ in targets]
 
 
+def repair_of(item: Entry):
+    """What `vdoctor fix` does for this class (repair/teach.py): its rule, and the patch the
+    rule proposes for the first reproducer it fits, read from its recorded log; None for a
+    class without a rule, or where the C parser is missing."""
+    from .repair.teach import TAUGHT_KERNEL, proposal
+
+    found = [(r.name, fixtures_dir() / "programs" / f"{r.name}.bpf.c", _log_of(r.name, TAUGHT_KERNEL))
+             for r in item.reproducers]
+    try:
+        return proposal(item.error_class, found)
+    except VdoctorError:
+        return None
+
+
 def _reproducer(name: str, expect: dict) -> Reproducer:
     path = fixtures_dir() / "programs" / f"{name}.bpf.c"
     runs = []
@@ -336,6 +350,13 @@ def excerpt(text: str, trace: ProgramTrace, message: str | None = None) -> tuple
     return tuple(kept)
 
 
+def _repair_dict(item: Entry) -> dict | None:
+    found = repair_of(item)
+    if found is None:
+        return None
+    return {"rule": found.rule, "reproducer": found.reproducer, "why": found.why, "diff": found.diff}
+
+
 def entry_to_dict(item: Entry) -> dict:
     """The JSON object of `vdoctor catalog CLASS --json`."""
     taught = item.lesson
@@ -347,6 +368,7 @@ def entry_to_dict(item: Entry) -> dict:
         "before": taught.before,
         "after": taught.after,
         "versions": list(taught.versions),
+        "repair": _repair_dict(item),
         "minimal": item.minimal.name if item.minimal else None,
         "reproducers": [
             {

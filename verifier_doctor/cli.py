@@ -447,28 +447,55 @@ def _render_diagnoses(diagnoses: "list[Diagnosis]", runs: dict[str, Any], screen
 @app.command()
 @one_error_path
 def fix(
-    program: Annotated[Path, typer.Argument(help="The BPF C file that calls malloc/calloc/realloc/free.")],
+    program: Annotated[Path, typer.Argument(metavar="PROGRAM", help="The BPF C file to repair.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of printing.")] = None,
+    kernel: Annotated[Kernel, typer.Option("--kernel", help="Prove each repair on: host, 5.10, 6.1, 6.12, 7.2, 7.3.")] = Kernel.host,
+    as_diff: Annotated[bool, typer.Option("--diff", help="Print only the diff (with -o, the file is written too).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each round and candidate as JSON.")] = False,
+    cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
+    include_dirs: Annotated[Optional[list[Path]], typer.Option(
+        "-I", "--include", help="Add DIR to the include path (repeatable).", metavar="DIR")] = None,
+    defines: Annotated[Optional[list[str]], typer.Option(
+        "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")] = None,
+    cflags: Annotated[Optional[str], typer.Option(
+        "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")] = None,
 ) -> None:
-    """Rewrite malloc/calloc/realloc/free into the shipped allocator (static_malloc.h).
+    """Repair a rejected program: malloc renamed to the shipped allocator, then each rejection's
+    repair rule, every candidate built and loaded, the smallest that loads kept.
 
-    Example: vdoctor fix hello.bpf.c -o hello_fixed.bpf.c
+    Example: vdoctor fix prog.bpf.c -o prog_fixed.bpf.c
     """
-    from .fix import rewrite_malloc
+    import tempfile
 
+    from .repair.engine import repair, unified_diff
+    from .repair.report import summary, to_dict
+
+    if kernel.value == "all":
+        raise VdoctorError("vdoctor fix proves its repair on one kernel: host, 5.10, 6.1, 6.12, 7.2 or 7.3.")
     if not program.is_file():
         raise VdoctorError(f"There is no file {program} to fix.")
-    result = rewrite_malloc(program.read_text(errors="replace"))
+    if output is not None and output.is_dir():
+        raise VdoctorError(f"Cannot write {output}: it is a directory.")
     if output is not None and not output.parent.is_dir():
         raise VdoctorError(f"Cannot write {output}: there is no directory {output.parent}.")
-    if not result.changed:
-        _say(f"vdoctor: {program} calls no malloc, calloc, realloc or free; nothing to change.")
-    if output is None:
-        sys.stdout.write(result.text)
-        return
-    output.write_text(result.text)
-    if result.changed:
-        _say(f"vdoctor: wrote {output} ({result.replacements} call(s) renamed, static_malloc.h included).")
+    with tempfile.TemporaryDirectory(prefix="vdoctor-fix-") as workdir:
+        result = repair(program, Path(workdir), kernel.value, cc, include_dirs or (), defines or (), cflags)
+    if output is not None:
+        output.write_text(result.text)
+    if as_json:
+        _print_json(to_dict(result, program.name, kernel.value))
+    elif as_diff:
+        sys.stdout.write(unified_diff(result, program.name, with_why=False))
+    else:
+        sys.stderr.write(unified_diff(result, program.name, with_why=True))
+        if output is None:
+            sys.stdout.write(result.text)
+    if not as_json:
+        for line in summary(result):
+            _say(f"vdoctor: {line}" if not line.startswith(" ") else line)
+        if output is not None and result.text != result.original:
+            _say(f"vdoctor: wrote {output}.")
+    raise typer.Exit(EXIT_ACCEPTED if result.loads else EXIT_REJECTED)
 
 
 @app.command()

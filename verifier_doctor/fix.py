@@ -4,8 +4,8 @@ BPF has no `malloc`. The shipped header `static_malloc.h` provides
 `static_malloc`, `static_calloc`, `static_realloc` and `static_free`; this
 module renames the *calls* and adds the include, and changes nothing else.
 
-It works on tokens, not on text: a small C tokenizer that knows comments,
-string and character literals, so `"malloc("` in a string, `malloc` in a
+It works on tokens, not on text: clang's own lexer (libclang), which knows
+comments, string and character literals, so `"malloc("` in a string, `malloc` in a
 comment, `my_malloc(...)`, `obj.free(...)`, `obj->free(...)` and a member
 declared `bool free;` are all left alone. A declaration such as
 `void *malloc(size_t n);` is left alone too (it is not a call).
@@ -42,83 +42,45 @@ class FixResult:
 
 
 class Kind(Enum):
-    IDENT = auto()
+    IDENT = auto()  # identifiers and keywords
     NUMBER = auto()
     STRING = auto()
     CHAR = auto()
     COMMENT = auto()
-    SPACE = auto()
     PUNCT = auto()
 
 
 @dataclass(frozen=True, slots=True)
 class Token:
     kind: Kind
-    start: int
+    start: int  # byte offsets into the UTF-8 source
     end: int
     text: str
 
 
-def _is_ident_start(c: str) -> bool:
-    return c.isalpha() or c == "_"
-
-
-def _is_ident_char(c: str) -> bool:
-    return c.isalnum() or c == "_"
+def _kind(clang_kind: str, text: str) -> Kind:
+    if clang_kind in ("IDENTIFIER", "KEYWORD"):
+        return Kind.IDENT
+    if clang_kind == "COMMENT":
+        return Kind.COMMENT
+    if clang_kind == "LITERAL":
+        if text.endswith('"') or text.startswith('"') or '"' in text[:3]:
+            return Kind.STRING
+        return Kind.CHAR if "'" in text[:3] else Kind.NUMBER
+    return Kind.PUNCT
 
 
 def tokenize(src: str) -> list[Token]:
-    """Split C source into tokens. Never fails: an unterminated comment or
-    literal runs to the end of the input (or line, for literals)."""
-    tokens: list[Token] = []
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        start = i
-        if c.isspace():
-            while i < n and src[i].isspace():
-                i += 1
-            kind = Kind.SPACE
-        elif src.startswith("//", i):
-            while i < n and src[i] != "\n":
-                # a backslash-newline continues a // comment in C
-                i += 2 if src.startswith("\\\n", i) else 1
-            kind = Kind.COMMENT
-        elif src.startswith("/*", i):
-            end = src.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-            kind = Kind.COMMENT
-        elif c in "\"'":
-            i += 1
-            while i < n and src[i] != c and src[i] != "\n":
-                i += 2 if src[i] == "\\" else 1
-            i = min(i + 1, n) if i < n and src[i] == c else i
-            kind = Kind.STRING if c == '"' else Kind.CHAR
-        elif _is_ident_start(c):
-            while i < n and _is_ident_char(src[i]):
-                i += 1
-            kind = Kind.IDENT
-            # an encoding prefix glued to a literal (L"x", u8"x") belongs to it
-            if i < n and src[i] in "\"'" and src[start:i] in ("L", "u", "U", "u8"):
-                tokens.append(Token(Kind.IDENT, start, i, src[start:i]))
-                continue
-        elif c.isdigit() or (c == "." and i + 1 < n and src[i + 1].isdigit()):
-            while i < n and (_is_ident_char(src[i]) or src[i] == "."):
-                i += 1
-            kind = Kind.NUMBER
-        elif src.startswith("->", i):
-            i += 2
-            kind = Kind.PUNCT
-        else:
-            i += 1
-            kind = Kind.PUNCT
-        tokens.append(Token(kind, start, i, src[start:i]))
-    return tokens
+    """C's tokens, comments included, from clang's own lexer (libclang): never fails; an
+    unterminated comment or literal is one token to the end of its line or of the input."""
+    from .repair.csource import lex
+
+    return [Token(_kind(kind, text), start, end, text) for kind, start, end, text in lex(src.encode(), "prog.c")]
 
 
 def _significant(tokens: list[Token]) -> list[int]:
-    """Indices of the tokens that are neither space nor comment."""
-    return [k for k, t in enumerate(tokens) if t.kind not in (Kind.SPACE, Kind.COMMENT)]
+    """Indices of the tokens that are not comments."""
+    return [k for k, t in enumerate(tokens) if t.kind is not Kind.COMMENT]
 
 
 def _is_call(sig: list[Token], k: int) -> bool:
@@ -162,18 +124,16 @@ def _include_position(tokens: list[Token]) -> int:
     the file, at the start of a line, before any code."""
     pos = 0
     for t in tokens:
-        if t.kind is Kind.COMMENT:
-            pos = t.end
-        elif t.kind is Kind.SPACE:
-            continue
-        else:
+        if t.kind is not Kind.COMMENT:
             break
+        pos = t.end
     return pos
 
 
 def rewrite_malloc(source: str) -> FixResult:
     """Rename calls to malloc/calloc/realloc/free into the static_* allocator
     and add `#include "static_malloc.h"` when it is missing."""
+    data = source.encode()
     tokens = tokenize(source)
     sig_idx = _significant(tokens)
     sig = [tokens[k] for k in sig_idx]
@@ -186,19 +146,14 @@ def rewrite_malloc(source: str) -> FixResult:
     if not edits:
         return FixResult(text=source, changed=False, replacements=0)
 
-    out: list[str] = []
-    last = 0
-    for start, end, new in edits:
-        out.append(source[last:start])
-        out.append(new)
-        last = end
-    out.append(source[last:])
-    text = "".join(out)
+    from .repair.csource import Edit, apply
+
+    text = apply(data, [Edit(start, end, new) for start, end, new in edits]).decode()
 
     if not _has_allocator_include(sig):
         # edits only rename identifiers after the leading comments, so the
         # position computed on the original holds for the new text
-        pos = _include_position(tokens)
+        pos = len(data[:_include_position(tokens)].decode())
         head, tail = text[:pos], text[pos:]
         if head and not head.endswith("\n"):
             # keep the rest of the comment's line (usually just the newline)

@@ -47,6 +47,7 @@ def render_catalog_entry(entry: Entry, console: Console) -> None:
         if fix.before and fix.after:
             _code(console, "before", fix.before, "red")
             _code(console, "after", fix.after, "green")
+    _repair(entry, console)
     if taught.versions:
         _section(console, "across kernel versions")
         for note in taught.versions:
@@ -59,6 +60,21 @@ def render_catalog_entry(entry: Entry, console: Console) -> None:
                           highlight=False)
             for line in _summary(other):
                 _prose(console, line, len(_INDENT) + 2)
+
+
+def _repair(entry: Entry, console: Console) -> None:
+    """`vdoctor fix`'s rule for the class, and its patch for a reproducer."""
+    from ..catalog import repair_of
+
+    found = repair_of(entry)
+    if found is None:
+        return
+    _section(console, "repair (vdoctor fix)")
+    _prose(console, f"The rule: {found.rule}. vdoctor fix builds and loads each candidate and keeps "
+                    "the smallest that loads.")
+    if found.diff:
+        _prose(console, f"Its first candidate for {found.reproducer}: {found.why}.")
+        _code(console, "diff", found.diff.rstrip("\n"), "green")
 
 
 def _prose(console: Console, text: str, indent: int = len(_INDENT)) -> None:
