@@ -53,6 +53,7 @@ NOT_REPAIRABLE = {
     "helper_arg_perf_output_array": "helper-arg",
     "helper_arg_scalar_map": "helper-arg",
     "helper_arg_zero_size_read": "helper-arg",
+    "helper_arg_ringbuf_output_array": "helper-arg",
 }
 
 REPAIRABLE = sorted(

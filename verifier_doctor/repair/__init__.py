@@ -40,7 +40,8 @@ Rule = Callable[[Context], list[Candidate]]
 
 def _rules() -> dict[str, Rule]:
     from . import (helper_arg, lock_misuse, map_value_bounds, null_deref, packet_bounds, return_value,
-                   scalar_deref, stack_access, too_complex, unbounded_math, unreleased_reference)
+                   scalar_deref, stack_access, stale_packet, too_complex, unbounded_math,
+                   unreleased_reference)
 
     return {
         "null-deref": null_deref.candidates,
@@ -52,6 +53,7 @@ def _rules() -> dict[str, Rule]:
         "return-value": return_value.candidates,
         "lock-misuse": lock_misuse.candidates,
         "scalar-deref": scalar_deref.candidates,
+        "packet-invalidated": stale_packet.candidates,
         "too-complex": too_complex.candidates,
         "helper-arg": helper_arg.candidates,
     }
@@ -71,6 +73,8 @@ RULES_DOC = {
     "unreleased-reference": "release the reference (discard, sk_release, ...) before the return that leaks it",
     "return-value": "return a value in the allowed range on the offending path",
     "scalar-deref": "wrap a heap pointer loaded from map memory in the allocator's static_ptr()",
+    "packet-invalidated": "after the helper that may move the packet, set every packet pointer again "
+                          "as before and repeat its bounds check",
     "helper-arg": "check a pointer that may be NULL before a helper is given it",
     "too-complex": "say a counted loop as bpf_for (an open-coded iterator, verified once; kernel 6.4+)",
     "lock-misuse": "move the call out of the locked region (static_* allocator calls need no lock), "

@@ -53,16 +53,37 @@ def _whole_lines(tree: Tree, stmt: Node) -> tuple[int, int]:
     return tree.line_start(stmt.line), tree.after_line(stmt.end_line)
 
 
-def _only_allocator(inside: list[Node]) -> bool:
-    """Whether every statement of the region calls the shipped allocator, and nothing else."""
-    calls = [c for s in inside for c in s.walk() if c.kind == "CALL_EXPR"]
-    return bool(inside) and all(c.spelling.startswith("static_") for c in calls) and \
-        all(any(c.kind == "CALL_EXPR" for c in s.walk()) for s in inside)
+def _allocator_only(stmt: Node, guarded: str | None) -> bool:
+    """Whether a statement calls the shipped allocator and nothing else, and does not touch
+    the variable that holds the lock (the data the lock guards)."""
+    calls = [c for c in stmt.walk() if c.kind == "CALL_EXPR"]
+    touches = any(n.kind == "DECL_REF_EXPR" and n.spelling == guarded for n in stmt.walk())
+    return bool(calls) and all(c.spelling.startswith("static_") for c in calls) and not touches
+
+
+def _guarded(lock: Node) -> str | None:
+    """The variable the lock's argument starts from (`s` in `bpf_spin_lock(&s->lock)`)."""
+    args = lock.children[1:]
+    return next((n.spelling for a in args for n in a.walk() if n.kind == "DECL_REF_EXPR"), None)
+
+
+def _movable(inside: list[Node], guarded: str | None) -> tuple[list[Node], list[Node]]:
+    """The region's leading allocator-only statements (they move before the lock) and its
+    trailing ones (after the unlock): at the region's ends, so no statement of the region
+    between them and their new place reads or writes what they do, in the order they ran."""
+    lead = 0
+    while lead < len(inside) and _allocator_only(inside[lead], guarded):
+        lead += 1
+    trail = len(inside)
+    while trail > lead and _allocator_only(inside[trail - 1], guarded):
+        trail -= 1
+    return inside[:lead], inside[trail:]
 
 
 def _allocator_out(tree: Tree, lock_stmt: Node) -> list[Candidate]:
-    """Every region of the function that holds this lock only around static_* calls: the
-    calls move before the lock (one candidate for all of them)."""
+    """Every region of the function that holds this lock around static_* calls: the calls at
+    the region's start move before the lock, those at its end after the unlock (one candidate
+    for all of them); the rest of the region stays locked."""
     lock = _call(lock_stmt, LOCK)
     want = _arg_text(tree, lock)
     function = tree.function_at(lock_stmt.line)
@@ -72,19 +93,24 @@ def _allocator_out(tree: Tree, lock_stmt: Node) -> list[Candidate]:
         call = _call(stmt, LOCK)
         if call is None or _arg_text(tree, call) != want or stmt.kind != "CALL_EXPR":
             continue
-        inside, _ = _region(tree, stmt)
-        if not _only_allocator(inside):
-            continue
-        moved = b"".join(tree.source[slice(*_whole_lines(tree, s))] for s in inside).decode(errors="replace")
-        at = tree.line_start(stmt.line)
-        edits += [Edit(at, at, moved)] + [Edit(*_whole_lines(tree, s), "") for s in inside]
-        names += [c.spelling for s in inside for c in s.walk() if c.kind == "CALL_EXPR"]
+        inside, unlock_stmt = _region(tree, stmt)
+        before, after = _movable(inside, _guarded(call))
+        if unlock_stmt is None:
+            after = []
+        for moved, at in ((before, tree.line_start(stmt.line)),
+                          (after, tree.after_line(unlock_stmt.end_line) if unlock_stmt is not None else 0)):
+            if not moved:
+                continue
+            text = b"".join(tree.source[slice(*_whole_lines(tree, s))] for s in moved).decode(errors="replace")
+            edits += [Edit(at, at, text)] + [Edit(*_whole_lines(tree, s), "") for s in moved]
+            names += [c.spelling for s in moved for c in s.walk() if c.kind == "CALL_EXPR"]
     if not edits:
         return []
     names = ", ".join(dict.fromkeys(names))
     return [Candidate(f"{RULE}: move {names} out of the locked region", tuple(edits),
                       f"the allocator is thread-safe by itself (ALLOCATOR.md), so {names} "
-                      f"{'needs' if ',' not in names else 'need'} no lock of yours, and the verifier forbids calls under bpf_spin_lock: moved before the lock")]
+                      f"{'needs' if ',' not in names else 'need'} no lock of yours, and the verifier forbids "
+                      f"calls under bpf_spin_lock: moved out of the locked region, the rest stays locked")]
 
 
 def _hoist(tree: Tree, lock_stmt: Node, unlock_stmt: Node | None, stmt: Node, call: Node) -> list[Candidate]:

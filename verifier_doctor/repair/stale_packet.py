@@ -1,6 +1,7 @@
 """A stale packet pointer: a helper that may move or resize the packet (bpf_xdp_adjust_tail,
 bpf_skb_pull_data, ...) invalidates every packet pointer, and the program reads through one
-it set before the call (the verifier then sees a number: a scalar-deref).
+it set before the call (the verifier then sees a number: packet-invalidated, a scalar-deref
+before that class).
 
 The repair reloads after the helper: every packet pointer set before it is set again the
 same way (`data = (void *)(long)ctx->data;`, `eth = data;`), and each bounds check the
@@ -12,7 +13,7 @@ from __future__ import annotations
 from . import Candidate, Context
 from .csource import Edit, Node, Tree, assignments
 
-RULE = "scalar-deref"
+RULE = "packet-invalidated"
 # helpers after which the verifier forgets every packet pointer (bpf_helper_changes_pkt_data)
 PACKET_CHANGING = frozenset({
     "bpf_xdp_adjust_head", "bpf_xdp_adjust_tail", "bpf_xdp_adjust_meta", "bpf_skb_pull_data",
