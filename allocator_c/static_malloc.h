@@ -2395,43 +2395,6 @@ __sm_weak __sm_noinline __u64 __sm_copy_off(__u64 dst, __u64 src, __u64 n)
 }
 
 /*
- * calloc and realloc behind one global call each, so that their call sites,
- * like malloc's and free's, hold one call and the pointer's bound and no
- * branch of their own (see LOOPS in the manual). n: the request in bytes
- * (calloc: nmemb * size, ~0 when that overflows). Both return the payload
- * offset of the block, 0 on failure.
- */
-__sm_weak __sm_noinline __u64 __sm_calloc_off(__u64 n)
-{
-	__u64 o = (__u32)__sm_malloc_off(n);
-
-	if (o)
-		__sm_zero_off(o, n ? n : 8);
-	return o;
-}
-
-/* Resize in place, else move (the old block stays valid when the move
- * fails); n > 0. */
-__sm_weak __sm_noinline __u64 __sm_realloc_off(__u64 off, __u64 n)
-{
-	__u64 r = __sm_resize_off(off, n), o;
-
-	if (!r)
-		return 0;			/* not a live block: rejected */
-	if (!(r & __SM_MOVE))
-		return r;
-	r &= ~__SM_MOVE;			/* usable bytes of the old block */
-	if (!r)
-		return 0;			/* heap busy */
-	o = (__u32)__sm_malloc_off(n);
-	if (!o)
-		return 0;			/* the old block stays valid */
-	__sm_copy_off(o, off, r < n ? r : n);
-	__sm_free_off(off);
-	return o;
-}
-
-/*
  * static_malloc_check()'s walk of the free lists, under the heap's lock:
  * every list from its head, each node a free block whose size maps to this
  * list and whose back link names the node before it (0 for the head); and
@@ -2719,7 +2682,10 @@ static __sm_inline void __heap *__sm_calloc_api(size_t nmemb, size_t size)
 	___h = __sm_get_heap();
 	if (!___h)
 		return NULL;
-	___o = (__u32)__sm_calloc_off(___n);
+	___o = (__u32)__sm_malloc_off(___n);
+	if (!___o)
+		return NULL;
+	__sm_zero_off(___o, ___n ? ___n : 8);
 	return __sm_bound(___h, ___o, ___n);
 }
 
@@ -2744,7 +2710,7 @@ static __sm_inline void __sm_free_api(void __heap *ptr)
 static __sm_inline void __heap *__sm_realloc_api(void __heap *ptr, size_t size)
 {
 	struct __sm_heap *___h;
-	__u64 ___o;
+	__u64 ___o, ___r, ___n;
 
 	if (!ptr)
 		return __sm_malloc_api(size);
@@ -2755,8 +2721,21 @@ static __sm_inline void __heap *__sm_realloc_api(void __heap *ptr, size_t size)
 	___h = __sm_get_heap();
 	if (!___h)
 		return NULL;
-	___o = (__u32)__sm_realloc_off(__sm_offset(___h, ptr), size);
-	return __sm_bound(___h, ___o, size);
+	___o = __sm_offset(___h, ptr);
+	___r = __sm_resize_off(___o, size);
+	if (!___r)
+		return NULL;			/* not a live block: rejected */
+	if (!(___r & __SM_MOVE))
+		return __sm_bound(___h, ___r, size);
+	___r &= ~__SM_MOVE;			/* usable bytes of the old block */
+	if (!___r)
+		return NULL;			/* heap busy */
+	___n = __sm_malloc_off(size);
+	if (!___n)
+		return NULL;			/* ptr stays valid */
+	__sm_copy_off(___n, ___o, ___r < size ? ___r : size);
+	__sm_free_off(___o);
+	return __sm_bound(___h, ___n, size);
 }
 
 /*
