@@ -90,12 +90,12 @@
  *       small blocks each CPU keeps for its next mallocs (see PER-CPU CACHE);
  *       0 turns the cache off. Cost: up to this many bytes per CPU are not
  *       available to the other CPUs until this CPU mallocs again.
- *   STATIC_MALLOC_INLINE     default off. Put the cache's fast paths inline
- *       at every call site of static_malloc and static_free: a 64-byte pair
- *       costs about half as much (make bench), but every call site adds
- *       ~125 verifier insns and a dozen branches instead of ~25, and a
- *       program with dozens of call sites in a row can hit the verifier's
- *       limit of 8192 pending branches. For hot loops with few call sites.
+ *   STATIC_MALLOC_INLINE     default off. Put the deeper cache's paths
+ *       inline at every call site of static_malloc and static_free, before
+ *       the call: every call site adds ~125 verifier insns and a dozen
+ *       branches the verifier cannot decide, which breaks the LOOPS rule
+ *       below (a loop of a few hundred calls hits the verifier's limit of
+ *       8192 pending branches). make bench shows what it costs and saves.
  *   STATIC_MALLOC_DEBUG      default off. Run static_malloc_check() after
  *       every malloc, calloc, realloc and free; static_malloc_debug_rule()
  *       returns the first broken rule this CPU saw (0: none). For tests: a
@@ -225,8 +225,9 @@
  *   whatever the number of call sites; so are their parts that would
  *   otherwise be verified once per path that leads to them (the list insert
  *   and unlink, the trim, the release, the lock's tries). malloc and free
- *   together cost a program ~2.7K processed insns, each further call site
- *   ~40 (the call and the pointer bound); make bench prints the numbers.
+ *   together cost a program a few thousand processed insns, once; each
+ *   further call site only its call and the pointer bound (see LOOPS);
+ *   make bench prints the numbers.
  *   - Heap metadata holds OFFSETS into the heap, never pointers: the
  *     verifier turns any pointer loaded from map memory into a scalar
  *     ("R2 invalid mem access 'scalar'"). Offset 0 means "none".
@@ -251,9 +252,8 @@
  *   A freed block of 16..128 bytes is parked in its CPU's cache instead of
  *   going back to the heap, and the next malloc of exactly that block size
  *   on that CPU takes it without the lock. The cache has two levels: one
- *   fast slot per block size, tried inline at the call site (no call, no
- *   lock, no loop; two tests for the verifier each way), then, in the
- *   global functions, a deeper one (LIFO, at most 4 of one size,
+ *   fast slot per block size, tried first by the global functions (no
+ *   lock, no loop, no branch: see LOOPS), then a deeper one (LIFO, at most 4 of one size,
  *   STATIC_MALLOC_CACHE_BYTES in all). The fast slots hold at most
  *   STATIC_MALLOC_CACHE_BYTES too: the block sizes whose slots fit in it
  *   (all of 16..128 from a 32 KiB heap up, fewer below). Blocks of 129 to
@@ -277,12 +277,51 @@
  *   by another on its CPU: XDP and TC (softirq), socket filters, kprobe and
  *   tracepoint handlers, BPF_PROG_TEST_RUN (preemption disabled). On
  *   PREEMPT_RT kernels and in sleepable programs it is not: do not call the
- *   allocator there. static_ptr's per-CPU slot is guarded by a sequence
- *   word the same way. A double free that races with the first free on
+ *   allocator there. static_ptr's per-CPU slot is saved and restored around
+ *   its use, so a program that interrupts one leaves it as it found it.
+ *   A double free that races with the first free on
  *   another CPU is not detected (as in C, freeing twice at once is a race).
  *   - Writing outside [p, p + size) is undefined behaviour as in C: the
  *     verifier cannot stop writes inside the map value, but the heap code
  *     never leaves the map whatever is written.
+ *
+ * LOOPS (the design rule of the call sites; issue 21)
+ *   A bounded C loop that calls the allocator must cost the verifier about
+ *   what the same loop over a .bss array with __u32 indices costs: the
+ *   verifier walks every iteration of such a loop, and each branch it
+ *   cannot decide pushes a state that waits until the path it follows has
+ *   gone through every later iteration (8192 such states at once and it
+ *   gives up: "The sequence of 8193 jumps is too complex"). So the code
+ *   inlined at a call site obeys four rules:
+ *   1. No branch the verifier cannot decide, except the one that makes the
+ *      result NULL or not. malloc and free are one call each to a global
+ *      function (verified once per program); their per-CPU fast paths run
+ *      inside it, and are branch-free there too: whatever can go wrong is
+ *      folded into a mask (__sm_ones_if) that turns the stores into stores
+ *      of what was there.
+ *   2. No 0/1 flag that the verifier must keep precise: a flag used as a
+ *      multiplier or an index becomes precise, and two states that differ
+ *      in it never prune. Masks of all ones or zero, in asm (clang turns
+ *      `x != 0`, `a > b ? a : b` into compare and jump), never reach a
+ *      branch or a pointer.
+ *   3. Where a branch must stay, its fall-through is the side that ends
+ *      soon: the pointer bound (__sm_bound) is one unsigned compare in asm,
+ *      (o - 8) <= HEAP - span - 8, whose fall-through makes the result
+ *      NULL, so the verifier walks the NULL side (the caller's loop ends)
+ *      before it pops the pointer side, and nothing waits.
+ *   4. Both sides of every branch meet in one state: offsets are 32-bit
+ *      numbers from every source, so that pruning works.
+ *   static_ptr converts with no branch: save this CPU's slot, store the
+ *   pointer, load it back (a number), restore the slot; then the bound.
+ *   The cost: a BPF-to-BPF call per malloc and free, which the earlier
+ *   inline fast paths saved (make bench: the 64-byte pair is about twice
+ *   as slow as with them on a machine whose returns go through thunks).
+ *   static_realloc still branches at its call site (a move is three global
+ *   calls, and one more global function would need a fifth call frame,
+ *   see LIMITS): its loops load with 1000 iterations, not 4000.
+ *   make bench prints, per operation, the processed insns per iteration,
+ *   the undecided branches per iteration and the largest loop that loads,
+ *   beside the array floor (tests/allocator/loops/loops.h).
  *
  * LINKING
  *   Maps, the heap variable and functions here are weak: several objects
@@ -1135,7 +1174,6 @@ struct __sm_cpu {
 	struct static_malloc_stats stats; /* written only under this CPU's guard */
 	__u32 guard;			/* 1 while an allocator call of this CPU runs */
 	__u32 bytes;			/* bytes of the blocks parked here */
-	__u64 ptr_seq;			/* static_ptr: bumped by every conversion */
 	__u64 ptr_slot;			/* static_ptr: where a pointer becomes a number */
 	__u64 debug_rule;		/* STATIC_MALLOC_DEBUG: first broken rule seen */
 	__u32 fast[16];			/* fast[k - 1]: one parked block of k * 8 bytes, 0: none */
