@@ -133,3 +133,22 @@ def test_each_operation_loads_in_a_loop(tmp_path, cc, n):
     for name in OPERATIONS + [op.replace("op_", "floor_") for op in OPERATIONS]:
         if LARGEST_N.get(name, HOST_N) == n or (name.startswith("floor_") and n == HOST_N):
             assert loads[name].accepted, f"{name}: {loads[name].log[-1500:]}"
+
+
+def test_the_bench_asks_the_probe_before_the_arena_rows(monkeypatch):
+    """`make bench` (scripts/bench_allocator.py) skips the arena rows, saying why, where libbpf's
+    probe finds no arena map type, and runs them where it finds one; the probe's answer is faked
+    both ways here."""
+    import sys
+
+    from verifier_doctor.kernel import probe
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import bench_allocator
+
+    asked = []
+    monkeypatch.setattr(probe, "map_type_available", lambda name: asked.append(name) or False)
+    assert "no BPF arena map" in bench_allocator.arena_unavailable()
+    monkeypatch.setattr(probe, "map_type_available", lambda name: asked.append(name) or True)
+    assert bench_allocator.arena_unavailable() is None
+    assert asked == ["arena", "arena"]
