@@ -298,7 +298,7 @@ def test_allocator_on_every_kernel_of_the_matrix(guest_runs, version):
     failures = []
     for obj in per_op:  # loops.h: every operation's loop of 1000 iterations, and its floor, loads
         for load in run.results[obj]:
-            if not load.accepted:
+            if load.name != "op_realloc" and not load.accepted:
                 failures.append(f"{version} {obj.stem}:{load.name}: not accepted ({load.error})")
     for expectation in EXPECTATIONS + loops:
         obj = by_source[expectation.source]
@@ -316,6 +316,27 @@ def test_allocator_on_every_kernel_of_the_matrix(guest_runs, version):
             if result is None or result.retval != expectation.retval:
                 failures.append(f"{where}: returned {result.retval if result else None}")
     assert not failures, "\n".join(failures)
+
+
+# static_realloc's call site still branches where the verifier cannot decide (static_malloc.h,
+# LOOPS): its loop of 1000 iterations was refused by 5.10 and 6.1 in the matrix run of 2026-12-07
+# (error -14), accepted by 6.12, 7.2 and 7.3. Strict: the day it loads there, this fails.
+REALLOC_LOOP_REFUSED = {"5.10", "6.1"}
+
+
+@pytest.mark.qemu
+@pytest.mark.allocator_matrix
+@pytest.mark.parametrize("version", [
+    pytest.param(v, marks=pytest.mark.xfail(strict=True, reason="realloc's loop of 1000 is too costly for this verifier"))
+    if v in REALLOC_LOOP_REFUSED else v for v in SUPPORTED])
+def test_realloc_loop_on_every_kernel_of_the_matrix(guest_runs, version):
+    """loops.h's op_realloc with LOOP_N 1000, from the same boot as the test above."""
+    _by_source, _loops, per_op, runs = guest_runs
+    run = runs[version]
+    assert not isinstance(run, Exception), f"{version}: {run}"
+    for obj in per_op:
+        load = next(l for l in run.results[obj] if l.name == "op_realloc")
+        assert load.accepted, f"{version} {obj.parent.name}: op_realloc not accepted ({load.error})"
 
 
 # Every _Static_assert and #error of the classic header that a configuration can reach: the
