@@ -90,12 +90,12 @@
  *       small blocks each CPU keeps for its next mallocs (see PER-CPU CACHE);
  *       0 turns the cache off. Cost: up to this many bytes per CPU are not
  *       available to the other CPUs until this CPU mallocs again.
- *   STATIC_MALLOC_INLINE     default off. Put the cache's fast paths inline
- *       at every call site of static_malloc and static_free: a 64-byte pair
- *       costs about half as much (make bench), but every call site adds
- *       ~125 verifier insns and a dozen branches instead of ~25, and a
- *       program with dozens of call sites in a row can hit the verifier's
- *       limit of 8192 pending branches. For hot loops with few call sites.
+ *   STATIC_MALLOC_INLINE     default off. Put the deeper cache's paths
+ *       inline at every call site of static_malloc and static_free, before
+ *       the call: every call site adds ~125 verifier insns and a dozen
+ *       branches the verifier cannot decide, which breaks the LOOPS rule
+ *       below (a loop of a few hundred calls hits the verifier's limit of
+ *       8192 pending branches). make bench shows what it costs and saves.
  *   STATIC_MALLOC_DEBUG      default off. Run static_malloc_check() after
  *       every malloc, calloc, realloc and free; static_malloc_debug_rule()
  *       returns the first broken rule this CPU saw (0: none). For tests: a
@@ -225,8 +225,9 @@
  *   whatever the number of call sites; so are their parts that would
  *   otherwise be verified once per path that leads to them (the list insert
  *   and unlink, the trim, the release, the lock's tries). malloc and free
- *   together cost a program ~2.7K processed insns, each further call site
- *   ~40 (the call and the pointer bound); make bench prints the numbers.
+ *   together cost a program a few thousand processed insns, once; each
+ *   further call site only its call and the pointer bound (see LOOPS);
+ *   make bench prints the numbers.
  *   - Heap metadata holds OFFSETS into the heap, never pointers: the
  *     verifier turns any pointer loaded from map memory into a scalar
  *     ("R2 invalid mem access 'scalar'"). Offset 0 means "none".
@@ -251,9 +252,8 @@
  *   A freed block of 16..128 bytes is parked in its CPU's cache instead of
  *   going back to the heap, and the next malloc of exactly that block size
  *   on that CPU takes it without the lock. The cache has two levels: one
- *   fast slot per block size, tried inline at the call site (no call, no
- *   lock, no loop; two tests for the verifier each way), then, in the
- *   global functions, a deeper one (LIFO, at most 4 of one size,
+ *   fast slot per block size, tried first by the global functions (no
+ *   lock, no loop, no branch: see LOOPS), then a deeper one (LIFO, at most 4 of one size,
  *   STATIC_MALLOC_CACHE_BYTES in all). The fast slots hold at most
  *   STATIC_MALLOC_CACHE_BYTES too: the block sizes whose slots fit in it
  *   (all of 16..128 from a 32 KiB heap up, fewer below). Blocks of 129 to
@@ -277,12 +277,52 @@
  *   by another on its CPU: XDP and TC (softirq), socket filters, kprobe and
  *   tracepoint handlers, BPF_PROG_TEST_RUN (preemption disabled). On
  *   PREEMPT_RT kernels and in sleepable programs it is not: do not call the
- *   allocator there. static_ptr's per-CPU slot is guarded by a sequence
- *   word the same way. A double free that races with the first free on
+ *   allocator there. static_ptr's per-CPU slot is saved and restored around
+ *   its use, so a program that interrupts one leaves it as it found it.
+ *   A double free that races with the first free on
  *   another CPU is not detected (as in C, freeing twice at once is a race).
  *   - Writing outside [p, p + size) is undefined behaviour as in C: the
  *     verifier cannot stop writes inside the map value, but the heap code
  *     never leaves the map whatever is written.
+ *
+ * LOOPS (the design rule of the call sites; issue 21)
+ *   A bounded C loop that calls the allocator must cost the verifier about
+ *   what the same loop over a .bss array with __u32 indices costs: the
+ *   verifier walks every iteration of such a loop, and each branch it
+ *   cannot decide pushes a state that waits until the path it follows has
+ *   gone through every later iteration (8192 such states at once and it
+ *   gives up: "The sequence of 8193 jumps is too complex"). So the code
+ *   inlined at a call site obeys four rules:
+ *   1. No branch the verifier cannot decide, except the one that makes the
+ *      result NULL or not. malloc and free are one call each to a global
+ *      function (verified once per program); their per-CPU fast paths run
+ *      inside it, and are branch-free there too: whatever can go wrong is
+ *      folded into a mask (__sm_ones_if) that turns the stores into stores
+ *      of what was there.
+ *   2. No 0/1 flag that the verifier must keep precise: a flag used as a
+ *      multiplier or an index becomes precise, and two states that differ
+ *      in it never prune. Masks of all ones or zero, in asm (clang turns
+ *      `x != 0`, `a > b ? a : b` into compare and jump), never reach a
+ *      branch or a pointer.
+ *   3. Where a branch must stay, its fall-through is the side that ends
+ *      soon: the pointer bound (__sm_bound) is one unsigned compare in asm,
+ *      (o - 8) <= HEAP - span - 8, whose fall-through makes the result
+ *      NULL, so the verifier walks the NULL side (the caller's loop ends)
+ *      before it pops the pointer side, and nothing waits.
+ *   4. Both sides of every branch meet in one state: offsets are 32-bit
+ *      numbers from every source, so that pruning works.
+ *   static_ptr converts with no branch: save this CPU's slot, store the
+ *   pointer, load it back (a number), restore the slot; then the bound.
+ *   The cost: a BPF-to-BPF call per malloc and free, which the earlier
+ *   inline fast paths saved (make bench: the 64-byte pair is about twice
+ *   as slow as with them on a machine whose returns go through thunks).
+ *   static_realloc still branches at its call site (a move is three global
+ *   calls, and one more global function would need a fifth call frame,
+ *   see LIMITS): its loops load with 2,600 iterations on 6.18, 1000 on
+ *   6.12, 7.2 and 7.3, and 1000 are refused by 5.10 and 6.1.
+ *   make bench prints, per operation, the processed insns per iteration,
+ *   the undecided branches per iteration and the largest loop that loads,
+ *   beside the array floor (tests/allocator/loops/loops.h).
  *
  * LINKING
  *   Maps, the heap variable and functions here are weak: several objects
@@ -1135,7 +1175,6 @@ struct __sm_cpu {
 	struct static_malloc_stats stats; /* written only under this CPU's guard */
 	__u32 guard;			/* 1 while an allocator call of this CPU runs */
 	__u32 bytes;			/* bytes of the blocks parked here */
-	__u64 ptr_seq;			/* static_ptr: bumped by every conversion */
 	__u64 ptr_slot;			/* static_ptr: where a pointer becomes a number */
 	__u64 debug_rule;		/* STATIC_MALLOC_DEBUG: first broken rule seen */
 	__u32 fast[16];			/* fast[k - 1]: one parked block of k * 8 bytes, 0: none */
@@ -1668,44 +1707,82 @@ static __sm_inline bool __sm_cache_put(struct __sm_heap *h, struct __sm_cpu *___
 	 __SM_FAST_FITS(4) ? 4 : __SM_FAST_FITS(3) ? 3 : __SM_FAST_FITS(2) ? 2 : 0)
 
 /*
- * Malloc's fastest path: the payload offset of the block of exactly `need`
- * bytes parked in this CPU's slot, or 0. Each test at a call site is one
- * more path for the verifier to walk, so there are two: this CPU's value
- * (never missing, but the verifier cannot know), and one for everything
- * else, folded into a number: the guard was taken (we interrupted an
- * allocator call on this CPU: the guard is set either way and given back
- * as it was), or the block's state byte is not "parked, k * 8 bytes". An
- * empty slot reads as offset 0, whose state byte is never a block's
- * (payloads start at 8). The byte is read through a masked copy of the
- * offset; the offset itself is returned as the slot held it, a 32-bit
- * number, as the slow path's is (see __sm_malloc_api), so that for the
- * verifier both paths reach the pointer's bounding in one state.
+ * All ones when x is not 0, else 0; and the signed larger of a and b. In
+ * inline asm: clang turns the same C (x != 0, a > b ? a : b) into a
+ * compare and jump, a branch at the call site that the verifier cannot
+ * decide (see LOOPS in the manual).
  */
-static __sm_inline __u64 __sm_fast_take(struct __sm_heap *h, __u64 need)
+static __sm_inline __u64 __sm_ones_if(__u64 x)
 {
-	struct __sm_cpu *___c;
-	__u64 ___k = need >> 3, ___o, ___i, ___g, ___bad;
+	__u64 ___t;
 
-	if (need < __SM_MIN_BLOCK || need > __SM_FAST_K * 8ULL || (need & 7))
-		return 0;
-	___c = __sm_get_cpu();
-	if (!___c)
+	asm volatile("%[t] = %[x]\n\t"
+		     "%[t] = -%[t]\n\t"
+		     "%[t] |= %[x]\n\t"
+		     "%[t] s>>= 63"
+		     : [t] "=&r"(___t) : [x] "r"(x));
+	return ___t;
+}
+
+static __sm_inline __u64 __sm_max_signed(__u64 a, __u64 b)
+{
+	__u64 ___m = a - b;	/* counters stay far below 2^62: no overflow */
+
+	asm volatile("%[m] s>>= 63" : [m] "+r"(___m));	/* all ones when a < b */
+	return a ^ ((a ^ b) & ___m);
+}
+
+/* The counters of a fast path, without a branch: `ok` is 1 or 0. */
+static __sm_inline void __sm_stat_alloc_if(struct static_malloc_stats *st, __u64 bytes, __u64 ok)
+{
+	__u64 ___u = st->bytes_in_use + (bytes & -ok);
+
+	st->allocations += ok;
+	st->bytes_in_use = ___u;
+	st->peak_bytes = __sm_max_signed(st->peak_bytes, ___u);
+}
+
+static __sm_inline void __sm_stat_free_if(struct static_malloc_stats *st, __u64 bytes, __u64 ok)
+{
+	st->frees += ok;
+	st->bytes_in_use -= bytes & -ok;
+}
+
+/*
+ * Malloc's fastest path: the payload offset of the block of the size a
+ * request of n bytes needs, parked in this CPU's slot, or 0. No branch the
+ * verifier cannot decide (see LOOPS in the manual): everything that can go
+ * wrong is folded into a number, `bad`, not 0 when the guard was taken (we
+ * interrupted an allocator call on this CPU: the guard is set either way
+ * and given back as it was), when n has no fast slot, or when the block's
+ * state byte is not "parked, k * 8 bytes". An empty slot reads as offset 0,
+ * whose state byte is never a block's (payloads start at 8). The stores
+ * then write what was there (the slot) or go to state[0] (0, as it always
+ * is) and the counters add 0. The offset is returned as the slot held it, a
+ * 32-bit number, as the slow path's is (see __sm_malloc_api), so that for
+ * the verifier both paths reach the pointer's bounding in one state.
+ */
+static __sm_inline __u64 __sm_fast_take(struct __sm_heap *h, struct __sm_cpu *___c, __u64 n)
+{
+	/* the block of k * 8 bytes that __sm_need(n) gives: n = 0 takes 16 */
+	__u64 ___k = ((n + 7) >> 3) + 1 + ((n - 1) >> 63), ___o, ___i, ___g, ___m, ___j;
+
+	if (__SM_FAST_K < 2 || (__builtin_constant_p(n) && (n > __SM_FAST_K * 8ULL - 8)))
 		return 0;
 	___g = *(volatile __u32 *)&___c->guard;
 	*(volatile __u32 *)&___c->guard = 1;
 	asm volatile("" ::: "memory");
-	___k = (___k - 1) & 15;
-	___o = ___c->fast[___k];
+	___j = (___k - 1) & 15;
+	___o = ___c->fast[___j];
 	___i = ___o >> 3;
 	__sm_mask(___i, __SM_STATE_MASK);
-	___bad = ___g | (h->state[___i] - (__SM_ST_PARKED | (___k + 1)));
-	if (___bad) {
-		___o = 0;	/* busy, empty, or not what was parked: the slow path judges */
-	} else {
-		___c->fast[___k] = 0;
-		h->state[___i] = ___k + 1;
-		__sm_stat_alloc(&___c->stats, need - __SM_HDR);
-	}
+	/* n up to FAST_K * 8 - 8 (n >> 12 also catches n + 7 wrapping) */
+	___m = __sm_ones_if(___g | (n >> 12) | ((__SM_FAST_K - ___k) >> 63) |
+			    (h->state[___i] - (__SM_ST_PARKED | (___j + 1))));
+	___o &= ~___m;
+	___c->fast[___j] &= ___m;	/* emptied, or left as it was */
+	h->state[___i & ~___m] = (___j + 1) & ~___m;
+	__sm_stat_alloc_if(&___c->stats, ___k * 8 - __SM_HDR, ___m + 1);
 	asm volatile("" ::: "memory");
 	*(volatile __u32 *)&___c->guard = ___g;
 	return ___o;
@@ -1713,30 +1790,25 @@ static __sm_inline __u64 __sm_fast_take(struct __sm_heap *h, __u64 need)
 
 /*
  * Free's fastest path: park the live block at off of at most __SM_FAST_K * 8
- * bytes in its empty slot; false when it is not one, or the slot is full.
- * The same two tests as malloc's. x = (off - 8) | off << 61 is at
- * most HEAP - 16 only for an aligned payload offset inside the heap; with
- * a heap whose size is a power of two that too is a number to fold in (x
- * and x + 8 below the heap's size), and the state byte is read through a
- * mask; other sizes test it first (one more path).
+ * bytes in its empty slot; 0 when it is not one, or the slot is full, else
+ * 1. Branch-free like malloc's. x = (off - 8) | off << 61 is at most
+ * HEAP - 16 only for an aligned payload offset inside the heap; with a
+ * heap whose size is a power of two that too is a number to fold in (x and
+ * x + 8 below the heap's size), and the state byte is read through a mask;
+ * other sizes test it first (one more branch).
  */
 #define __SM_HEAP_POW2 ((STATIC_MALLOC_HEAP_SIZE & (STATIC_MALLOC_HEAP_SIZE - 1)) == 0)
 #define __SM_HEAP_LOG2 (63 - __builtin_clzll((__u64)STATIC_MALLOC_HEAP_SIZE))
-static __sm_inline bool __sm_fast_put(struct __sm_heap *h, __u64 off)
+static __sm_inline __u64 __sm_fast_put(struct __sm_heap *h, struct __sm_cpu *___c, __u64 off)
 {
-	struct __sm_cpu *___c;
-	__u64 ___x = off - 8, ___k, ___i, ___j, ___g, ___bad;
-	bool ___done = false;
+	__u64 ___x = off - 8, ___k, ___i, ___j, ___g, ___bad, ___m;
 
 	if (__SM_FAST_K < 2)
-		return false;
+		return 0;
 	___x |= off << 61;
 	__sm_barrier_var(___x);
 	if (!__SM_HEAP_POW2 && ___x > __SM_HEAP - 16)
-		return false;
-	___c = __sm_get_cpu();
-	if (!___c)
-		return false;
+		return 0;
 	___g = *(volatile __u32 *)&___c->guard;
 	*(volatile __u32 *)&___c->guard = 1;
 	asm volatile("" ::: "memory");
@@ -1753,15 +1825,14 @@ static __sm_inline bool __sm_fast_put(struct __sm_heap *h, __u64 off)
 		___bad = ___g | ((___k - 2) | (__SM_FAST_K - ___k)) >> 63 | ___c->fast[___j];
 	if (__SM_HEAP_POW2)
 		___bad |= ___x >> __SM_HEAP_LOG2;
-	if (!___bad) {
-		___c->fast[___j] = ___x + 8;
-		h->state[___i] = __SM_ST_PARKED | ___k;
-		__sm_stat_free(&___c->stats, ___k * 8 - __SM_HDR);
-		___done = true;
-	}
+	___m = __sm_ones_if(___bad);
+	/* parked, or the slot and the state byte left as they were */
+	___c->fast[___j] |= (___x + 8) & ~___m;
+	h->state[___i & ~___m] = (__SM_ST_PARKED | ___k) & ~___m;
+	__sm_stat_free_if(&___c->stats, ___k * 8 - __SM_HDR, ___m + 1);
 	asm volatile("" ::: "memory");
 	*(volatile __u32 *)&___c->guard = ___g;
-	return ___done;
+	return ___m + 1;
 }
 
 /*
@@ -2113,6 +2184,9 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 
 	if (!c || !h)
 		return 0;
+	r = (__u32)__sm_fast_take(h, c, n);
+	if (r)
+		return r;
 	p = __sm_cache_take(h, c, need);
 	if (p)
 		return __sm_offset(h, p);
@@ -2162,6 +2236,8 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off)
 
 	if (!c || !h)
 		return 1;
+	if (__sm_fast_put(h, c, off))
+		return 0;
 	if (__sm_cache_put(h, c, off))
 		return 0;
 	if (!__sm_enter(c)) {
@@ -2583,23 +2659,26 @@ out:
 
 /*
  * Turn payload offset o of a block good for `span` bytes into a pointer the
- * verifier bounds to [p, p + span): o <= HEAP - 8 always (so [p, p + 8) for a
- * run-time span), and o <= HEAP - span when span is a constant.
+ * verifier bounds to [p, p + span) (a run-time span: [p, p + 8)), or NULL
+ * when o is not inside [8, HEAP - span]. One compare, in asm so that clang
+ * keeps it on the register that is added: (o - 8) <= HEAP - span - 8,
+ * unsigned, is both bounds at once. Its fall-through is the NULL side,
+ * which ends the caller's loop, so the verifier walks it first and pops
+ * the pointer side next (see LOOPS in the manual); after the asm, o is 0 or
+ * in range on each side, and the caller's NULL check is decided.
  */
 static __sm_inline void *__sm_bound(struct __sm_heap *h, __u64 o, __u64 span)
 {
-	__u64 ___hi;
-
-	if (span < 8)
+	if (!__builtin_constant_p(span) || span < 8)
 		span = 8;
 	if (span > __SM_HEAP)
 		return NULL;
-	___hi = __SM_HEAP - ((span + 7) & ~7ULL);
-	asm volatile("if %[v] > %[h8] goto +2\n\t"
-		     "if %[v] > %[hi] goto +1\n\t"
-		     "if %[v] >= 8 goto +1\n\t"
-		     "%[v] = 0"
-		     : [v] "+r"(o) : [h8] "i"(__SM_HEAP - 8), [hi] "r"(___hi));
+	asm volatile("%[v] += -8\n\t"
+		     "if %[v] <= %[k] goto +2\n\t"
+		     "%[v] = 0\n\t"
+		     "goto +1\n\t"
+		     "%[v] += 8"
+		     : [v] "+r"(o) : [k] "i"(__SM_HEAP - ((span + 7) & ~7ULL) - 8));
 	if (!o)
 		return NULL;
 	return h->mem + o;
@@ -2623,11 +2702,7 @@ static __sm_inline void __heap *__sm_malloc_api(size_t size)
 #endif
 	/* Both offsets are 32-bit numbers the verifier knows nothing else
 	 * about: the two paths meet in one state (see __sm_fast_take). */
-	___o = (__u32)__sm_fast_take(___h, __sm_need(size));
-	if (!___o)
-		___o = (__u32)__sm_malloc_off(size);
-	if (!___o)
-		return NULL;
+	___o = (__u32)__sm_malloc_off(size);
 	return __sm_bound(___h, ___o, size);
 }
 
@@ -2646,9 +2721,7 @@ static __sm_inline void __heap *__sm_calloc_api(size_t nmemb, size_t size)
 	___h = __sm_get_heap();
 	if (!___h)
 		return NULL;
-	___o = (__u32)__sm_fast_take(___h, __sm_need(___n));
-	if (!___o)
-		___o = (__u32)__sm_malloc_off(___n);
+	___o = (__u32)__sm_malloc_off(___n);
 	if (!___o)
 		return NULL;
 	__sm_zero_off(___o, ___n ? ___n : 8);
@@ -2666,8 +2739,6 @@ static __sm_inline void __sm_free_api(void __heap *ptr)
 	if (!___h)
 		return;
 	___o = __sm_offset(___h, ptr);
-	if (__sm_fast_put(___h, ___o))
-		return;
 #ifdef STATIC_MALLOC_INLINE
 	if (__sm_cache_put(___h, __sm_get_cpu(), ___o))
 		return;
@@ -2787,46 +2858,30 @@ static __sm_inline void static_free(void __heap *ptr)
  * from memory stays what it is, and a pointer the verifier still tracks (a
  * local that came from static_malloc, a stack or context pointer) becomes an
  * unknown scalar, because a value loaded from map memory is one. The slot
- * is this CPU's; a program that interrupts us between the store and the
- * load bumps `ptr_seq`, and the next try counts (three, then 0: NULL).
+ * is this CPU's. Save, store, load, restore: a program that interrupts us
+ * between our store and our load does the same and puts our value back
+ * before we go on, so the load always reads x. No branch, no retry.
  */
-static __sm_inline __u64 __sm_as_number(void *x)
+static __sm_inline __u64 __sm_as_number(struct __sm_cpu *c, void *x)
 {
-	struct __sm_cpu *___c = __sm_get_cpu();
-	__u64 ___s, ___y = 0;
+	__u64 ___old = *(volatile __u64 *)&c->ptr_slot, ___y;
 
-	if (!___c)
-		return 0;
-	/* Three tries, written out and branch-free (the first that nobody
-	 * interrupted wins, picked by 0/1 arithmetic): a loop whose state
-	 * repeats would look infinite to the verifier, and branches in every
-	 * static_ptr of a long loop overflow older verifiers' jump history. */
-	__u64 ___left = 1, ___hit;
-#define __SM_AS_NUMBER_TRY						\
-	___s = *(volatile __u64 *)&___c->ptr_seq + 1;			\
-	*(volatile __u64 *)&___c->ptr_seq = ___s;			\
-	*(void *volatile *)&___c->ptr_slot = x;				\
-	___hit = *(volatile __u64 *)&___c->ptr_slot;			\
-	___s ^= *(volatile __u64 *)&___c->ptr_seq;	/* 0: not interrupted */ \
-	___s = ((___s | -___s) >> 63) ^ 1;		/* 1: not interrupted */ \
-	__sm_barrier_var(___s);						\
-	___y += ___hit * (___s & ___left);				\
-	___left &= ___s ^ 1;
-	__SM_AS_NUMBER_TRY
-	__SM_AS_NUMBER_TRY
-	__SM_AS_NUMBER_TRY
-#undef __SM_AS_NUMBER_TRY
-	return ___y;	/* 0 when all three were interrupted: static_ptr says NULL */
+	*(void *volatile *)&c->ptr_slot = x;
+	___y = *(volatile __u64 *)&c->ptr_slot;
+	*(volatile __u64 *)&c->ptr_slot = ___old;
+	return ___y;
 }
 
 static __sm_inline void __heap *__sm_ptr(void *p, __u64 span)
 {
 	struct __sm_heap *___h = __sm_get_heap();
+	struct __sm_cpu *___c = __sm_get_cpu();
 	__u64 ___self, ___x;
 
-	if (!___h || !p)
+	if (!___h || !___c)
 		return NULL;
-	___x = __sm_as_number(p);
+	/* NULL and every number that is not into the heap fail the bound. */
+	___x = __sm_as_number(___c, p);
 	/* Every writer stores the same value, so racing writers are harmless.
 	 * Volatile: the load must come from memory, where it is a scalar. */
 	*(volatile __u64 *)&___h->self = (__u64)___h;

@@ -26,10 +26,22 @@ A mixed-size row (bench_static_mixed) asks for 16, 64, 200 and 512 bytes in turn
 user's hello program (examples/hello_malloc.bpf.c, rewritten as `vdoctor fix` does) is
 loaded too, for its total of processed insns.
 
-Before and after in one run: every static_malloc program and call-site count is also built
-against the header of an earlier commit (--before, default BEFORE_REV: the header before
-the default heap stopped using bpf_spin_lock), read with `git show`, and shown beside the
-current one. --before '' (or no git) leaves the "before" columns out.
+Before and after in one run: every static_malloc program, call-site count and loop slope is
+also built against the header of an earlier commit (--before, default BEFORE_REV: the
+header before issue 21's loop rule), read with `git show`, and shown beside the current
+one. --before '' (or no git) leaves the "before" columns out.
+
+The loop budget (issue 21) comes first: tests/allocator/loops/loops.h has one plain C loop
+per operation (malloc and push, walk with static_ptr, static_ptr + static_free, pairs of
+64 B and of mixed sizes, calloc, realloc) and the same loop over a .bss array of nodes with
+__u32 indices and a free list (the floor). For clang-19 and clang-14 on the running kernel:
+processed insns per iteration (the slope between two LOOP_N), the branches the verifier
+could not decide per iteration (states pushed, from level-2 logs at two LOOP_N), and the
+largest LOOP_N that loads (clang-19: doubling from 1000, then bisected; --no-bisect skips it).
+
+The arena rows need a kernel that creates BPF arena maps: libbpf's probe
+(verifier_doctor.kernel.probe) decides, and where it says no the rows say why they are
+skipped.
 
 Targets (the issue): a 64-byte malloc+free pair at most 2x the bump pointer, and 100x
 faster than bpf_obj_new; first call site at most 3,000 processed insns, each further one
@@ -87,7 +99,7 @@ SITES = [
     ("static_free alone", ["sites_malloc1", "sites_free1", "sites_free2"]),
 ]
 
-BEFORE_REV = "50d6965"  # the last commit whose default heap took bpf_spin_lock
+BEFORE_REV = "713245c"  # the header before issue 21 (call sites with branches the verifier cannot decide)
 HELLO = ROOT / "examples" / "hello_malloc.bpf.c"
 TARGET_FIRST_SITE = 3000
 TARGET_NEXT_SITE = 150
@@ -177,7 +189,16 @@ def hello_source() -> Path:
     return out
 
 
-def bench_speed(repeat: int, trials: int, header: Path | None) -> dict:
+def arena_unavailable() -> str | None:
+    """Why the arena rows cannot run on this kernel (None: they can): the probe decides."""
+    from verifier_doctor.kernel.probe import map_type_available
+
+    if map_type_available("arena"):
+        return None
+    return "the running kernel creates no BPF arena map (libbpf's probe): the arena rows are skipped here"
+
+
+def bench_speed(repeat: int, trials: int, header: Path | None, skip_arena: str | None = None) -> dict:
     from verifier_doctor.errors import VdoctorError
     from verifier_doctor.kernel.loader import load_each_program, open_program
 
@@ -189,6 +210,9 @@ def bench_speed(repeat: int, trials: int, header: Path | None) -> dict:
     try:
         for name, source, hdr in builds:
             key = name if hdr is None else f"{name}@before"
+            if skip_arena and "arena" in source:
+                skipped[key] = skip_arena
+                continue
             try:
                 obj = build(source, TIMING_CC, hdr)
             except VdoctorError as error:
@@ -279,6 +303,145 @@ def bench_hello(cc: str, header: Path | None = None) -> int | str:
     if not loads or not loads[0].accepted:
         return "rejected: " + (verifier_reason(loads[0].log) if loads else "no program")
     return processed(loads[0].log)
+
+
+LOOPS_H = ROOT / "tests" / "allocator" / "loops" / "loops.h"
+# (operation, its floor over a plain .bss array of nodes with __u32 indices and a free list)
+LOOP_OPS = [
+    ("malloc + push", "op_push", "floor_push"),
+    ("walk, n = static_ptr(n->next)", "op_walk", "floor_walk"),
+    ("static_ptr + static_free", "op_free", "floor_free"),
+    ("pair, 64 B", "op_pair", "floor_pair"),
+    ("pair, 16/64/200/512 B", "op_mixed", "floor_mixed"),
+    ("static_calloc + free", "op_calloc", "floor_calloc"),
+    ("malloc 16, realloc 64, free", "op_realloc", "floor_realloc"),
+]
+SLOPE_N = (100, 200)  # two trip counts: the slope between them is the cost of one iteration
+BRANCH_N = (10, 20)  # level-2 logs at two trip counts: pushed branches per iteration
+MAX_N = 65536  # the bisection of the largest N that loads stops here
+BISECT_CC = "clang-19"  # the largest N is bisected for this compiler (minutes each)
+_PUSHED = re.compile(r"^from \d+ to \d+:", re.M)
+
+
+def loops_object(cc: str, n: int, header: Path | None = None) -> Path:
+    """loops.h built with LOOP_N = n (against an earlier header's folder if given)."""
+    from verifier_doctor.kernel.build import compile_program
+
+    folder = BUILD / "loops" / (f"{cc}-before" if header else cc)
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper = folder / f"loops_n{n}.bpf.c"
+    wrapper.write_text(f'#define LOOP_N {n}\n#include "{LOOPS_H}"\n')
+    return compile_program(wrapper, folder, cc, include_dirs=[header] if header else [])
+
+
+def _loads(cc: str, n: int, header: Path | None, cache: dict) -> dict:
+    """{program: ProgramLoad} of loops.h with LOOP_N = n, loaded once per (cc, n, header)."""
+    from verifier_doctor.errors import VdoctorError
+    from verifier_doctor.kernel.loader import load_each_program
+
+    key = (cc, n, header)
+    if key not in cache:
+        try:
+            cache[key] = {l.name: l for l in load_each_program(loops_object(cc, n, header))}
+        except VdoctorError as error:
+            cache[key] = {"error": str(error).splitlines()[0]}
+    return cache[key]
+
+
+def _pushed(cc: str, name: str, n: int, header: Path | None) -> int | None:
+    """Branches the verifier could not decide (each pushes a state: 'from A to B' in the level-2 log)."""
+    from verifier_doctor.errors import VdoctorError
+    from verifier_doctor.kernel.loader import reload_at_level_2
+
+    try:
+        load = reload_at_level_2(loops_object(cc, n, header), name, log_bytes=1 << 26)
+    except VdoctorError:
+        return None
+    return len(_PUSHED.findall(load.log)) if load.accepted else None
+
+
+def _largest_n(cc: str, name: str, header: Path | None) -> tuple[int, bool]:
+    """The largest LOOP_N whose program loads: doubling from 1000, then bisecting to 5 %
+    (each try builds loops.h and loads that one program)."""
+    from verifier_doctor.errors import VdoctorError
+    from verifier_doctor.kernel.loader import open_program
+
+    def ok(n: int) -> bool:
+        try:
+            with open_program(loops_object(cc, n, header), name):
+                return True
+        except VdoctorError:
+            return False
+
+    lo, hi = 0, 1000
+    while hi <= MAX_N and ok(hi):
+        lo, hi = hi, hi * 2
+    if hi > MAX_N:
+        return lo, True
+    while hi - lo > max(1, lo // 20):
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo, False
+
+
+def bench_loops(ccs: tuple[str, ...], header: Path | None, bisect: bool) -> dict:
+    """Per compiler and operation: processed insns per iteration (slope), pushed branches per
+    iteration, the largest N that loads; the same for the floor."""
+    cache: dict = {}
+    out: dict = {}
+    for cc in ccs:
+        rows = {}
+        for label, op, floor in LOOP_OPS:
+            row = {}
+            for which, name in (("op", op), ("floor", floor)):
+                counts = []
+                for n in SLOPE_N:
+                    load = _loads(cc, n, header, cache).get(name)
+                    counts.append(processed(load.log) if load is not None and not isinstance(load, str)
+                                  and load.accepted else None)
+                slope = None if None in counts else (counts[1] - counts[0]) / (SLOPE_N[1] - SLOPE_N[0])
+                pushes = [_pushed(cc, name, n, header) for n in BRANCH_N]
+                branches = None if None in pushes else (pushes[1] - pushes[0]) / (BRANCH_N[1] - BRANCH_N[0])
+                largest = _largest_n(cc, name, header) if bisect and cc == BISECT_CC else None
+                row[which] = {"program": name, "processed": counts, "per_iteration": slope,
+                              "branches_per_iteration": branches, "largest_n": largest}
+            f, o = row["floor"]["per_iteration"], row["op"]["per_iteration"]
+            row["over_floor"] = None if not f or o is None else o / f
+            rows[label] = row
+        out[cc] = rows
+    return out
+
+
+def print_loops(loops: dict, before: dict | None, kernel: str) -> None:
+    print(f"loop budget, the running kernel ({kernel}): tests/allocator/loops/loops.h, one plain C loop per operation")
+    print(f"  /iter: processed insns per iteration, the slope between LOOP_N = {SLOPE_N[0]} and {SLOPE_N[1]};")
+    print(f"  br/iter: branches the verifier could not decide per iteration (level-2 log, LOOP_N {BRANCH_N[0]} -> {BRANCH_N[1]});")
+    print(f"  largest N: the largest LOOP_N that loads ({BISECT_CC}; bisected to 5 %, '>' at the cap {MAX_N});")
+    print("  floor: the same loop over a .bss array of nodes with __u32 indices and a free list; target: /iter <= 2x floor")
+    header = (f"{'operation':30}{'compiler':>10}{'/iter':>8}{'br/iter':>8}{'largest N':>11}{'| floor':>8}"
+              f"{'br/iter':>8}{'largest N':>11}{'| x floor':>10}")
+    if before:
+        header += f"{'| before /iter':>15}{'x floor':>8}"
+    print(header)
+    print("-" * len(header))
+
+    def big(entry):
+        if entry["largest_n"] is None:
+            return "-"
+        n, capped = entry["largest_n"]
+        return (">" if capped else "") + str(n)
+
+    for cc, rows in loops.items():
+        for label, row in rows.items():
+            o, f = row["op"], row["floor"]
+            line = (f"{label:30}{cc:>10}{_num(o['per_iteration'], '8.1f'):>8}{_num(o['branches_per_iteration'], '8.1f'):>8}"
+                    f"{big(o):>11}{'|':>3}{_num(f['per_iteration'], '5.1f'):>5}{_num(f['branches_per_iteration'], '8.1f'):>8}"
+                    f"{big(f):>11}{'|':>3}{_num(row['over_floor'], '7.1f'):>7}")
+            old = (before or {}).get(cc, {}).get(label)
+            if old:
+                line += f"{'|':>3}{_num(old['op']['per_iteration'], '12.1f'):>12}{_num(old['over_floor'], '8.1f'):>8}"
+            print(line)
+    print()
 
 
 def summarize(speed: dict, sites: dict[str, dict], hello: dict[str, dict]) -> dict:
@@ -418,10 +581,15 @@ def main() -> int:
     parser.add_argument("--before", default=BEFORE_REV, metavar="REV",
                         help=f"commit whose static_malloc.h the 'before' columns use (default {BEFORE_REV}; '' for none)")
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object instead of tables")
+    parser.add_argument("--no-bisect", action="store_true", help="skip the bisection of the largest N that loads (minutes)")
     args = parser.parse_args()
 
     header = before_header(args.before)
-    speed = bench_speed(max(1, args.repeat), max(1, args.trials), header)
+    arena_note = arena_unavailable()
+    speed = bench_speed(max(1, args.repeat), max(1, args.trials), header, skip_arena=arena_note)
+    ccs = tuple(cc for cc in SITE_CCS if shutil.which(cc))
+    loops = bench_loops(ccs, None, not args.no_bisect)
+    loops_before = bench_loops(ccs, header, False) if header is not None else None
     sites, hello = {}, {}
     for cc in SITE_CCS:
         if shutil.which(cc) is None:
@@ -436,8 +604,10 @@ def main() -> int:
             hello[cc]["before"] = bench_hello(cc, header)
     summary = summarize(speed, sites, hello)
     if args.json:
-        print(json.dumps({"speed": speed, "summary": summary, "call_sites": sites, "hello": hello}, indent=2, default=str))
+        print(json.dumps({"speed": speed, "summary": summary, "call_sites": sites, "hello": hello,
+                          "loops": loops, "loops_before": loops_before}, indent=2, default=str))
     else:
+        print_loops(loops, loops_before, os.uname().release)
         print_table(speed, summary, sites, hello, args.before)
     return 0
 
