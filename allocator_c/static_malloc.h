@@ -141,10 +141,13 @@
  *       __sm_check_locked). malloc(0) returns a unique 16-byte block. One
  *       lock word for the whole heap (see Contention); loops
  *       are bounded by may_goto (v6.9), so the heap functions are verified
- *       once: 13,594 processed insns for a program with one malloc and one
- *       free, 13,607 with two of each; a 64-byte malloc+free pair takes
- *       39-46 ns on 6.18 (three runs of `vdoctor try
- *       tests/allocator/arena/cost.bpf.c --run 200`, pairs_1000 / 1000).
+ *       once: 22,903 processed insns for a program with one malloc and one
+ *       free, 22,937 with two of each, on 6.12 (`vdoctor try
+ *       tests/allocator/arena/cost.bpf.c --kernel 6.12 --json`; 8,997 and
+ *       9,010 before the deferred list). Before it, a 64-byte malloc+free
+ *       pair took 39-46 ns on 6.18 (three runs of `vdoctor try
+ *       tests/allocator/arena/cost.bpf.c --run 200`, pairs_1000 / 1000);
+ *       not measured since (this machine's kernel has no arenas).
  *     Contention: the lock word (compare-and-swap in the arena) holds its
  *       holder's CPU + 1. malloc returns NULL only when no block of that size
  *       can be had; a busy heap is waited out or served from elsewhere:
@@ -156,11 +159,12 @@
  *         head tagged with a generation against ABA). The next lock holder
  *         gives every deferred block back before its own work; a malloc
  *         that finds no block first gives back those freed meanwhile.
- *       - a malloc that finds the heap busy waits for the lock, up to
- *         STATIC_MALLOC_SPIN_TRIES tries (1 .. 8M; default 8M, may_goto's
- *         own bound, which the wait, a global function, has to itself):
- *         the holder, on another CPU, lets go, though its vCPU may be taken
- *         away by the host for a while (hence the long wait).
+ *       - a malloc that finds the heap busy waits for the lock: 8 rounds
+ *         of STATIC_MALLOC_SPIN_TRIES tries (1 .. 8M; default 8M, may_goto's
+ *         own bound, which each round, a call of a global function, has to
+ *         itself; 8M empty may_goto steps took ~42 ms on 6.12 under TCG):
+ *         the holder, on another CPU, lets go, though its vCPU may be taken away by the
+ *         host for a while (hence the long wait).
  *       - when the holder is on this CPU (a program that interrupted an
  *         allocator call, a perf_event in NMI; or, where programs are
  *         preempted, a preempted task) it cannot run before we return: no
@@ -552,7 +556,8 @@ static __sm_inline int __sm_trylock(struct __sm_arena __arena *a, __u64 me)
 }
 
 /*
- * Wait for the heap's lock: 1 when taken, 0 when it stays held. A holder on
+ * Wait for the heap's lock: 1 when taken, 0 when this CPU holds it, 2 when
+ * the tries ran out. A holder on
  * this CPU is the program we interrupted (or, where programs are preempted,
  * a task we preempted): it cannot run until we return, so waiting is
  * useless and we give up at once. Any other holder is running on another
@@ -574,12 +579,23 @@ __sm_global __u64 __sm_arena_wait(__u64 me)
 		if (!___v && __sm_trylock(___a, me))
 			return 1;
 	}
-	return 0;
+	return 2;
 }
+
+/* Rounds of __sm_arena_wait, each with its own may_goto budget, before a
+ * malloc takes another source. */
+#define __SM_WAIT_ROUNDS 8
 
 static __sm_inline int __sm_lock(struct __sm_arena __arena *a, __u64 me)
 {
-	return __sm_trylock(a, me) || __sm_arena_wait(me);
+	__u64 ___r = 2;
+	int ___k;
+
+	if (__sm_trylock(a, me))
+		return 1;
+	for (___k = 0; ___k < __SM_WAIT_ROUNDS && ___r == 2; ___k++)
+		___r = __sm_arena_wait(me);
+	return ___r == 1;
 }
 
 static __sm_inline void __sm_unlock(struct __sm_arena __arena *a)
@@ -916,14 +932,16 @@ static __sm_inline __u64 __sm_defer(struct __sm_arena __arena *a, __u64 off)
 	return 0;
 }
 
-/* Give every deferred block back to the heap. Caller holds the lock. */
-static __sm_inline void __sm_drain_locked(struct __sm_arena __arena *a)
+/* Give every deferred block back to the heap. Caller holds the lock.
+ * Global, as the two below: each is verified once, not at every use. */
+__sm_global __u64 __sm_arena_drain(void)
 {
+	struct __sm_arena __arena *a = &__sm_heap_arena;
 	__u64 ___next, ___off;
 	__u32 ___t;
 
 	if (!(__u32)*(volatile __u64 __arena *)&a->deferred)
-		return;
+		return 0;
 	___next = __sm_arena_defer_take(1);
 	for (___t = a->zero; ___next && ___t < __SM_MAX_BLOCKS && __sm_can_loop; ___t++) {
 		___off = ___next - 1;
@@ -933,17 +951,21 @@ static __sm_inline void __sm_drain_locked(struct __sm_arena __arena *a)
 		if (!__sm_block_locked(a, ___off, __SM_UNDEFER))
 			break;	/* not a deferred block: written to after its free, the rest is lost */
 	}
+	return 0;
 }
 
 /*
  * For a malloc that cannot take the lock: a deferred block of at least
- * `size` bytes, unmarked and handed out anew (its offset + 1, 0 if none).
+ * `size` bytes, unmarked and handed out anew: its usable size << 32 | its
+ * offset + 1, 0 if none.
  * Pops up to __SM_POP_MAX blocks (fewer when one is of the very block size
  * a malloc of `size` takes), keeps the smallest that fits, and pushes the
  * others back (linked meanwhile through their first 8 bytes, as on the list).
  */
-static __sm_inline __u64 __sm_from_deferred(struct __sm_arena __arena *a, __u64 size, __u64 *usable)
+__sm_global __u64 __sm_arena_from_deferred(__u64 size)
 {
+	struct __sm_arena __arena *a = &__sm_heap_arena;
+	__u64 ___usable = 0, *usable = &___usable;
 	__u64 ___o, ___n, ___mask, ___best = a->zero, ___want, ___kept = a->zero, ___next;
 	__u32 ___i, ___w;
 
@@ -982,31 +1004,39 @@ static __sm_inline __u64 __sm_from_deferred(struct __sm_arena __arena *a, __u64 
 		__sm_locate(a, ___best - 1, &___w, &___mask);
 		__sync_fetch_and_and(&a->page[(___best - 1) / __SM_PAGE].deferred[___w], ~___mask);
 	}
-	return ___best;
+	return ___best ? ___usable << 32 | ___best : 0;
+}
+
+/* Under the lock: give the deferred blocks back, then take a block of `size`
+ * bytes: its usable size << 32 | its offset + 1, 0 if none. */
+__sm_global __u64 __sm_arena_take(__u64 size)
+{
+	struct __sm_arena __arena *___a = &__sm_heap_arena;
+	__u64 ___o, ___usable = 0;
+
+	__sm_arena_drain();
+	___o = __sm_alloc_locked(___a, size, &___usable);
+	return ___o ? ___usable << 32 | ___o : 0;
 }
 
 /* The heap operations, verified once per program (global functions). */
 __sm_global __u64 __sm_arena_malloc(__u64 size)
 {
 	struct __sm_arena __arena *___a = &__sm_heap_arena;
-	__u64 ___o = 0, ___usable = 0;
-	int ___k;
+	__u64 ___r;
+	bool ___busy = !__sm_lock(___a, __sm_me());
 
-	if (!__sm_lock(___a, __sm_me())) {
-		___o = __sm_from_deferred(___a, size, &___usable);
-		__sm_count_alloc(___o ? ___usable : 0, true);
-		return ___o ? (__u64)&___a->data[___o - 1] : 0;
+	if (___busy) {
+		___r = __sm_arena_from_deferred(size);
+	} else {
+		___r = __sm_arena_take(size);
+		/* again when blocks were freed (deferred) while we looked */
+		if (!___r && (__u32)*(volatile __u64 __arena *)&___a->deferred)
+			___r = __sm_arena_take(size);
+		__sm_unlock(___a);
 	}
-	/* twice when blocks were freed (deferred) while we looked */
-	for (___k = 0; ___k < 2; ___k++) {
-		__sm_drain_locked(___a);
-		___o = __sm_alloc_locked(___a, size, &___usable);
-		if (___o || !(__u32)*(volatile __u64 __arena *)&___a->deferred)
-			break;
-	}
-	__sm_unlock(___a);
-	__sm_count_alloc(___o ? ___usable : 0, false);
-	return ___o ? (__u64)&___a->data[___o - 1] : 0;
+	__sm_count_alloc(___r >> 32, ___busy);
+	return ___r ? (__u64)&___a->data[(__u32)___r - 1] : 0;
 }
 
 /* Global functions must return a scalar: the freed block's usable size, 0 if refused. */
@@ -1024,7 +1054,8 @@ __sm_global __u64 __sm_arena_free(__u64 ptr)
 		__sm_count_free(___n, true);
 		return ___n;
 	}
-	__sm_drain_locked(___a);
+	if ((__u32)*(volatile __u64 __arena *)&___a->deferred)
+		__sm_arena_drain();
 	___n = __sm_block_locked(___a, ___off, __SM_RELEASE);
 	__sm_unlock(___a);
 	__sm_count_free(___n, false);
