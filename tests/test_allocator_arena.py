@@ -266,22 +266,21 @@ def test_user_space_walks_the_list_through_the_arena_mmap(objects, guest, where)
 @on_arena_kernel
 @pytest.mark.parametrize("where", [WHERE])
 def test_stress_on_two_cpus_at_once(objects, guest, one_cpu, where):
-    """Two CPUs share the heap (stress.bpf.c documents the workload); a block handed out
-    twice fails the run with a foreign tag."""
+    """Two CPUs share the heap (stress.bpf.c documents the workload). While one holds the
+    heap's lock the other's mallocs wait it out and its frees are deferred (the header's
+    CONTENTION): the heap always has room, so no malloc may fail, every block comes back,
+    and a block handed out twice fails the run with a foreign tag."""
     seen = observe(guest, objects[ARENA / "stress.bpf.c"], "stress_shared", STRESS_PLAN, one_cpu)
-    assert seen.retvals == [0, 0, 0], "a run failed (10+: allocation, 20+: foreign tag)"
+    assert seen.retvals == [0, 0, 0], "a run failed (10+: a malloc returned NULL, 20+: a foreign tag)"
     total = {field: sum(cpu[field] for cpu in seen.stats) % 2**64 for field in STATS_FIELDS}
-    # An operation that finds the heap busy for STATIC_MALLOC_SPIN_TRIES (its holder's vCPU
-    # taken away) counts in `contended`: a malloc that fails, or a free that is dropped (the
-    # arena backend leaks that block, as its manual says). Nothing else may fail or go missing.
-    dropped_frees = total["contended"] - total["failed_allocations"]
-    assert dropped_frees >= 0, ", ".join(f"{k} {v}" for k, v in total.items())
-    assert total["allocations"] - total["frees"] == dropped_frees, total
-    assert total["frees"] >= 2 * STRESS_RUNS * 16 * 9 // 10, total
-    # A dropped free may also count as rejected; no other free may be.
-    assert (total["bytes_in_use"] == 0) == (dropped_frees == 0), total
-    assert total["rejected_frees"] <= dropped_frees, total
-    assert sum(1 for cpu in seen.stats if cpu["allocations"]) == 2
+    runs = 2 * STRESS_RUNS + PLAN.runs * STRESS_PLAN.again  # both CPUs, then the run again
+    assert total["failed_allocations"] == 0, f"a spurious out-of-memory: {total}"
+    assert total["allocations"] == total["frees"] == runs * 16, total
+    assert total["bytes_in_use"] == 0 and total["rejected_frees"] == 0, total
+    assert sum(1 for cpu in seen.stats if cpu["allocations"]) == 2, "both CPUs ran"
+    # `contended`: the frees deferred (and mallocs served without the lock). Not zero: the
+    # CPUs did meet, so the above held under contention, not for want of it.
+    assert total["contended"] > 0, total
 
 
 def test_clang14_stops_with_the_arena_error(tmp_path):

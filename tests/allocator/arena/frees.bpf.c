@@ -71,7 +71,7 @@ int check_sees_damage(struct __sk_buff *skb)
 	if (!ret && static_malloc_check() != 6)
 		ret = 5;
 	a->page[page].next = next;
-	a->lock = 1;					/* a heap that stays busy */
+	a->lock = bpf_get_smp_processor_id() + 1;	/* busy: held by a program this one interrupted */
 	if (!ret && static_malloc_check() != 8)
 		ret = 6;
 	a->lock = 0;
