@@ -61,6 +61,9 @@ class _Compiled:
     names: tuple[str, ...]
     numeric: tuple[bool, ...]
     complete: bool  # the format ends its line (a "\n"): the whole line must match
+    # A format of several lines ("... holding a lock,\nuse static function instead\n", 6.x):
+    # its first line alone, which a log line holds whole.
+    head: re.Pattern | None = None
 
 
 def _text_of(fmt: str) -> str:
@@ -73,7 +76,8 @@ def _entries() -> tuple[_Entry, ...]:
     in the user's cache (marshal, a few ms to load) until one of its files changes."""
     extra = grammar_dir() / EXTRA_NAME
     sources = [path for path in (CATALOGUE, extra) if path.is_file()]
-    rows = kept("messages", files_stamp(sources), lambda: [tuple(getattr(e, f.name) for f in fields(e)) for e in _build_entries(sources)])
+    # This module's own file is in the stamp: it decides what the table holds.
+    rows = kept("messages", files_stamp([*sources, Path(__file__)]), lambda: [tuple(getattr(e, f.name) for f in fields(e)) for e in _build_entries(sources)])
     return tuple(_Entry(*row) for row in rows)
 
 
@@ -87,7 +91,8 @@ def _build_entries(sources: list[Path]) -> tuple[_Entry, ...]:
     for item in items:
         text = _text_of(item["format"])
         literal = _SPLIT.split(text)
-        key = max((p.strip() for p in literal), key=len, default="")
+        # From the first line: a log line may hold only that line of a message of several.
+        key = max((p.strip() for p in _SPLIT.split(text.split("\n")[0])), key=len, default="")
         if len(key) < 3:  # a bare "%s" or "%d:": no message of its own
             continue
         entries.append(_Entry(item["format"], item["file"], item["function"], item["rejection"],
@@ -140,9 +145,12 @@ def _compile(entry: _Entry) -> _Compiled:
             pattern = r"R\d+"
         parts.append(f"({pattern})")
     parts.append(re.escape(text[position:]))
-    source = "".join(parts).replace(r"\ ", r"\s+").replace(r"\n", r"\s*")
+    source = "".join(parts).replace(r"\ ", r"\s+")
     complete = entry.format.endswith("\n")
-    return _Compiled(entry, re.compile(source), tuple(names), tuple(numeric), complete)
+    newline = re.escape("\n")
+    head = re.compile(source.split(newline, 1)[0]) if newline in source else None
+    source = source.replace(newline, r"\s*").replace(r"\n", r"\s*")
+    return _Compiled(entry, re.compile(source), tuple(names), tuple(numeric), complete, head)
 
 
 def parse_message(line: str) -> KernelMessage | None:
@@ -161,6 +169,8 @@ def parse_message(line: str) -> KernelMessage | None:
             continue
         compiled = _compile(entry)
         match = compiled.pattern.fullmatch(text)
+        if match is None and compiled.head is not None:
+            match = compiled.head.fullmatch(text)  # the first line of a message of several
         whole = match is not None
         if match is None:
             match = compiled.pattern.match(text)
