@@ -138,6 +138,16 @@ def explain(
     raise typer.Exit(commands.explain_many(logs, as_json, source, chosen, output, jsonl))
 
 
+# The build options `try` and `fix` share.
+CompilerOption = Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")]
+IncludeOption = Annotated[Optional[list[Path]], typer.Option(
+    "-I", "--include", help="Add DIR to the include path (repeatable).", metavar="DIR")]
+DefineOption = Annotated[Optional[list[str]], typer.Option(
+    "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")]
+CflagsOption = Annotated[Optional[str], typer.Option(
+    "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")]
+
+
 @app.command("try")
 @one_error_path
 def try_program(
@@ -145,13 +155,10 @@ def try_program(
         metavar="PROGRAM...", help="BPF C files (prog.bpf.c), objects (prog.bpf.o) to load as they are, "
         "or directories (their .c and .o files).")],
     kernel: Annotated[Kernel, typer.Option("--kernel", help="host, 5.10, 6.1, 6.12, 7.2, 7.3 or all.")] = Kernel.host,
-    cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
-    include_dirs: Annotated[Optional[list[Path]], typer.Option(
-        "-I", "--include", help="Add DIR to the include path (repeatable).", metavar="DIR")] = None,
-    defines: Annotated[Optional[list[str]], typer.Option(
-        "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")] = None,
-    cflags: Annotated[Optional[str], typer.Option(
-        "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")] = None,
+    cc: CompilerOption = None,
+    include_dirs: IncludeOption = None,
+    defines: DefineOption = None,
+    cflags: CflagsOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text (an array for several programs).")] = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per program and line (JSON Lines).")] = False,
     run: Annotated[int, typer.Option("--run", min=0, help="Run accepted programs N times (BPF_PROG_TEST_RUN).")] = 0,
@@ -452,13 +459,10 @@ def fix(
     kernel: Annotated[Kernel, typer.Option("--kernel", help="Prove each repair on: host, 5.10, 6.1, 6.12, 7.2, 7.3.")] = Kernel.host,
     as_diff: Annotated[bool, typer.Option("--diff", help="Print only the diff (with -o, the file is written too).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print each round and candidate as JSON.")] = False,
-    cc: Annotated[Optional[str], typer.Option("--cc", help="The compiler (default: the newest clang).")] = None,
-    include_dirs: Annotated[Optional[list[Path]], typer.Option(
-        "-I", "--include", help="Add DIR to the include path (repeatable).", metavar="DIR")] = None,
-    defines: Annotated[Optional[list[str]], typer.Option(
-        "-D", "--define", help="Define NAME[=VALUE] (repeatable).", metavar="NAME[=VALUE]")] = None,
-    cflags: Annotated[Optional[str], typer.Option(
-        "--cflags", help="Compiler flags replacing the defaults -O2 -g (also $VDOCTOR_CFLAGS).")] = None,
+    cc: CompilerOption = None,
+    include_dirs: IncludeOption = None,
+    defines: DefineOption = None,
+    cflags: CflagsOption = None,
 ) -> None:
     """Repair a rejected program: malloc renamed to the shipped allocator, then each rejection's
     repair rule, every candidate built and loaded, the smallest that loads kept.
