@@ -378,3 +378,16 @@ def test_level_1_log_without_the_states_is_loaded_again_at_level_2_in_a_qemu_ker
                            "again at level 2, one more boot of each of those kernels (--no-rerun skips this)")
     boots = [number for number, line in enumerate(said) if line.startswith("vdoctor: 6.12: booting ")]
     assert len(boots) == 2 and boots[0] < announced < boots[1], said
+
+
+@needs_kernel
+@pytest.mark.kernel
+def test_try_points_to_fix_when_a_repair_rule_applies(vdoctor):
+    """A rejection whose class has a repair rule names `vdoctor fix` (issue 23, point 5); an
+    accepted program, or a class without a rule, gets no such line."""
+    rejected = vdoctor("try", PROGRAMS / "missing_null_check.bpf.c")
+    assert f"`vdoctor fix {PROGRAMS / 'missing_null_check.bpf.c'}` has a repair rule for null-deref" in rejected.stderr
+    accepted = vdoctor("try", PROGRAMS / "accepted_counter.bpf.c")
+    assert accepted.status == 0 and "vdoctor fix" not in accepted.stderr
+    no_rule = vdoctor("try", PROGRAMS / "context_access_bad_field.bpf.c")
+    assert no_rule.status == 1 and "vdoctor fix" not in no_rule.stderr

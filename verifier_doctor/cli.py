@@ -346,9 +346,21 @@ def _try_host(built, as_json: bool, run: int, attach: str | None, log_level: int
     else:
         _render_diagnoses(diagnoses, runs, _screen(), _program_source(program), blank_between=True,
                           source_path=_source_path(program))
+        _suggest_fix(diagnoses, program)
     if attach:
         pipeline.attach_until_interrupted(obj, diagnoses, attach, attach_seconds, _screen())
     return status
+
+
+def _suggest_fix(diagnoses: list, program: Path) -> None:
+    """Point to `vdoctor fix` when a rejection's class has a repair rule (a C source only)."""
+    from .repair import RULES_DOC
+
+    classes = dict.fromkeys(d.error.error_class for d in diagnoses
+                            if d.verdict == "rejected" and d.error is not None and d.error.error_class in RULES_DOC)
+    if classes and program.suffix == ".c":
+        _say(f"vdoctor: `vdoctor fix {program}` has a repair rule for {', '.join(classes)}: it builds and "
+             f"loads each candidate patch and keeps the smallest that loads.")
 
 
 def _try_kernels(builds: dict, kernel: str, as_json: bool, log_level: int, program: Path,
