@@ -210,17 +210,22 @@ def observe(guest, obj: Path, program: str, plan: RunPlan = PLAN, cpus: list[int
 @needs_clang19
 @needs_kernel
 @pytest.mark.kernel
-@pytest.mark.parametrize("plan", [PLAN, RunPlan(runs=200, cpus=2, again=1)], ids=["once-and-again", "two-cpus"])
-def test_the_running_kernels_observer_runs_as_planned(tmp_path, one_cpu, plan):
+@pytest.mark.parametrize("plan, source, program", [
+    (PLAN, "basic.bpf.c", "basic_malloc_free"),
+    # basic_malloc_free is a one-CPU test (its heap check answers "busy" while the other CPU
+    # holds the lock); stress_shared is the classic backend's program for two CPUs at once
+    (RunPlan(runs=200, cpus=2, again=1), "stress.bpf.c", "stress_shared"),
+], ids=["once-and-again", "two-cpus"])
+def test_the_running_kernels_observer_runs_as_planned(tmp_path, one_cpu, plan, source, program):
     """The observer the checks use where the running kernel has arenas, tried on any kernel
-    with a program of the classic backend (basic.bpf.c, no arena): each CPU's run, then the
-    run again, and the counters of every CPU that ran."""
+    with programs of the classic backend (no arena): each CPU's run, then the run again, and
+    the counters of every CPU that ran."""
     from verifier_doctor.kernel.build import compile_program
 
     if len(one_cpu) < plan.cpus:
         pytest.skip(f"needs {plan.cpus} CPUs")
-    obj = compile_program(test_allocator.PROGS / "basic.bpf.c", tmp_path, CC)
-    seen = observe(None, obj, "basic_malloc_free", plan, one_cpu)
+    obj = compile_program(test_allocator.PROGS / source, tmp_path, CC)
+    seen = observe(None, obj, program, plan, one_cpu)
     assert seen.retvals == [0] * (plan.cpus + 1)
     assert sum(1 for cpu in seen.stats if cpu["allocations"]) == plan.cpus
     assert seen.arena is None and seen.globals == dict.fromkeys(GLOBALS)
