@@ -32,6 +32,8 @@ def _valid(validator, text: str) -> dict:
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(log)]
     assert not errors, errors
     assert log["version"] == "2.1.0"
+    # a log names its schema (issue 25): editors and uploaders pick the validator from it
+    assert log["$schema"].endswith("sarif-2.1.0.json"), log["$schema"]
     return log
 
 

@@ -22,6 +22,14 @@ from .text import line_in_source, source_file
 VERSION = "2.1.0"
 
 
+def _schema_uri() -> str:
+    """The `$schema` a SARIF 2.1.0 log names: sarif-kit's, the package CI converters use
+    (imported here only: it brings jsonschema, ~90 ms)."""
+    from sarif_kit.builder import SARIF_VERSION, SCHEMA_URI
+    assert SARIF_VERSION == VERSION
+    return SCHEMA_URI
+
+
 def _uri(path: Path) -> str:
     """A path as the URI CI resolves against the checkout: relative when it can be."""
     if path.is_absolute():
@@ -137,7 +145,7 @@ def sarif_log(shown: list[tuple[str | None, Diagnosis, object]], source_path: Pa
     artifacts = list(dict.fromkeys(_uri(path) for path in paths if path is not None))
     if artifacts:
         run["artifacts"] = [{"location": {"uri": uri}} for uri in artifacts]
-    return {"version": VERSION, "runs": [run]}
+    return {"$schema": _schema_uri(), "version": VERSION, "runs": [run]}
 
 
 def sarif_text(shown: list[tuple[str | None, Diagnosis, object]], source_path: Path | None,
