@@ -189,6 +189,21 @@ def test_non_owning_reference_flag(kernel):
     assert diagnose(trace).verdict == "accepted"
 
 
+def test_a_spilled_scalar_with_nothing_after_the_equals_sign_on_6_1():
+    """6.1 prints a spilled scalar that is no constant as "fp-8_w=" (its range unprinted),
+    also at the end of a branch state, "fp-32= fp-40=": a written slot holding a scalar."""
+    trace = trace_of("6.1", "helper_arg_ringbuf_output_array.L1.log")
+    (spill,) = steps_at(trace, 5)  # *(u64 *)(r10 -8) = r1
+    slot = spill.state_after.slot(-8)
+    assert slot.written and slot.marks is None and slot.value == RegValue("scalar")
+    locked = trace_of("6.1", "lock_misuse_allocator_in_lock.L2.log")
+    empty = [s for s in states(locked) if s.slot(-32) is not None and s.slot(-40) is not None
+             and s.slot(-16) is not None and s.slot(-16).value is not None]
+    assert empty and all(s.slot(-40).value == RegValue("scalar") for s in empty)
+    assert empty[0].slot(-16).value.kind == "map_value"
+    assert parse_line("bare_state_line", "R10=fp0 fp-8=P").slot(-8).value == RegValue("scalar", precise=True)
+
+
 def test_negative_stack_offset_printed_in_hex_keeps_its_sign():
     state = parse_line("bare_state_line", "R2=fp0xffffffffe0000001")
     assert state.reg(2).const == -0x1FFFFFFF
