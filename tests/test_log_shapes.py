@@ -236,6 +236,26 @@ def test_a_line_the_catalogue_says_never_rejects_is_no_error():
     assert diagnose(read_log(error).programs[0]).verdict == "rejected"
 
 
+def test_a_line_of_no_catalogue_after_the_last_instruction_is_no_error():
+    """Only a catalogued message can be the error: a line no kernel's source holds after the
+    last instruction of an accepted program (a newer kernel's remark) leaves it accepted, with
+    a caveat naming it (it was "rejected [other]"). When libbpf says the load failed and the
+    kernel's words are none of the catalogue's, they are the error, `other`."""
+    text = (LOGS / "6.18" / "accepted_counter.L2.log").read_text()
+    stats = text[text.index("verification time"):]
+    remark = text.replace(stats, "widget state pruned twice (3)\n" + stats, 1)
+    diagnosis = diagnose(read_log(remark).programs[0])
+    assert diagnosis.verdict == "accepted" and diagnosis.error is None
+    assert any("widget state pruned twice (3)" in caveat for caveat in diagnosis.caveats)
+    rejected = (LOGS / "6.18" / "missing_null_check.L1.log").read_text()
+    (trace,) = read_log(rejected).programs
+    known = diagnose(trace).error.message
+    (renamed,) = read_log(rejected.replace(known, "widget state pruned twice (3)")).programs
+    assert renamed.load_failed
+    error = diagnose(renamed).error
+    assert (error.error_class, error.message) == ("other", "widget state pruned twice (3)")
+
+
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("level", [1, 2])
 def test_optional_btf_is_no_failure(kernel, level):
