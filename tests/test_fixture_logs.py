@@ -135,10 +135,6 @@ def test_expect_files_state_the_culprit():
 # Lines of recorded logs no rule reads yet, by log: v7.2+ prints a jump with its source inline
 # after an infinite loop ("9: (15) if r1 == 0x0 goto pc-2 ; while (...) @ file.c:28").
 KNOWN_UNPARSED = {f"{kernel}/infinite_loop_wait_flag.L{level}.log": 1 for kernel in ("7.2", "7.3") for level in (1,)}
-# 6.1 prints a spilled 32-bit value's slot with nothing after '=' ("fp-8_w=", after
-# `*(u64 *)(r10 -8) = r1`); no rule reads it yet (issue 22, point 1: the grammar's).
-KNOWN_UNPARSED.update({f"6.1/helper_arg_ringbuf_output_array.L{level}.log": 1 for level in (1, 2)})
-KNOWN_UNPARSED["6.1/lock_misuse_allocator_in_lock.L2.log"] = 15
 
 
 def test_recorded_logs_are_read_whole():

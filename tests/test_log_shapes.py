@@ -189,6 +189,21 @@ def test_non_owning_reference_flag(kernel):
     assert diagnose(trace).verdict == "accepted"
 
 
+def test_a_spilled_scalar_with_nothing_after_the_equals_sign_on_6_1():
+    """6.1 prints a spilled scalar that is no constant as "fp-8_w=" (its range unprinted),
+    also at the end of a branch state, "fp-32= fp-40=": a written slot holding a scalar."""
+    trace = trace_of("6.1", "helper_arg_ringbuf_output_array.L1.log")
+    (spill,) = steps_at(trace, 5)  # *(u64 *)(r10 -8) = r1
+    slot = spill.state_after.slot(-8)
+    assert slot.written and slot.marks is None and slot.value == RegValue("scalar")
+    locked = trace_of("6.1", "lock_misuse_allocator_in_lock.L2.log")
+    empty = [s for s in states(locked) if s.slot(-32) is not None and s.slot(-40) is not None
+             and s.slot(-16) is not None and s.slot(-16).value is not None]
+    assert empty and all(s.slot(-40).value == RegValue("scalar") for s in empty)
+    assert empty[0].slot(-16).value.kind == "map_value"
+    assert parse_line("bare_state_line", "R10=fp0 fp-8=P").slot(-8).value == RegValue("scalar", precise=True)
+
+
 def test_negative_stack_offset_printed_in_hex_keeps_its_sign():
     state = parse_line("bare_state_line", "R2=fp0xffffffffe0000001")
     assert state.reg(2).const == -0x1FFFFFFF
@@ -219,6 +234,26 @@ def test_a_line_the_catalogue_says_never_rejects_is_no_error():
     assert diagnose(read_log(remark).programs[0]).verdict == "accepted"
     error = text.replace(stats, "R0 !read_ok\n" + stats, 1)
     assert diagnose(read_log(error).programs[0]).verdict == "rejected"
+
+
+def test_a_line_of_no_catalogue_after_the_last_instruction_is_no_error():
+    """Only a catalogued message can be the error: a line no kernel's source holds after the
+    last instruction of an accepted program (a newer kernel's remark) leaves it accepted, with
+    a caveat naming it (it was "rejected [other]"). When libbpf says the load failed and the
+    kernel's words are none of the catalogue's, they are the error, `other`."""
+    text = (LOGS / "6.18" / "accepted_counter.L2.log").read_text()
+    stats = text[text.index("verification time"):]
+    remark = text.replace(stats, "widget state pruned twice (3)\n" + stats, 1)
+    diagnosis = diagnose(read_log(remark).programs[0])
+    assert diagnosis.verdict == "accepted" and diagnosis.error is None
+    assert any("widget state pruned twice (3)" in caveat for caveat in diagnosis.caveats)
+    rejected = (LOGS / "6.18" / "missing_null_check.L1.log").read_text()
+    (trace,) = read_log(rejected).programs
+    known = diagnose(trace).error.message
+    (renamed,) = read_log(rejected.replace(known, "widget state pruned twice (3)")).programs
+    assert renamed.load_failed
+    error = diagnose(renamed).error
+    assert (error.error_class, error.message) == ("other", "widget state pruned twice (3)")
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

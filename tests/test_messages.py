@@ -83,7 +83,8 @@ QUOTED = [
     ("R4 invalid zero-sized read: u64=[0,31]", "helper-arg"),
     ("only read from bpf_array is supported", "btf-access"),
     ("same insn cannot be used with different pointers", "mixed-pointers"),
-    ("the prog does not allow writes to packet data", "read-only"),
+    ("the prog does not allow writes to packet data", "dynptr-slice-rdwr"),  # only bpf_dynptr_slice_rdwr's
+    ("bpf_dynptr_slice_rdwr() is not allowed", "dynptr-slice-rdwr"),  # 6.18 (verifier_messages_extra.json)
     ("helper access to the packet is not allowed", "helper-arg"),
     ("cannot pass map_type 2 into func bpf_perf_event_output#25", "helper-arg"),
     ("Expected an initialized dynptr as arg #0", "dynptr-misuse"),

@@ -72,10 +72,10 @@ def test_branch_lines_with_a_note_are_read(note):
 
 
 def test_message_glued_to_the_next_line_is_split():
-    text = _changed(COUNTER, "verification time", "cannot call exception cb directlyverification time")
+    text = _changed(COUNTER, "verification time", "insn 12 cannot call exception cb directlyverification time")
     diagnosis = diagnose(read_log(text).programs[0])
     assert diagnosis.verdict == "rejected"
-    assert diagnosis.error.message == "cannot call exception cb directly"
+    assert diagnosis.error.message == "insn 12 cannot call exception cb directly"
 
 
 @pytest.mark.parametrize("token", [

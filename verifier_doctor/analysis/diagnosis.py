@@ -50,10 +50,18 @@ class Diagnosis:
         return self.judgement.fix_site if self.judgement else None
 
 
-def _error_messages(trace: ProgramTrace) -> list[Message]:
-    """The verifier's words after the last instruction it looked at."""
+def _error_messages(trace: ProgramTrace) -> tuple[list[Message], list[Message]]:
+    """The verifier's words after the last instruction it looked at that can be its verdict,
+    and those that cannot. Only a line of the message catalogue can be the error (issue 22):
+    a line no kernel's source holds (a level-2 remark of a newer kernel) rejects nothing,
+    unless libbpf says the load failed and the kernel said nothing the catalogue holds (its
+    words are then the error, `other`: the verdict is libbpf's)."""
     last = trace.steps[-1].number if trace.steps else None
-    return [m for m in trace.messages if m.after_step == last]
+    after = [m for m in trace.messages if m.after_step == last]
+    known = [m for m in after if m.kernel is not None]
+    if known or trace.load_failed:
+        return after, []
+    return [], after
 
 
 def _primary(messages: list[Message]) -> tuple[Message, str]:
@@ -89,9 +97,12 @@ def _insn_named(message: Message) -> int | None:
 def diagnose(trace: ProgramTrace) -> Diagnosis:
     """The diagnosis of one program's log."""
     caveats: list[str] = []
-    messages = _error_messages(trace)
+    messages, unknown = _error_messages(trace)
     if trace.unparsed:
         caveats.append(f"{len(trace.unparsed)} line(s) of the log were not recognised and were skipped.")
+    if unknown:
+        caveats.append(f"{len(unknown)} line(s) after the last instruction are in no kernel's message catalogue "
+                       f"(the first: {unknown[0].text!r}); only a catalogued message can reject a program.")
     if not messages and trace.steps and trace.stats is None:
         raise IncompleteLog(
             "The log stops before the verifier's verdict (no error and no 'processed N insns' line): "

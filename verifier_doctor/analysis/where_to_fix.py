@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..model import OpKind, ProgramTrace, SourceLine, Step
 from .classes import error_class
 from .findings import Culprit, ErrorInfo, FixSite
-from .provenance import Follow, Location, Origin, Provenance, previous_step, trace_back, value_before
+from .provenance import Follow, Location, Origin, Provenance, previous_step, trace_back, value_after, value_before
 
 CONFIDENCES = ("followed", "inferred")
 # Classes whose rejection says a range is not proven: where a compiler's lowering can lose a
@@ -137,6 +137,10 @@ def _lowering(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | No
             if tested != location.register:
                 other = trace_back(trace, step, Location.reg(tested, step.frame), Follow.VALUE)
                 if other.origin_step is not None and other.origin_step.number == origin:
+                    if location.slot is not None:
+                        dropped = _spill_dropped(trace, provenance, location)
+                        if dropped is not None:
+                            return _spill_said(step, error, tested, location, dropped)
                     return _said(step, error, f"R{tested}, another register", location)
         if step.number in hops:
             location = hops[step.number]
@@ -144,8 +148,71 @@ def _lowering(trace: ProgramTrace, error: ErrorInfo, provenance: Provenance | No
     return None
 
 
+def _spill_dropped(trace: ProgramTrace, provenance: Provenance, slot: Location) -> tuple[Step, str] | None:
+    """The fill from `slot` that gave the access its value, and what the states say of it, when
+    they show the range dropped: the register after the fill is a number with no upper bound, or
+    (a log that prints no state there, 5.10 at level 1) the slot before the fill holds bytes of
+    no known value ("fp-16=mmmmmmmm"): the bound the program tested on an earlier fill did not
+    reach the slot (a spill that drops the range)."""
+    for hop in provenance.hops:  # newest first: the last fill before the access
+        insn = hop.step.insn
+        if hop.location != slot or insn.kind is not OpKind.LOAD or insn.dst is None:
+            continue
+        fill = hop.step
+        value = value_after(fill, Location.reg(insn.dst, fill.frame))
+        if value is None and fill.number + 1 < len(trace.steps):  # 5.10: the state on the next line
+            value = value_before(trace, trace.steps[fill.number + 1], insn.dst)
+        if value is not None:
+            umax = value.attr("umax")
+            if value.is_scalar and value.const is None and not (isinstance(umax, int) and umax < 1 << 63):
+                return fill, f"the state after it is R{insn.dst}={value}, with no bound"
+            return None
+        held = _slot_before(trace, fill, slot)
+        if held is not None and held.value is None and held.marks and set(held.marks) == {"m"}:
+            return fill, f"the state before it shows {slot}={held.marks}, bytes of no known value"
+        return None
+    return None
+
+
+def _slot_before(trace: ProgramTrace, step: Step, slot: Location):
+    """The stack slot as the nearest state before `step` on its path prints it."""
+    current, _ = previous_step(trace, step)
+    budget = _WALK_LIMIT
+    while current is not None and budget > 0:
+        budget -= 1
+        for state in (current.state_after, current.state_before):
+            found = state.slot(slot.slot) if state is not None and state.frame == slot.frame else None
+            if found is not None:
+                return found
+        current, _ = previous_step(trace, current)
+    return None
+
+
+def _where(step: Step) -> str:
+    """" (line 47: `code`)", or " (`code`)" where the log numbers no lines (before v6.2)."""
+    if step.source is None:
+        return ""
+    code = f"`{step.source.text.strip()}`"
+    return f" (line {step.source.line}: {code})" if step.source.line else f" ({code})"
+
+
+def _spill_said(step: Step, error: ErrorInfo, tested: int, slot: Location,
+                dropped: tuple[Step, str]) -> tuple[str, str]:
+    fill, shown = dropped
+    return (f"The program does test a bound, at instruction {step.insn.index} ({step.insn.text}){_where(step)}, "
+            f"on R{tested} filled from the stack slot {slot}; the access at {_line(error.source)} fills {slot} "
+            f"again, at instruction {fill.insn.index} ({fill.insn.text}), and {shown}: the value was spilled "
+            f"to {slot} and this kernel did not carry "
+            "the bound tested on one fill to the slot or to the next fill (a spill that drops the range: the "
+            "compiler's lowering kept the value on the stack, the source tested it once).",
+            "Test the register the access uses, after its last fill: put the test right next to the access, "
+            "with `barrier_var(idx);` (libbpf's bpf_helpers.h) before it so the compiler tests the register it "
+            "then indexes with (`barrier_var(idx); if (idx >= N) return 0; v[idx] ...`, an unsigned compare on "
+            "that variable, in its own type); or bound that register in `asm volatile`.")
+
+
 def _said(step: Step, error: ErrorInfo, tested: str, location: Location) -> tuple[str, str]:
-    where = f" ({_line(step.source)}: `{step.source.text.strip()}`)" if step.source else ""
+    where = _where(step)
     return (f"The program does test a bound, at instruction {step.insn.index} ({step.insn.text}){where}, but "
             f"on {tested}, not on {location} that the access at {_line(error.source)} uses: the bound holds "
             "for a copy the verifier does not link to the register that indexes (the source tested a 32-bit "
@@ -170,7 +237,7 @@ def judge(trace: ProgramTrace, error: ErrorInfo, culprit: Culprit | None, proven
     if site is None:
         site = FixSite(error.insn, error.source, _default_action(trace, error, culprit, suggestions or []))
     lowering = _lowering(trace, error, provenance)
-    kind = "lowering" if lowering is not None else cls.kind
+    kind = "lowering" if lowering is not None else (cls.kind_of and cls.kind_of(error)) or cls.kind
     if error.error_class == "load-error" and error.insn is None:
         kind = "environment"  # refused before the verifier: the kernel, libbpf or the user's rights
     confidence = "inferred" if lowering is not None else _confidence(error, culprit, provenance)

@@ -311,6 +311,8 @@ class LogLineTransformer(Transformer):
         text = str(label)
         offset = -_int(text.partition("-")[2].partition("_")[0])
         written = _liveness_written(text)
+        if not items:  # 6.1's "fp-8_w=": a spilled scalar whose range 6.1 does not print
+            return ("slot", StackSlot(offset, written, value=RegValue("scalar")))
         value = items[-1]
         if isinstance(value, Token):  # SLOT_MARKS
             return ("slot", StackSlot(offset, written, marks=str(value)))
@@ -356,6 +358,8 @@ class LogLineTransformer(Transformer):
             kind, precise = kind[1:], True
         if kind.endswith("P") and kind[:-1] == "inv":  # v5.10 "invP(...)"
             kind, precise = "inv", True
+        if kind == "P" and not attrs:  # 6.1's "fp-8=P": a precise spilled scalar, range unprinted
+            kind, precise = "scalar", True
         if kind == "inv":  # renamed "scalar" in v5.18
             kind = "scalar"
         flat: list[tuple[str, object]] = []

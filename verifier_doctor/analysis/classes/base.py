@@ -54,6 +54,9 @@ class ErrorClass:
     reason_in_trace: "Callable[[ProgramTrace, ErrorInfo], str | None] | None" = None
     # What the rejection usually is (one of KINDS); a diagnosis may find otherwise (lowering).
     kind: str = "source-bug"
+    # The kind of one rejection when its message says otherwise than the class's usual kind
+    # (verifier-bug's jump that no longer fits after the kernel's rewrite: a verifier limit).
+    kind_of: "Callable[[ErrorInfo], str | None] | None" = None
     # Classes whose rejections this class takes when `claim` finds, in the trace, what makes
     # them this class (a packet pointer the call before the access invalidated): the value's
     # history, rooted where this class finds its culprit.

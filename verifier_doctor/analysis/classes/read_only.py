@@ -24,7 +24,6 @@ CLASS = ErrorClass(
         "cannot write into packet",
         "frame pointer is read only",
         "only read is supported",
-        "the prog does not allow writes to packet data",
         "write to change key %s not allowed",
         "write to change key R%d not allowed",
     ),
