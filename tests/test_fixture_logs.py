@@ -64,6 +64,8 @@ def test_fixture_log_is_diagnosed_as_expected(log: Path):
         assert expect["error_source"] in error.source.text
     if expect.get("error_insn_text"):
         assert error.insn_text == expect["error_insn_text"]
+    if expect.get("error_insn") is not None:  # the instruction a message names, not the last walked
+        assert error.insn == expect["error_insn"], error.insn_text
     if expect.get("culprit_source"):
         assert diagnosis.culprit is not None, f"no culprit found; history: {diagnosis.history}"
         assert diagnosis.culprit.source is not None

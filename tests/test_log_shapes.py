@@ -107,6 +107,18 @@ def test_a_callees_state_line_read_without_its_leading_space():
     assert not [m for m in trace.messages if m.text.startswith("frame1:")]
 
 
+@pytest.mark.parametrize("kernel", ("6.12", "6.18", "7.2", "7.3"))
+def test_a_kfuncs_inline_state_of_the_same_frame_is_no_callback(kernel):
+    """Level 1: "8: (85) call bpf_iter_num_next#33004 9: R0_w=rdonly_mem(...) ... refs=1": the
+    state bpf_iter_num_next leaves for instruction 9, in the same frame (no "frame1:"), not a
+    callback's entry: the walk goes on at 9 in frame 0, and the rejected _new is in frame 0."""
+    trace = trace_of(kernel, "iterator_new_twice.L1.log")
+    (call,) = steps_at(trace, 8)
+    assert call.insn.callee.startswith("bpf_iter_num_next#") and call.insn.text == f"call {call.insn.callee}"
+    assert [step.frame for step in trace.steps] == [0] * len(trace.steps)
+    (after,) = steps_at(trace, 9)
+    assert after.state_before is not None and after.state_before.reg(0).kind == "rdonly_mem"
+
 # --- instructions -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kernel", KERNELS)

@@ -66,7 +66,8 @@ def test_no_class_names_a_message_the_catalogue_does_not_have():
     formats = {e.format.strip() for e in catalogue_entries()}
     functions = {e.function for e in catalogue_entries()}
     for cls in CLASSES_BY_NAME.values():
-        for fmt in (*cls.messages, *cls.nullable_messages):
+        fixes_for = [fmt for fix in cls.lesson.fixes for fmt in fix.messages]
+        for fmt in (*cls.messages, *cls.nullable_messages, *cls.rejected_at_named, *fixes_for):
             assert fmt in formats, f"{cls.name}: {fmt!r} is in no kernel's source"
         owned = [f for f in cls.functions if f in functions]
         assert owned or not cls.functions or cls.internal, f"{cls.name}: none of its functions prints a message"

@@ -38,7 +38,7 @@ def advise(error: "ErrorInfo", provenance: Provenance | None, trace: ProgramTrac
     seen = in_trace(trace, error) if in_trace is not None else None
     if seen:
         text = f"{text} {seen}"
-    suggestions = [fix.text for fix in taught.fixes]
+    suggestions = [fix.text for fix in taught.fixes_for(error.kernel.format if error.kernel else None)]
     specific = _specific(error, provenance)
     typed = _load_failure(error) if specific is None else None
     if specific is not None:

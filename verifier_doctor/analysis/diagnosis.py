@@ -205,8 +205,9 @@ def _error(trace: ProgramTrace, messages: list[Message], caveats: list[str]) -> 
     message = primary.text
     failing = trace.steps[-1] if trace.steps else None
     named = _insn_named(primary)
-    if named is not None and error_class == "infinite-loop":
-        # "infinite loop detected at insn 8": at level 2 the log goes on past that insn.
+    if named is not None and primary.kernel.format in class_named(error_class).rejected_at_named:
+        # "infinite loop detected at insn 8", "bpf_throw kfunc (insn 29) cannot be called from
+        # callback subprog 1": at level 2 the log goes on past that insn.
         failing = _latest_step_at(trace, named) or failing
     insn_index = failing.insn.index if failing else named
     register = _register_of(primary) or next((r for r in map(_register_of, messages) if r), None)

@@ -16,6 +16,8 @@ class Fix:
     text: str
     before: str | None = None
     after: str | None = None
+    # The messages (the catalogue's keys) this fix is for; empty: any message of its class.
+    messages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,12 @@ class Lesson:
     def after(self) -> str:
         """The same code, fixed."""
         return next(f.after for f in self.fixes if f.after)
+
+    def fixes_for(self, message: str | None) -> tuple[Fix, ...]:
+        """The fixes for a rejection with this message (its catalogue key, or None): those made
+        for it first, then those for any message of the class."""
+        made_for = tuple(fix for fix in self.fixes if message is not None and message in fix.messages)
+        return made_for + tuple(fix for fix in self.fixes if not fix.messages)
 
     def explain(self, register: str | None = None) -> str:
         return self.explanation.format(reg=register or "the register")

@@ -68,7 +68,9 @@ def _variable_offset(trace: ProgramTrace, error: ErrorInfo) -> bool:
 
 
 def _first_sentence(text: str) -> str:
-    sentence = _SENTENCE_END.split(text, 1)[0].rstrip(".")
+    # An end outside code spans: `asm volatile("" ::: "memory")` goes on past its colons.
+    end = next((m.start() for m in _SENTENCE_END.finditer(text) if text.count("`", 0, m.start()) % 2 == 0), None)
+    sentence = text[:end].rstrip(".")
     keep = len(sentence) > 1 and sentence[1].isupper()  # "GPL-only ...", "BPF_..."
     return sentence if keep else sentence[:1].lower() + sentence[1:]
 

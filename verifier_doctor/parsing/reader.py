@@ -592,9 +592,10 @@ class _TraceBuilder:
             self.frame += 1
             self.return_stack.append(quick.index + 1)
             self.expected_next = (quick.target,)
-        elif quick.flow == _CALL and quick.pending is not None:
+        elif quick.flow == _CALL and quick.pending is not None and (_frame_of(quick.pending[1]) or 0) > self.frame:
             # The helper calls its callback: the walk goes on there, one frame deeper, and
-            # comes back to the call itself, which the verifier checks again.
+            # comes back to the call itself, which the verifier checks again. (A state of
+            # this frame is the next instruction's: "call bpf_iter_num_next#63619 9: R0=...".)
             self.frame += 1
             self.return_stack.append(quick.index)
             self.expected_next = (quick.pending[0],)

@@ -67,3 +67,7 @@ class ErrorClass:
     # What the class adds from the whole walk (too-complex: where the verifier's budget went,
     # analysis/profile.py), shown beside the diagnosis; None when it has nothing to add.
     profile: "Callable[[ProgramTrace, ErrorInfo], object | None] | None" = None
+    # Messages whose instruction ("insn %d") is the rejected one, though the verifier walked on
+    # past it before saying so (a loop found on a later visit; a throw in a callback, reported
+    # after the whole program and its exception callback were walked).
+    rejected_at_named: tuple[str, ...] = ()

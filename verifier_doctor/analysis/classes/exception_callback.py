@@ -20,6 +20,11 @@ CLASS = ErrorClass(
         "exception cb only supports single integer argument",
         "insn %d cannot call exception cb directly",
     ),
+    # Both are found when the call is walked, and said after the exception callback was.
+    rejected_at_named=(
+        "bpf_throw kfunc (insn %d) cannot be called from callback subprog %d",
+        "insn %d cannot call exception cb directly",
+    ),
     lesson=Lesson(
         "exception-callback",
         "bpf_throw and exception callbacks used against their rules",
@@ -39,7 +44,14 @@ CLASS = ErrorClass(
                 'SEC("tc") __exception_cb(handler)\n'
                 "int prog(struct __sk_buff *skb) { if (!skb->len) bpf_throw(1); return 0; }"),
             Fix("Throw from the main program or its static subprograms, not from a bpf_loop or timer "
-                "callback; return an error code from the callback instead."),
+                "callback; return an error code from the callback instead.",
+                "static long step(__u64 i, void *ctx)\n"
+                "{ if (bad(i)) bpf_throw(1); return 0; }  /* throw in bpf_loop's callback */",
+                "static long step(__u64 i, void *ctx)\n"
+                "{ if (bad(i)) { *(int *)ctx = 1; return 1; } return 0; }  /* stop, say why */\n"
+                "bpf_loop(n, step, &failed, 0);\n"
+                "if (failed) bpf_throw(1);",
+                messages=("bpf_throw kfunc (insn %d) cannot be called from callback subprog %d",)),
         ),
         ("6.7: bpf_throw and exception callbacks.",),
     ),

@@ -14,6 +14,7 @@ CLASS = ErrorClass(
         "push_insn",
         "sort_subprogs_topo",
     ),
+    rejected_at_named=("infinite loop detected at insn %d",),
     lesson=Lesson(
         "infinite-loop",
         "A loop the verifier cannot prove ends",

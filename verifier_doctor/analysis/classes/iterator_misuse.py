@@ -10,9 +10,20 @@ from ..provenance import Follow
 from .base import ErrorClass
 
 
+# The rejections of a _new given an iterator that is live already (the catalogue's keys:
+# "expected uninitialized iter_num as arg #0" until 6.x, "... as R1" from 7.2).
+_ALREADY_MADE = (
+    "expected uninitialized iter_%s as arg #%d",
+    "expected uninitialized iter_%s as %s",
+)
+
+
 def culprit(trace: ProgramTrace, error: ErrorInfo) -> Culprit | None:
-    """The iterator's last call before this one (the _destroy before a _next), or, when the
-    iterator is not at a constant stack offset, where the offset came from."""
+    """The iterator's last call before this one (the _destroy before a _next); for a second
+    _new, the call that made the iterator (its first on the path); or, when the iterator is
+    not at a constant stack offset, where the offset came from."""
+    if error.kernel is not None and error.kernel.format in _ALREADY_MADE:
+        return stack_object_culprit(trace, "the iterator was made here, and is still live", first=True)
     return stack_object_culprit(trace, "the last call that was given this iterator")
 
 
