@@ -10,7 +10,8 @@
 3. Every `__failure` program, and N `__success` ones spread over the list, is loaded on
    its own on the running kernel by the project's loader (libbpf through ctypes), at log
    level 1 and 2, each program in a child process with a timeout. The logs are libbpf's
-   output as a user sees it; they go to the scratch directory, never into the repository.
+   output as a user sees it (the lines our loader adds for `vdoctor try` are left out); they
+   go to the scratch directory, never into the repository.
 4. One `vdoctor explain --jsonl` over every log, compared with what libbpf said:
    (a) logs with unparsed lines, by family, a sample line each; (b) wrong verdicts;
    (c) rejections left class `other`, by message; then a summary table.
@@ -205,7 +206,9 @@ def load_one(obj: Path, name: str, logs: Path) -> None:
 
     for level in (1, 2):
         result = load_program(obj, name, level)
-        (logs / f"{obj.stem}.{name}.L{level}.log").write_text(result.log)
+        # libbpf's output as a user sees it: without the lines our loader adds for `try`.
+        log = "".join(line for line in result.log.splitlines(keepends=True) if not line.startswith("vdoctor: "))
+        (logs / f"{obj.stem}.{name}.L{level}.log").write_text(log)
         print(json.dumps({"level": level, "accepted": result.accepted, "errno": result.error}), flush=True)
 
 
@@ -227,8 +230,10 @@ def load(work: Path, successes: int, timeout: float) -> list[dict]:
             row["loads"] = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
             if done.returncode != 0:
                 row["crash"] = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as expired:  # level 1 may have finished
             row["timed_out"] = True
+            out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else expired.stdout or ""
+            row["loads"] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         manifest.append(row)
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -262,6 +267,13 @@ def family(line: str) -> str:
     return "new shape: " + " ".join(shape.split()[:4])
 
 
+def libbpf_cause(log: Path) -> str:
+    """libbpf's line that says why a load failed before the verifier (the last failing step)."""
+    lines = [line for line in log.read_text(errors="replace").splitlines()
+             if line.startswith("libbpf: ") and "failed" in line and "failed to load object" not in line]
+    return re.sub(r"'[^']*'", "'X'", lines[-1]) if lines else "no libbpf line says why"
+
+
 def explain_all(work: Path) -> dict[str, dict]:
     """`vdoctor explain --jsonl` over every log, in one process: the objects by log path."""
     vdoctor = Path(sys.executable).with_name("vdoctor")
@@ -283,7 +295,8 @@ def check(work: Path) -> int:
     explained = explain_all(work)
 
     unparsed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # family -> (log, line)
-    logs_unparsed, wrong, others, bugs, missing = set(), [], defaultdict(list), [], []
+    logs_unparsed, others, bugs, missing = set(), defaultdict(list), [], []
+    wrong: dict[tuple, list[str]] = defaultdict(list)  # (libbpf, vdoctor, message) -> logs
     loaded = Counter()
     for row in manifest:
         loaded["timed out" if row["timed_out"] else "crashed" if row.get("crash") else "loaded"] += 1
@@ -299,8 +312,10 @@ def check(work: Path) -> int:
                 logs_unparsed.add(log)
             said = "accepted" if load["accepted"] else "rejected"
             if obj["verdict"] != said:
-                message = (obj.get("error") or {}).get("message")
-                wrong.append((log, said, obj["verdict"], message))
+                message = (obj.get("error") or {}).get("message") or ""
+                if obj["verdict"] == "error":  # not read as a log: what libbpf said instead
+                    message += " | " + libbpf_cause(work / "logs" / log)
+                wrong[(said, obj["verdict"], re.sub(r"\d+", "N", message))].append(log)
             error = obj.get("error") or {}
             if obj["verdict"] == "rejected" and error.get("class") == "other":
                 others[re.sub(r"\d+", "N", error.get("message") or "")].append(log)
@@ -313,9 +328,10 @@ def check(work: Path) -> int:
         log, line = hits[0]
         out.append(f"{len({h[0] for h in hits}):5} logs {len(hits):6} lines  {name}")
         out.append(f"      e.g. {log}: {line}")
-    out.append("== (b) wrong verdicts (libbpf said / vdoctor said) ==")
-    for log, said, verdict, message in wrong:
-        out.append(f"  {log}: {said} / {verdict}  ({message})")
+    out.append("== (b) wrong verdicts (libbpf said / vdoctor said: its message), numbers folded ==")
+    for (said, verdict, message), hits in sorted(wrong.items(), key=lambda kv: -len(kv[1])):
+        out.append(f"{len(hits):5}  {said} / {verdict}: {message}")
+        out.append(f"      e.g. {hits[0]}")
     out.append("== (c) rejections left `other`, by message ==")
     for message, hits in sorted(others.items(), key=lambda kv: -len(kv[1])):
         out.append(f"{len(hits):5}  {message}")
@@ -337,7 +353,8 @@ def check(work: Path) -> int:
         ("  libbpf: rejected", loaded["rejected"]),
         ("(a) logs with unparsed lines", len(logs_unparsed)),
         ("    unparsed families", len(unparsed)),
-        ("(b) wrong verdicts", len(wrong)),
+        ("(b) wrong verdicts", sum(map(len, wrong.values()))),
+        ("    of which rejections read as no log", sum(len(v) for k, v in wrong.items() if k[1] == "error")),
         ("(c) rejections left `other`", sum(map(len, others.values()))),
         ("    rejections in `verifier-bug`", len(bugs)),
     ]
