@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: deps venv test test-allocator-matrix demo fixtures messages bench clean
+.PHONY: deps venv test test-allocator-matrix demo fixtures messages bench selftest-check clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -43,6 +43,10 @@ messages: deps venv
 bench: deps venv
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_allocator.py
+
+# vdoctor on the kernel's own BPF selftests (not part of make test): docs/selftest-check.md.
+selftest-check: deps venv
+	nice -n 10 $(BIN)/python scripts/selftest_check.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

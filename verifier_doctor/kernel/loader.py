@@ -303,6 +303,14 @@ def optional_programs(obj: Path) -> set[str]:
         listing.close()
 
 
+def load_program(obj: Path, name: str, log_level: int = 1) -> ProgramLoad:
+    """Load only program `name` of `obj` at `log_level`, as load_each_program loads each."""
+    _require_kernel()
+    opened, result = _load(_check_file(obj), name, log_level)
+    opened.close()
+    return result
+
+
 def reload_at_level_2(obj: Path, name: str, log_bytes: int = RERUN_LOG_BYTES) -> ProgramLoad:
     """Load program `name` of `obj` again at log level 2 into a buffer of `log_bytes`."""
     opened, result = _load(_check_file(obj), name, 2, log_bytes)
