@@ -86,6 +86,21 @@ def _recorded(stem: str):
     return _diagnosis(log.read_text(), expect["program"])
 
 
+def test_libbpf_s_btf_load_log_is_libbpf_s_lines():
+    """The kernel refused the object's BTF (a naked function's unnamed parameter), libbpf dumped
+    the kernel's BTF log, a hundred lines of types without its prefix, and went on without BTF;
+    the map then failed. As libbpf alone prints it (no `vdoctor:` line; a selftest runner, any
+    libbpf loader), that is a loader's output, not prose: the map's failure is the error."""
+    stem = "load_error_naked_btf_map"
+    text = (ROOT / "fixtures" / "logs" / "6.18" / f"{stem}.L1.log").read_text()
+    assert "-- BEGIN BTF LOAD LOG ---" in text and "BTF is optional, ignoring." in text
+    libbpf_alone = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("vdoctor:"))
+    assert len(libbpf_alone.splitlines()) > 80
+    error = _diagnosis(libbpf_alone, TYPED[stem]["program"]).error
+    assert error.error_class == "load-error"
+    assert error.message.startswith("map 'packets': failed to create")
+
+
 def test_a_verifier_rejection_beside_a_refusal_is_a_rejection():
     """One object, one program refused before the verifier and one it rejected: status 1,
     the program the verifier read is what the user fixes first; refusals alone give 2."""

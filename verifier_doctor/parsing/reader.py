@@ -46,6 +46,10 @@ _VDOCTOR_PREFIX = "vdoctor: "
 # libbpf >= 0.7 wraps each program's log in these markers; older libbpf said "DUMP LOG".
 _BEGIN_MARKERS = ("-- BEGIN PROG LOAD LOG --", "-- BEGIN DUMP LOG ---")
 _END_MARKERS = ("-- END PROG LOAD LOG --", "-- END LOG --")
+# libbpf's dump of the kernel's BTF log when the kernel refuses the object's BTF (libbpf 0.6 on:
+# "-- BEGIN BTF LOAD LOG ---", the types, the kernel's complaint, "-- END BTF LOAD LOG --"):
+# libbpf's own lines, never the verifier's; libbpf then goes on without BTF.
+_BTF_LOG_MARKERS = ("-- BEGIN BTF LOAD LOG ---", "-- END BTF LOAD LOG --")
 # bpftrace -v frames a program's log with "The verifier log:" (accepted) or "Error log:"
 # (rejected), and prints its own lines with these prefixes, which end the log.
 _BPFTRACE_BEGIN = ("The verifier log:", "Error log:")
@@ -825,11 +829,19 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
     def wrapped(body: str) -> None:
         wrapper.append(_Wrapped(len(wrapper), len(sections), _prog_name(body), body))
 
+    in_btf_log = False
     for line in _unwrap_go_errors(lines):
         text_lines += 1
+        if in_btf_log:
+            loader_lines += 1
+            in_btf_log = line.strip() != _BTF_LOG_MARKERS[1]
+            continue
         if line.startswith(_LIBBPF_PREFIX):
             loader_lines += 1
             body = line[len(_LIBBPF_PREFIX):]
+            if body.strip() == _BTF_LOG_MARKERS[0]:
+                in_btf_log = True
+                continue
             if any(marker in body for marker in _BEGIN_MARKERS):
                 if current is not None:
                     current.end_at = len(wrapper)
