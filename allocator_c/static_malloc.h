@@ -610,10 +610,9 @@ static __sm_inline struct static_malloc_stats *__sm_stats(void)
 			(counter) += (v);				\
 	} while (0)
 
-static __sm_inline void __sm_count_alloc(__u64 bytes, bool busy, bool atomic)
+/* ... into the counters at s (this CPU's; NULL: none). */
+static __sm_inline void __sm_count_alloc_in(struct static_malloc_stats *___s, __u64 bytes, bool busy, bool atomic)
 {
-	struct static_malloc_stats *___s = __sm_stats();
-
 	if (!___s)
 		return;
 	if (busy)
@@ -628,10 +627,8 @@ static __sm_inline void __sm_count_alloc(__u64 bytes, bool busy, bool atomic)
 		___s->peak_bytes = ___s->bytes_in_use;
 }
 
-static __sm_inline void __sm_count_free(__u64 bytes, bool busy, bool atomic)
+static __sm_inline void __sm_count_free_in(struct static_malloc_stats *___s, __u64 bytes, bool busy, bool atomic)
 {
-	struct static_malloc_stats *___s = __sm_stats();
-
 	if (!___s)
 		return;
 	if (busy)
@@ -643,6 +640,9 @@ static __sm_inline void __sm_count_free(__u64 bytes, bool busy, bool atomic)
 	__sm_add(atomic, ___s->frees, 1);
 	__sm_add(atomic, ___s->bytes_in_use, -bytes);
 }
+
+#define __sm_count_alloc(bytes, busy, atomic)	__sm_count_alloc_in(__sm_stats(), bytes, busy, atomic)
+#define __sm_count_free(bytes, busy, atomic)	__sm_count_free_in(__sm_stats(), bytes, busy, atomic)
 
 /* Take this CPU's guard: the CPU's value, or NULL when an allocator call of
  * this CPU is under way (we interrupted it) and the cache is not ours. */
@@ -1123,7 +1123,7 @@ __sm_global __u64 __sm_arena_malloc(__u64 size)
 			___in = ((___v - 1) % __SM_PAGE) >> (4 + ___c);
 			__sync_fetch_and_and(&___a->page[(___v - 1) / __SM_PAGE].deferred[(___in >> 6) & 3],
 					     ~(1ULL << (___in & 63)));
-			__sm_count_alloc(16ULL << ___c, false, false);
+			__sm_count_alloc_in(&___m->stats, 16ULL << ___c, false, false);
 			__sm_unguard(___m);
 			return (__u64)&___a->data[___v - 1];
 		}
@@ -1166,7 +1166,7 @@ __sm_global __u64 __sm_arena_free(__u64 ptr)
 		    !(___a->page[___off / __SM_PAGE].deferred[___w] & ___mask)) {
 			__sync_fetch_and_or(&___a->page[___off / __SM_PAGE].deferred[___w], ___mask);
 			___m->slot[___c & (__SM_CLASSES - 1)] = ___off + 1;
-			__sm_count_free(___n, false, false);
+			__sm_count_free_in(&___m->stats, ___n, false, false);
 			__sm_unguard(___m);
 			return ___n;
 		}
