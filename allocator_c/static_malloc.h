@@ -118,6 +118,7 @@
  *       7.2 and 7.3, in XDP and TC programs; 6.9..6.11 are not tested.
  *       Only STATIC_MALLOC_HEAP_SIZE (a multiple of 4096, 8 KiB .. 64 MiB,
  *       default 64 KiB), STATIC_MALLOC_SPIN_TRIES (see Contention),
+ *       STATIC_MALLOC_CACHE_BYTES (see Per-CPU cache below),
  *       STATIC_MALLOC_REPLACE and STATIC_MALLOC_ARENA_EXTERN apply; PERCPU,
  *       NO_LOCK and INLINE are compile errors with it.
  *     Pages: the heap is one zero-initialized __arena global (section
@@ -141,13 +142,37 @@
  *       __sm_check_locked). malloc(0) returns a unique 16-byte block. One
  *       lock word for the whole heap (see Contention); loops
  *       are bounded by may_goto (v6.9), so the heap functions are verified
- *       once: 8,006 processed insns for a program with one malloc and one
- *       free, 8,039 with two of each, on 6.12 (`vdoctor try
- *       tests/allocator/arena/cost.bpf.c --kernel 6.12 --json`; 8,997 and
- *       9,010 before the deferred list). Before it, a 64-byte malloc+free
+ *       once: 10,482 processed insns for a program with one malloc and one
+ *       free, 10,495 with two of each, on 6.12 (`vdoctor try
+ *       tests/allocator/arena/cost.bpf.c --kernel 6.12 --json`; 8,006 and
+ *       8,039 before the per-CPU cache, 8,997 and 9,010 before the deferred
+ *       list). Before the deferred list, a 64-byte malloc+free
  *       pair took 39-46 ns on 6.18 (three runs of `vdoctor try
  *       tests/allocator/arena/cost.bpf.c --run 200`, pairs_1000 / 1000);
- *       not measured since (this machine's kernel has no arenas).
+ *       not measured since on a real CPU (this machine's kernel has no
+ *       arenas; make bench times the arena in a 6.12 guest under QEMU's
+ *       emulation, beside the classic backend in the same guest).
+ *     Per-CPU cache: as in the classic backend, a freed slab block of a
+ *       cached class is parked in its CPU's cache, one slot per class, and
+ *       the next malloc of that class on that CPU takes it back without the
+ *       heap's lock: a plain load and store of the slot, and one atomic
+ *       instruction on the block's mark. Cached: the smallest classes whose
+ *       blocks fit in STATIC_MALLOC_CACHE_BYTES together (default
+ *       min(HEAP_SIZE/16, 2048): 16 .. 1024 bytes from a 32 KiB heap up,
+ *       16 .. 256 in 8 KiB); 0 turns the cache off. A parked block stays
+ *       handed out in its page's bitmap and is marked in deferred[] (with
+ *       an atomic or), so a second free of it, on any CPU, is refused; a
+ *       parked block counts as freed in the statistics. A malloc that finds
+ *       no block moves this CPU's parked blocks to the deferred list and
+ *       tries again; blocks parked on other CPUs stay there (at most
+ *       STATIC_MALLOC_CACHE_BYTES per CPU), so a request for nearly the
+ *       whole heap can fail while another CPU holds parked blocks.
+ *       Each CPU's calls are serialized by a guard word in its value of
+ *       `static_stats` (a plain load and store, as in the classic backend,
+ *       enough where a program cannot be preempted by another on its CPU):
+ *       a program that interrupts an allocator call on the same CPU finds
+ *       the guard taken, leaves the cache alone and goes to the heap under
+ *       its lock (Contention), counting with atomic adds.
  *     Contention: the lock word (compare-and-swap in the arena) holds its
  *       holder's CPU + 1. malloc returns NULL only when no block of that size
  *       can be had; a busy heap is waited out or served from elsewhere:
@@ -198,7 +223,8 @@
  *       To pass a heap pointer to a global function of your own, tag the
  *       parameter __arg_arena (defined here).
  *     Statistics: the same per-CPU map `static_stats` as the classic
- *       backend (struct static_malloc_stats per CPU, key 0; sum the CPUs).
+ *       backend (each CPU's value, key 0, starts with a struct
+ *       static_malloc_stats, then that CPU's cache, internal; sum the CPUs).
  *     Linking (bpftool gen object): in every object but one, define
  *       STATIC_MALLOC_ARENA_EXTERN before the include, so that it uses the
  *       other object's heap (the linker would append every copy to the
@@ -419,8 +445,16 @@
 #define STATIC_MALLOC_SPIN_TRIES (1 << 23)
 #endif
 
+/* Bytes of freed small blocks each CPU keeps for its next mallocs (see
+ * Per-CPU cache in the manual); 0 turns the cache off. */
+#ifndef STATIC_MALLOC_CACHE_BYTES
+#define STATIC_MALLOC_CACHE_BYTES (STATIC_MALLOC_HEAP_SIZE / 16 < 2048 ? STATIC_MALLOC_HEAP_SIZE / 16 : 2048)
+#endif
+
 _Static_assert(STATIC_MALLOC_HEAP_SIZE % 4096 == 0,
 	       "STATIC_MALLOC_ARENA: STATIC_MALLOC_HEAP_SIZE must be a multiple of 4096 (the arena's page)");
+_Static_assert(STATIC_MALLOC_CACHE_BYTES >= 0 && STATIC_MALLOC_CACHE_BYTES <= STATIC_MALLOC_HEAP_SIZE / 2,
+	       "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap");
 _Static_assert(STATIC_MALLOC_HEAP_SIZE >= 8192 && STATIC_MALLOC_HEAP_SIZE <= 64 * 1024 * 1024,
 	       "STATIC_MALLOC_ARENA: STATIC_MALLOC_HEAP_SIZE must be between 8 KiB and 64 MiB");
 _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= (1 << 23),
@@ -452,6 +486,14 @@ _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= (1 <
 #define __SM_RUN	2		/* first page of a multi-page block */
 #define __SM_TAIL	3		/* the other pages of that block */
 #define __SM_MAP_TYPE_ARENA 33		/* BPF_MAP_TYPE_ARENA (uapi, v6.9) */
+
+/* Slab classes with a slot in each CPU's cache: the smallest ones whose
+ * blocks (16 + 32 + ... + (16 << c), i.e. (32 << c) - 16 bytes) fit in
+ * STATIC_MALLOC_CACHE_BYTES together. */
+#define __SM_CACHED(c)	((32U << (c)) - 16 <= STATIC_MALLOC_CACHE_BYTES)
+#define __SM_CACHED_CLASSES						\
+	(__SM_CACHED(0) + __SM_CACHED(1) + __SM_CACHED(2) + __SM_CACHED(3) + \
+	 __SM_CACHED(4) + __SM_CACHED(5) + __SM_CACHED(6) + __SM_CACHED(7))
 
 /* v6.9 may_goto: true until the program has looped ~8M times (then false).
  * Used as `i < n && __sm_can_loop`: the verifier then checks a loop body
@@ -528,64 +570,96 @@ extern struct __sm_arena __arena __sm_heap_arena;
 struct __sm_arena __arena __sm_heap_arena __sm_weak;
 #endif
 
-/* Counters per CPU, as in the classic backend (key 0, summed over CPUs). */
+/* Each CPU's value (key 0): its counters, as in the classic backend (sum
+ * them over the CPUs), then its cache: one slot per cached slab class, the
+ * offset + 1 of a freed block parked there (0: empty), and the guard that
+ * serializes this CPU's calls (see Per-CPU cache in the manual). */
+struct __sm_cpu {
+	struct static_malloc_stats stats;
+	__u64 guard;
+	__u64 slot[__SM_CLASSES];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct static_malloc_stats);
+	__type(value, struct __sm_cpu);
 } static_stats __sm_weak SEC(".maps");
 
-static __sm_inline struct static_malloc_stats *__sm_stats(void)
+static __sm_inline struct __sm_cpu *__sm_this_cpu(void)
 {
 	__u32 ___k = 0;
 
 	return bpf_map_lookup_elem(&static_stats, &___k);
 }
 
-/* Counters of one call. `busy`: the call did not get the heap's lock, so it
- * may have interrupted this CPU's own call (which counts with plain adds):
- * atomic adds, and one more in `contended`. */
-#define __sm_add(busy, counter, v)					\
+static __sm_inline struct static_malloc_stats *__sm_stats(void)
+{
+	return (struct static_malloc_stats *)__sm_this_cpu();
+}
+
+/* Counters of one call. `busy`: the call did not get the heap's lock (one
+ * more in `contended`). `atomic`: it may have interrupted this CPU's own
+ * call (which counts with plain adds): atomic adds. */
+#define __sm_add(atomic, counter, v)					\
 	do {								\
-		if (busy)						\
+		if (atomic)						\
 			__sync_fetch_and_add(&(counter), (v));		\
 		else							\
 			(counter) += (v);				\
 	} while (0)
 
-static __sm_inline void __sm_count_alloc(__u64 bytes, bool busy)
+/* ... into the counters at s (this CPU's; NULL: none). */
+static __sm_inline void __sm_count_alloc_in(struct static_malloc_stats *___s, __u64 bytes, bool busy, bool atomic)
 {
-	struct static_malloc_stats *___s = __sm_stats();
-
 	if (!___s)
 		return;
 	if (busy)
 		__sync_fetch_and_add(&___s->contended, 1);
 	if (!bytes) {
-		__sm_add(busy, ___s->failed_allocations, 1);
+		__sm_add(atomic, ___s->failed_allocations, 1);
 		return;
 	}
-	__sm_add(busy, ___s->allocations, 1);
-	__sm_add(busy, ___s->bytes_in_use, bytes);
+	__sm_add(atomic, ___s->allocations, 1);
+	__sm_add(atomic, ___s->bytes_in_use, bytes);
 	if (___s->bytes_in_use > ___s->peak_bytes)
 		___s->peak_bytes = ___s->bytes_in_use;
 }
 
-static __sm_inline void __sm_count_free(__u64 bytes, bool busy)
+static __sm_inline void __sm_count_free_in(struct static_malloc_stats *___s, __u64 bytes, bool busy, bool atomic)
 {
-	struct static_malloc_stats *___s = __sm_stats();
-
 	if (!___s)
 		return;
 	if (busy)
 		__sync_fetch_and_add(&___s->contended, 1);
 	if (!bytes) {
-		__sm_add(busy, ___s->rejected_frees, 1);
+		__sm_add(atomic, ___s->rejected_frees, 1);
 		return;
 	}
-	__sm_add(busy, ___s->frees, 1);
-	__sm_add(busy, ___s->bytes_in_use, -bytes);
+	__sm_add(atomic, ___s->frees, 1);
+	__sm_add(atomic, ___s->bytes_in_use, -bytes);
+}
+
+#define __sm_count_alloc(bytes, busy, atomic)	__sm_count_alloc_in(__sm_stats(), bytes, busy, atomic)
+#define __sm_count_free(bytes, busy, atomic)	__sm_count_free_in(__sm_stats(), bytes, busy, atomic)
+
+/* Take this CPU's guard: the CPU's value, or NULL when an allocator call of
+ * this CPU is under way (we interrupted it) and the cache is not ours. */
+static __sm_inline struct __sm_cpu *__sm_guard(void)
+{
+	struct __sm_cpu *___m = __sm_this_cpu();
+
+	if (!___m || *(volatile __u64 *)&___m->guard)
+		return NULL;
+	*(volatile __u64 *)&___m->guard = 1;
+	return ___m;
+}
+
+static __sm_inline void __sm_unguard(struct __sm_cpu *m)
+{
+	if (m)
+		*(volatile __u64 *)&m->guard = 0;
 }
 
 /* The lock word's value while this CPU holds it. */
@@ -1010,23 +1084,63 @@ __sm_global __u64 __sm_arena_take(__u64 size)
 	return ___o ? ___usable << 32 | ___o : 0;
 }
 
-/* The heap operations, verified once per program (global functions). */
+/* With this CPU's guard: move this CPU's parked blocks (marked deferred
+ * already) to the deferred list, which the next lock holder gives back;
+ * how many moved. */
+__sm_global __u64 __sm_arena_flush(void)
+{
+	struct __sm_cpu *___m = __sm_this_cpu();
+	__u64 ___v, ___n = 0;
+	__u32 ___c;
+
+	if (!___m)
+		return 0;
+	for (___c = 0; ___c < __SM_CACHED_CLASSES; ___c++) {
+		___v = ___m->slot[___c];
+		if (___v && __sm_arena_defer_push(___v - 1)) {
+			___m->slot[___c] = 0;
+			___n++;
+		}
+	}
+	return ___n;
+}
+
+/* The heap operations, verified once per program (global functions).
+ * First this CPU's cache, without the lock (see Per-CPU cache). */
 __sm_global __u64 __sm_arena_malloc(__u64 size)
 {
 	struct __sm_arena __arena *___a = &__sm_heap_arena;
-	__u64 ___r;
-	bool ___busy = !__sm_lock(___a, __sm_me());
+	struct __sm_cpu *___m = __sm_guard();
+	__u64 ___r, ___v;
+	__u32 ___c = __sm_class(size), ___in;
+	bool ___busy;
 
+	if (___m && size <= __SM_SLAB_MAX && ___c < __SM_CACHED_CLASSES) {
+		___v = ___m->slot[___c & (__SM_CLASSES - 1)];
+		if (___v && ___v <= STATIC_MALLOC_HEAP_SIZE) {
+			___m->slot[___c & (__SM_CLASSES - 1)] = 0;
+			/* unmark it: an atomic and, other CPUs mark in that word too */
+			___in = ((___v - 1) % __SM_PAGE) >> (4 + ___c);
+			__sync_fetch_and_and(&___a->page[(___v - 1) / __SM_PAGE].deferred[(___in >> 6) & 3],
+					     ~(1ULL << (___in & 63)));
+			__sm_count_alloc_in(&___m->stats, 16ULL << ___c, false, false);
+			__sm_unguard(___m);
+			return (__u64)&___a->data[___v - 1];
+		}
+	}
+	___busy = !__sm_lock(___a, __sm_me());
 	if (___busy) {
 		___r = 0;	/* see Contention in the manual */
 	} else {
 		___r = __sm_arena_take(size);
-		/* again when blocks were freed (deferred) while we looked */
-		if (!___r && (__u32)*(volatile __u64 __arena *)&___a->deferred)
+		/* again when blocks were freed (deferred) while we looked, or
+		 * this CPU's cache held some */
+		if (!___r && ((___m && __sm_arena_flush()) || (__u32)*(volatile __u64 __arena *)&___a->deferred))
 			___r = __sm_arena_take(size);
 		__sm_unlock(___a);
 	}
-	__sm_count_alloc(___r >> 32, ___busy);
+	__sm_count_alloc(___r >> 32, ___busy, ___busy || !___m);
+	__sm_unguard(___m);
 	return ___r ? (__u64)&___a->data[(__u32)___r - 1] : 0;
 }
 
@@ -1034,22 +1148,42 @@ __sm_global __u64 __sm_arena_malloc(__u64 size)
 __sm_global __u64 __sm_arena_free(__u64 ptr)
 {
 	struct __sm_arena __arena *___a = &__sm_heap_arena;
-	__u64 ___n, ___off;
+	struct __sm_cpu *___m;
+	__u64 ___n, ___off, ___mask = 0;
+	__u32 ___w = 0, ___c;
 
 	if (!ptr)
 		return 0;
 	___off = __sm_offset_of(___a, ptr);
+	___m = __sm_guard();
+	if (___m) {
+		/* park a live, unmarked block of a cached class in its empty slot:
+		 * marked deferred, so that a second free of it is refused */
+		___n = __sm_locate(___a, ___off, &___w, &___mask);
+		___c = __sm_class(___n);
+		if (___n && ___n <= __SM_SLAB_MAX && ___c < __SM_CACHED_CLASSES &&
+		    !___m->slot[___c & (__SM_CLASSES - 1)] &&
+		    !(___a->page[___off / __SM_PAGE].deferred[___w] & ___mask)) {
+			__sync_fetch_and_or(&___a->page[___off / __SM_PAGE].deferred[___w], ___mask);
+			___m->slot[___c & (__SM_CLASSES - 1)] = ___off + 1;
+			__sm_count_free_in(&___m->stats, ___n, false, false);
+			__sm_unguard(___m);
+			return ___n;
+		}
+	}
 	if (!__sm_trylock(___a, __sm_me())) {
 		/* busy: never wait for a free, defer it */
 		___n = __sm_defer(___a, ___off);
-		__sm_count_free(___n, true);
+		__sm_count_free(___n, true, true);
+		__sm_unguard(___m);
 		return ___n;
 	}
 	if ((__u32)*(volatile __u64 __arena *)&___a->deferred)
 		__sm_arena_drain();
 	___n = __sm_block_locked(___a, ___off, __SM_RELEASE);
 	__sm_unlock(___a);
-	__sm_count_free(___n, false);
+	__sm_count_free(___n, false, !___m);
+	__sm_unguard(___m);
 	return ___n;
 }
 
@@ -1084,7 +1218,7 @@ __sm_global __u64 __sm_arena_calloc(__u64 nmemb, __u64 size)
 	__u64 ___p;
 
 	if (size && nmemb > STATIC_MALLOC_HEAP_SIZE / size) {
-		__sm_count_alloc(0, false);	/* overflow, or more than the heap */
+		__sm_count_alloc(0, false, true);	/* overflow, or more than the heap */
 		return 0;
 	}
 	___p = __sm_arena_malloc(nmemb * size);
@@ -1105,7 +1239,7 @@ __sm_global __u64 __sm_arena_realloc(__u64 ptr, __u64 size)
 	}
 	___old = __sm_arena_usable(ptr);
 	if (!___old) {
-		__sm_count_free(0, false);	/* not a live block: refused, nothing changes */
+		__sm_count_free(0, false, true);	/* not a live block: refused, nothing changes */
 		return 0;
 	}
 	if (size <= ___old && (___old <= __SM_SLAB_MAX ? __sm_class(size) == __sm_class(___old)

@@ -35,6 +35,8 @@ for lib in libbpf.a libelf.a libz.a libzstd.a; do
     ls /usr/lib/*/"$lib" >/dev/null 2>&1 || need_apt=1
 done
 command -v gcc >/dev/null 2>&1 || need_apt=1
+# jemalloc: make bench times it beside glibc's malloc (scripts/bench_allocator.py).
+ls /usr/lib/*/libjemalloc.so >/dev/null 2>&1 || need_apt=1
 [ "$need_apt" = 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
@@ -70,6 +72,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q -t "$codename-backports" libbpf-dev libbpf1 bpftool >/dev/null
 apt-get install -y -q clang-19 llvm-19 clang-14 libc6-dev-i386 gcc libc6-dev \
-    libelf-dev zlib1g-dev libzstd-dev \
+    libelf-dev zlib1g-dev libzstd-dev libjemalloc-dev \
     qemu-system-x86 busybox-static cpio iproute2 zstd xz-utils chromium >/dev/null
 echo "install-deps: system packages installed." >&2

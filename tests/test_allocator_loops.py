@@ -152,3 +152,20 @@ def test_the_bench_asks_the_probe_before_the_arena_rows(monkeypatch):
     monkeypatch.setattr(probe, "map_type_available", lambda name: asked.append(name) or True)
     assert bench_allocator.arena_unavailable() is None
     assert asked == ["arena", "arena"]
+
+
+def test_the_bench_times_glibc_and_jemalloc_in_user_space():
+    """`make bench`'s user-space rows: user_malloc.c built against glibc and linked with
+    -ljemalloc, each binary saying which malloc it really calls (jemalloc exports mallctl), with
+    a time per 64 B pair and per mixed-size pair (numbers are reported, never judged here)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import bench_allocator
+
+    rows = bench_allocator.bench_user(repeat=100, trials=1)
+    assert list(rows) == ["glibc", "jemalloc"]
+    for name, row in rows.items():
+        assert "skipped" not in row, f"{name}: {row.get('skipped')}"
+        assert row["allocator"] == name and row["failures"] == 0
+        assert row["pair64"] > 0 and row["mixed"] > 0 and row["empty"] >= 0
