@@ -378,15 +378,16 @@ class _TraceBuilder:
     def _note_state(self, line: str) -> None:
         # What each kernel prints tells the format apart (see LogFormat): "inv" until
         # v5.17, "id=0" in every pointer until v5.17, "off=0,imm=0" until v6.1.
-        if "=inv" in line or "(id=0," in line:
-            self.saw["inv"] = True
-        if "imm=0)" in line:
-            self.saw["scalar"] = True
-        if "=scalar" in line or "=Pscalar" in line:
-            self.saw["scalar"] = True
+        # (A mark once made is not looked for again: a level-2 log has 100,000 such lines.)
+        saw = self.saw
+        if not saw["inv"] and ("=inv" in line or "(id=0," in line):
+            saw["inv"] = True
+        if not saw["scalar"] and ("imm=0)" in line or "=scalar" in line or "=Pscalar" in line):
+            saw["scalar"] = True
         # v6.2+ omit default fields ("ctx()" for "ctx(id=0,off=0,imm=0)") and name maps.
-        if "map=" in line or "smin=smin32" in line or "umax=umax32" in line or "=ctx()" in line:
-            self.saw["modern"] = True
+        if not saw["modern"] and ("map=" in line or "smin=smin32" in line or "umax=umax32" in line
+                                  or "=ctx()" in line):
+            saw["modern"] = True
 
     def _last_has_state_after(self) -> bool:
         """The last step's has_state_after, without parsing its line when the line cannot
@@ -606,11 +607,12 @@ class _TraceBuilder:
         self.steps.append(step)
         self.quick.append(quick)
         self.latest_at[quick.index] = number
+        successors = quick.successors
         if quick.flow == _COND:
-            for successor in quick.successors:
+            for successor in successors:
                 self.latest_reaching[successor] = number
         self.pending_state = None
-        self.expected_next = quick.successors
+        self.expected_next = successors
         if quick.flow == _CALL_SUBPROG:
             self.frame += 1
             self.return_stack.append(quick.index + 1)
@@ -819,10 +821,11 @@ def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
         if line.endswith(":") and not line[:1].isspace() and ": " in line and not line.startswith(_LIBBPF_PREFIX):
             held = line
             continue
-        summary = _go_summary(line) if "load program: " in line else None
-        if summary:
-            yield from summary
-            continue
+        if "load program: " in line:
+            summary = _go_summary(line)
+            if summary:
+                yield from summary
+                continue
         yield line
     if held is not None:
         yield held
