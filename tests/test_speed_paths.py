@@ -5,8 +5,8 @@ through the grammar); a small one is parsed whole. The reader also answers some 
 from a line's characters instead of its parse (`_last_has_state_after`: no ';', no inline
 state) and takes the verifier's precision lines without classifying them. Over every
 recorded log: both ways give the same explain object (but for the unrecognised lines only the
-whole parse reports), each cheap answer is the parse's, each precision line is what
-classify() says it is."""
+whole parse reports), each cheap answer is the parse's, each line (and the same line
+without its indent) is taken for what classify() says it is."""
 
 from __future__ import annotations
 
@@ -56,13 +56,25 @@ def test_the_fixtures_hold_both_answers(monkeypatch: pytest.MonkeyPatch):
     assert True in answers and False in answers
 
 
+def kind_taken(line: str) -> reader.LineKind | None:
+    """The kind a fresh builder takes a line for (the kind it remembers as the previous
+    line's), None where it remembers none (a blank line, a listing's header)."""
+    builder = reader._TraceBuilder(None, eager=False)
+    builder.add(1, line)
+    return None if builder.listing else builder.previous_kind
+
+
 @pytest.mark.parametrize("log", LOGS, ids=lambda p: str(p.relative_to(ROOT / "fixtures")))
 def test_a_log_read_lazily_is_explained_as_read_whole(log: Path, monkeypatch: pytest.MonkeyPatch):
     checked_answers(monkeypatch)
     text = log.read_text(errors="replace")
-    for line in text.splitlines():
-        if line.startswith(reader._PRECISION_PREFIXES):
-            assert reader.classify(line) is reader.LineKind.PRECISION, line
+    # Each line, and the same without its indent (as some loaders print it), is taken for
+    # what classify() says it is, also where the builder does not ask classify().
+    for line in {variant for line in text.splitlines() for variant in (line, line.lstrip())}:
+        kind = reader.classify(line)
+        glued = kind is reader.LineKind.MESSAGE and reader._glued_trailer(line.strip())  # read as two lines
+        if kind is not reader.LineKind.BLANK and not glued:
+            assert kind_taken(line) in (kind, None), line
     try:
         whole = explained(text, len(text) + 1, monkeypatch)
     except reader.NotAVerifierLog as error:
