@@ -15,6 +15,7 @@ import bisect
 from dataclasses import dataclass, replace
 import re
 from collections.abc import Iterator
+from itertools import repeat
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -358,6 +359,10 @@ class _TraceBuilder:
         self.last_source: SourceLine | None = None
         self.previous_kind: LineKind | None = None
         self.pending_state: Deferred | None = None
+        # Whether the last step may hold a state inline (its line has a ';') and whether it
+        # was given one on a line of its own: see _last_has_state_after.
+        self.last_may_inline = False
+        self.last_given_after = False
         self.frame = 0
         self.return_stack: list[int] = []  # where each bpf-to-bpf call returns to
         self.expected_next: tuple[int, ...] = ()  # where the path goes after the last step
@@ -377,15 +382,27 @@ class _TraceBuilder:
     def _note_state(self, line: str) -> None:
         # What each kernel prints tells the format apart (see LogFormat): "inv" until
         # v5.17, "id=0" in every pointer until v5.17, "off=0,imm=0" until v6.1.
-        if "=inv" in line or "(id=0," in line:
-            self.saw["inv"] = True
-        if "imm=0)" in line:
-            self.saw["scalar"] = True
-        if "=scalar" in line or "=Pscalar" in line:
-            self.saw["scalar"] = True
+        # (A mark once made is not looked for again: a level-2 log has 100,000 such lines.)
+        saw = self.saw
+        if not saw["inv"] and ("=inv" in line or "(id=0," in line):
+            saw["inv"] = True
+        if not saw["scalar"] and ("imm=0)" in line or "=scalar" in line or "=Pscalar" in line):
+            saw["scalar"] = True
         # v6.2+ omit default fields ("ctx()" for "ctx(id=0,off=0,imm=0)") and name maps.
-        if "map=" in line or "smin=smin32" in line or "umax=umax32" in line or "=ctx()" in line:
-            self.saw["modern"] = True
+        if not saw["modern"] and ("map=" in line or "smin=smin32" in line or "umax=umax32" in line
+                                  or "=ctx()" in line):
+            saw["modern"] = True
+
+    def _last_has_state_after(self) -> bool:
+        """The last step's has_state_after, without parsing its line when the line cannot
+        hold a state inline: the grammar's inline state opens with ';' (`inline_state: ";"
+        state_items`), so a line without one has none (a level-2 log prints "12: R5=593"
+        after most jumps; parsing their lines took a third of reading 50 MB)."""
+        return self.last_given_after or (self.last_may_inline and self.steps[-1].has_state_after)
+
+    def _give_last_state_after(self, state: Deferred) -> None:
+        self.steps[-1].with_state_after(state)
+        self.last_given_after = True
 
     def _start_segment(self, kind: SegmentKind, start: int | None, from_insn: int | None,
                        parent: int | None, state: Deferred | None) -> None:
@@ -412,10 +429,10 @@ class _TraceBuilder:
             self.pending_state = state
             return
         last = self.steps[-1]
-        if index == self.quick[-1].index and not last.has_state_after and self.pending_state is None:
+        if index == self.quick[-1].index and not self._last_has_state_after() and self.pending_state is None:
             # The registers an instruction touched, printed as "N: ..." rather than inline
             # because other lines (precision tracking) came between (v5.17+, print_insn_state).
-            last.with_state_after(state)
+            self._give_last_state_after(state)
             return
         if index in self.expected_next or (
             self.segments[-1].start_insn == index and last.segment < len(self.segments) - 1
@@ -432,10 +449,15 @@ class _TraceBuilder:
         if self.diagnostics and (line[:1].isspace() or not line.strip()):
             self.diagnostics[-1].lines.append(line)  # inside a v7.3 "Key:" section
             return
-        text = line.strip()
-        kind = classify(line, text)
-        if kind is LineKind.BLANK:
-            return
+        if line.startswith(_PRECISION_PREFIXES):
+            # Most lines of a level-2 log ("mark_precise: frame0: regs=r4 stack= before 8:
+            # ..."): classify() says PRECISION to them all; not stripped nor classified.
+            text, kind = line, LineKind.PRECISION
+        else:
+            text = line.strip()
+            kind = classify(line, text)
+            if kind is LineKind.BLANK:
+                return
         if self.listing:
             # v7.2+ level 2: after "subprog#0 name:" the liveness pass lists the program,
             # "  4: (85) call bpf_local_irq_save#70186 // r1=fp0-8": no step of the walk.
@@ -444,6 +466,13 @@ class _TraceBuilder:
             self.listing = False
         if kind is LineKind.MESSAGE and _LISTING_HEADER.match(text):
             self.listing = True
+            return
+        if kind is LineKind.PRECISION:
+            self.previous_kind = kind
+            # v5.10 backtracks precision at level 1 too ("last_idx", "regs="); the
+            # "mark_precise:" lines of v6.2+ appear at level 2 only.
+            if text.startswith("mark_precise:"):
+                self.saw["level2"] = True
             return
         if kind is LineKind.INSN:
             self.previous_kind = kind
@@ -472,15 +501,8 @@ class _TraceBuilder:
             if previous is LineKind.PRECISION or not self.steps:
                 return  # a parent state printed by precision backtracking (v5.10)
             state = self._deferred_state(line_no, line, text)
-            if state is not None and not self.steps[-1].has_state_after:
-                self.steps[-1].with_state_after(state)
-            return
-        if kind is LineKind.PRECISION:
-            self.previous_kind = kind
-            # v5.10 backtracks precision at level 1 too ("last_idx", "regs="); the
-            # "mark_precise:" lines of v6.2+ appear at level 2 only.
-            if text.startswith("mark_precise:"):
-                self.saw["level2"] = True
+            if state is not None and not self._last_has_state_after():
+                self._give_last_state_after(state)
             return
         self.previous_kind = kind
         if kind is LineKind.BRANCH:
@@ -564,7 +586,9 @@ class _TraceBuilder:
         deferred = Deferred(_parse_insn_line, text)
         if self.eager and parse_line("insn_line", text) is None:
             self.unparsed.append((line_no, line))
-        if ";" in text:
+        self.last_may_inline = ";" in text
+        self.last_given_after = False
+        if self.last_may_inline:
             self.saw["inline"] = True
             self._note_state(text)
         # The kernel prints an instruction's line info only when it differs from the last
@@ -587,11 +611,12 @@ class _TraceBuilder:
         self.steps.append(step)
         self.quick.append(quick)
         self.latest_at[quick.index] = number
+        successors = quick.successors
         if quick.flow == _COND:
-            for successor in quick.successors:
+            for successor in successors:
                 self.latest_reaching[successor] = number
         self.pending_state = None
-        self.expected_next = quick.successors
+        self.expected_next = successors
         if quick.flow == _CALL_SUBPROG:
             self.frame += 1
             self.return_stack.append(quick.index + 1)
@@ -699,7 +724,7 @@ def _frame_of(state_text: str) -> int | None:
 
 
 def _is_hex(text: str) -> bool:
-    return bool(text) and all(c in "0123456789abcdef" for c in text)
+    return bool(text) and not text.strip("0123456789abcdef")
 
 
 # --- the whole input ----------------------------------------------------------------------
@@ -735,7 +760,7 @@ def read_log_file(path: Path) -> LogDocument:
     read_text(head if head.strip() else b"")  # empty or binary: one sentence
     size = path.stat().st_size
     with open(path, encoding="utf-8", errors="replace", newline=None) as stream:
-        return _read_lines((line.rstrip("\n") for line in stream), eager=size <= EAGER_BYTES)
+        return _read_lines(map(str.rstrip, stream, repeat("\n")), eager=size <= EAGER_BYTES)
 
 
 def read_log(text: str) -> LogDocument:
@@ -745,6 +770,12 @@ def read_log(text: str) -> LogDocument:
 
 # cilium/ebpf's error for a map it could not create: "map per_queue: map create: invalid argument".
 _GO_MAP_ERROR = re.compile(r"map [\w.]+: ")
+# The loaders' own lines outside a program's log (with _GO_MAP_ERROR).
+_LOADER_PREFIXES = ("Error: ", _VDOCTOR_PREFIX, *_BPFTRACE_PREFIXES)
+# The first three characters of every prefix _read_lines looks for: a cheap test that rules
+# them all out for most lines (the verifier's own).
+_LOADER_HEADS = frozenset(prefix[:3] for prefix in (
+    _LIBBPF_PREFIX, *_BPFTRACE_BEGIN, *_BPFTRACE_PREFIXES, *_LOADER_PREFIXES, "map "))
 # cilium/ebpf's one-line error (%v, as log.Fatal(err) prints it): the cause, then the log's
 # last line or two joined by ": ", then how much it left out.
 # "program count_queue: load program: permission denied: 7: (79) r1 = *(u64 *)(r0 +0):
@@ -795,10 +826,11 @@ def _unwrap_go_errors(lines: Iterator[str]) -> Iterator[str]:
         if line.endswith(":") and not line[:1].isspace() and ": " in line and not line.startswith(_LIBBPF_PREFIX):
             held = line
             continue
-        summary = _go_summary(line) if "load program: " in line else None
-        if summary:
-            yield from summary
-            continue
+        if "load program: " in line:
+            summary = _go_summary(line)
+            if summary:
+                yield from summary
+                continue
         yield line
     if held is not None:
         yield held
@@ -836,7 +868,8 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             loader_lines += 1
             in_btf_log = line.strip() != _BTF_LOG_MARKERS[1]
             continue
-        if line.startswith(_LIBBPF_PREFIX):
+        loaders = line[:3] in _LOADER_HEADS  # else none of the prefixes below can match
+        if loaders and line.startswith(_LIBBPF_PREFIX):
             loader_lines += 1
             body = line[len(_LIBBPF_PREFIX):]
             if body.strip() == _BTF_LOG_MARKERS[0]:
@@ -854,14 +887,14 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
                 continue
             wrapped(body)
             continue
-        if line.startswith(_BPFTRACE_BEGIN) and line.rstrip() in _BPFTRACE_BEGIN:
+        if loaders and line.startswith(_BPFTRACE_BEGIN) and line.rstrip() in _BPFTRACE_BEGIN:
             if current is not None:
                 current.end_at = len(wrapper)
             current = _Section(None, _TraceBuilder(None, eager), has_log=True, ended=False,
                                begin_at=len(wrapper), end_at=len(wrapper))
             sections.append(current)
             continue
-        if current is not None and line.startswith(_BPFTRACE_PREFIXES) and current.name is None:
+        if loaders and current is not None and line.startswith(_BPFTRACE_PREFIXES) and current.name is None:
             current.ended, current.end_at, current = True, len(wrapper), None
         if current is not None:
             if "-- END" in line and line.strip() in _END_MARKERS:
@@ -871,7 +904,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             line_numbers[id(current)] = number
             current.builder.add(number, line)
             continue
-        if line.startswith(("Error: ", _VDOCTOR_PREFIX, *_BPFTRACE_PREFIXES)) or _GO_MAP_ERROR.match(line):
+        if loaders and (line.startswith(_LOADER_PREFIXES) or _GO_MAP_ERROR.match(line)):
             loader_lines += 1
             wrapped(line.removeprefix(_VDOCTOR_PREFIX))
             continue
@@ -880,7 +913,7 @@ def _read_lines(lines: Iterator[str], eager: bool) -> LogDocument:
             # paste of the kernel's buffer.
             bare_lines += 1
             bare.builder.add(bare_lines, line)
-            if line.strip():
+            if not bare.has_log and line.strip():
                 bare.has_log = True
         elif line.strip():
             wrapped(line)
