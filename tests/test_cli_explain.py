@@ -229,3 +229,12 @@ def test_json_says_where_to_fix_how_sure_and_what_kind(vdoctor):
     assert (out["confidence"], out["kind"]) == ("followed", "source-bug")
     text = vdoctor("explain", log).stdout
     assert "  fix at   instruction" in text and "  found    followed, source-bug" in text  # the column of error and culprit
+
+
+def test_an_instruction_the_log_never_showed_is_said_so(vdoctor):
+    """'insn 19 cannot be patched' comes after the walk, and a level-1 log shows no instruction
+    19: the error line says the log does not show it instead of ending in a bare colon."""
+    log = ROOT / "fixtures" / "logs" / "6.18" / "verifier_bug_patch_range.L1.log"
+    result = vdoctor("explain", str(log))
+    assert "at instruction 19 (the log does not show it)" in result.stdout
+    assert not any(line.rstrip().endswith(":") and "at instruction" in line for line in result.stdout.splitlines())

@@ -127,7 +127,8 @@ def render_text(diagnosis: Diagnosis, screen: Screen, program_source: list[str] 
     rows: list[tuple] = [(("  error", "bold"), error.message)]
     rows.extend(("", extra) for extra in error.details if extra != error.message)
     if error.insn is not None:
-        rows.append(("", f"at instruction {error.insn}: {error.insn_text or ''}"))
+        shown = f": {error.insn_text}" if error.insn_text else " (the log does not show it)"
+        rows.append(("", f"at instruction {error.insn}{shown}"))
         rows.append(("", f"source: {_source_text(error.source)}"))
         rows.extend(("", line) for line in source_context(error.source, program_source))
     culprit = diagnosis.culprit
