@@ -19,6 +19,13 @@ CLASS = ErrorClass(
         "btf_validate_prog_ctx_type",
         "subprog_returns_void",
     ),
+    # Messages of this class printed by functions whose other messages are another's:
+    # check_btf_func refuses a subprogram with BPF_LD_ABS whose BTF prototype returns no
+    # scalar (an LD_ABS past the packet's end returns 0 from the whole program, out of
+    # whatever function it is in), before the walk.
+    messages=(
+        "LD_ABS is only allowed in functions that return 'int'.",
+    ),
     lesson=Lesson(
         "global-function",
         "A global (non-static) function whose signature the verifier cannot check on its own",
