@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from verifier_doctor.analysis import diagnose
-from verifier_doctor.model import OpKind, ProgramTrace, RegValue, State, Step
+from verifier_doctor.model import OpKind, ProgramTrace, RegValue, SourceLine, State, Step
 from verifier_doctor.parsing import read_log
 from verifier_doctor.parsing.grammar import parse_line
 
@@ -167,6 +167,30 @@ def test_invalid_kfunc_call_is_the_rejected_instruction():
     error = diagnose(trace).error
     assert (error.insn, error.insn_text) == (6, "<invalid kfunc call>")
     assert error.message == "kfunc 'bpf_iter_num_new' is referenced but wasn't resolved"
+
+
+@pytest.mark.parametrize("kernel", ["7.2", "7.3"])
+def test_a_jump_followed_on_its_line_by_the_next_source_line(kernel):
+    """v7.2+ level 1, before "infinite loop detected": "9: (15) if r1 == 0x0 goto pc-2 ; while
+    (...) @ infinite_loop_wait_flag.bpf.c:28", the jump's newline lost to the log's rewind at a
+    popped path. The jump is the jump (no state inline), the rest the source line it is, read as
+    if it were on a line of its own: the trace and the diagnosis are those of the two lines."""
+    text = (LOGS / kernel / "infinite_loop_wait_flag.L1.log").read_text()
+    joined = next(line for line in text.splitlines() if line.startswith("9: "))
+    parsed = parse_line("insn_line", joined)
+    assert parsed.next_source == SourceLine("while (!*(volatile __u32 *)&cfg->ready)", "infinite_loop_wait_flag.bpf.c", 28)
+    assert parsed.inline_state is None and parsed.pending is None
+    trace = trace_of(kernel, "infinite_loop_wait_flag.L1.log")
+    (jump,) = steps_at(trace, 9)
+    assert (jump.insn.kind, jump.insn.text, jump.insn.target) == (OpKind.COND_JUMP, "if r1 == 0x0 goto pc-2", 8)
+    assert jump.state_after is None and jump.source.line == 28
+    (split,) = read_log(text.replace(" goto pc-2 ; while", " goto pc-2\n; while")).programs
+    assert split.unparsed == ()
+    assert [(s.insn, s.source, s.state_before, s.state_after) for s in split.steps] == \
+        [(s.insn, s.source, s.state_before, s.state_after) for s in trace.steps]
+    assert split.sources == trace.sources
+    assert diagnose(split) == diagnose(trace)
+    assert diagnose(trace).error.error_class == "infinite-loop"
 
 
 # --- register and stack values ------------------------------------------------------------

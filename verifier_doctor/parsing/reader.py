@@ -561,6 +561,17 @@ class _TraceBuilder:
             self.source_cache[text] = parsed
         return parsed
 
+    def _next_source(self, text: str) -> SourceLine | None:
+        """The source line printed after an instruction on its line (v7.2+, see the grammar's
+        insn_line), which ends in " @ file:N"; asked of the grammar only for a line with " @ "."""
+        if " @ " not in text:
+            return None
+        parsed: InsnLine | None = parse_line("insn_line", text)
+        if parsed is None or parsed.next_source is None:
+            return None
+        self.saw["modern"] = True
+        return parsed.next_source
+
     def _add_branch(self, line_no: int, line: str, text: str) -> None:
         # "from 32 to 25: R1=..." or "from 27 to 29: safe" (level 2, and level 1 before v5.17).
         # A callback's path says so after the target: "from 12 to 20 (cb): ...".
@@ -588,6 +599,9 @@ class _TraceBuilder:
             self.unparsed.append((line_no, line))
         self.last_may_inline = ";" in text
         self.last_given_after = False
+        next_source = self._next_source(text) if self.last_may_inline else None
+        if next_source is not None:
+            self.last_may_inline = False  # its ';' opens the next line's source, not a state
         if self.last_may_inline:
             self.saw["inline"] = True
             self._note_state(text)
@@ -616,6 +630,8 @@ class _TraceBuilder:
             for successor in successors:
                 self.latest_reaching[successor] = number
         self.pending_state = None
+        if next_source is not None:
+            self.pending_source = next_source  # as if on a line of its own, after this one
         self.expected_next = successors
         if quick.flow == _CALL_SUBPROG:
             self.frame += 1

@@ -94,6 +94,8 @@ class InsnLine:
     insn: Instruction
     inline_state: State | None
     pending: tuple[int, State] | None
+    # v7.2+: the next instruction's source line printed after this one on its line.
+    next_source: SourceLine | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +150,14 @@ class LogLineTransformer(Transformer):
     def insn_line(self, index, opcode, partial, *tail):
         inline_state = None
         pending = None
+        next_source = None
         for part in tail:
             if isinstance(part, State):
                 inline_state = part
             elif isinstance(part, tuple):
                 pending = part
+            elif isinstance(part, SourceLine):
+                next_source = part
         idx = _int(index)
         target = None if partial.pc_offset is None else idx + partial.pc_offset + 1
         insn = Instruction(
@@ -169,7 +174,7 @@ class LogLineTransformer(Transformer):
             callee=partial.callee,
             wide=partial.wide,
         )
-        return InsnLine(insn, inline_state, pending)
+        return InsnLine(insn, inline_state, pending, next_source)
 
     def poisoned_insn_line(self, index, text):
         # "6: <invalid kfunc call>": libbpf's words for a call instruction it poisoned.
@@ -409,6 +414,8 @@ class LogLineTransformer(Transformer):
             if colon and line.isascii() and line.isdigit() and len(line) < 10:
                 return SourceLine(body.strip(), file, int(line))
         return SourceLine(text)
+
+    next_source = source_line  # "; text @ file:N" after an instruction (v7.2+)
 
     def stats_line(self, processed, limit, *pairs):
         return Stats(_int(processed), _int(limit), tuple(pairs))
