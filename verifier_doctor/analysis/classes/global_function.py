@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+from ...model import KernelMessage, ProgramTrace
+from ..findings import ErrorInfo, FixSite
 from ..lesson import Fix, Lesson
 from .base import ErrorClass
+
+# check_btf_func refuses a subprogram (static or global: every one but the entry) that holds a
+# BPF_LD_ABS or BPF_LD_IND when its BTF prototype returns no scalar, before the walk: such a
+# load past the packet's end returns 0 from the whole program, out of whatever function it is in.
+LD_ABS_NOT_INT = "LD_ABS is only allowed in functions that return 'int'."
+
+
+def describe(message: KernelMessage) -> str | None:
+    if message.format != LD_ABS_NOT_INT:
+        return None
+    return ("Here a function the program calls holds a legacy packet load (BPF_LD_ABS or BPF_LD_IND, the "
+            "classic-BPF way to read a packet) and returns no int: such a load past the packet's end ends the whole program "
+            "at once with return value 0, from inside that function, so the kernel allows it only in a "
+            "function whose prototype returns an int. A static function that is not inlined is checked the "
+            "same way, from its prototype, before any instruction is walked.")
+
+
+def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit, provenance) -> FixSite | None:
+    if error.kernel is None or error.kernel.format != LD_ABS_NOT_INT:
+        return None
+    return FixSite(error.insn, error.source,
+                   "make the function that holds the packet load return `int`, or inline it "
+                   "(`static __always_inline`), or read the packet with bpf_skb_load_bytes()")
 
 CLASS = ErrorClass(
     name="global-function",
@@ -19,13 +44,12 @@ CLASS = ErrorClass(
         "btf_validate_prog_ctx_type",
         "subprog_returns_void",
     ),
-    # Messages of this class printed by functions whose other messages are another's:
-    # check_btf_func refuses a subprogram with BPF_LD_ABS whose BTF prototype returns no
-    # scalar (an LD_ABS past the packet's end returns 0 from the whole program, out of
-    # whatever function it is in), before the walk.
+    # Messages of this class printed by functions whose other messages are another's.
     messages=(
-        "LD_ABS is only allowed in functions that return 'int'.",
+        LD_ABS_NOT_INT,
     ),
+    describe=describe,
+    fix_site=fix_site,
     lesson=Lesson(
         "global-function",
         "A global (non-static) function whose signature the verifier cannot check on its own",
