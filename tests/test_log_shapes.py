@@ -178,7 +178,8 @@ def test_a_jump_followed_on_its_line_by_the_next_source_line(kernel):
     text = (LOGS / kernel / "infinite_loop_wait_flag.L1.log").read_text()
     joined = next(line for line in text.splitlines() if line.startswith("9: "))
     parsed = parse_line("insn_line", joined)
-    assert parsed.next_source == SourceLine("while (!*(volatile __u32 *)&cfg->ready)", "infinite_loop_wait_flag.bpf.c", 28)
+    assert parsed.next_source == SourceLine("while (!*(volatile __u32 *)&cfg->ready)",
+                                            "infinite_loop_wait_flag.bpf.c", 28)
     assert parsed.inline_state is None and parsed.pending is None
     trace = trace_of(kernel, "infinite_loop_wait_flag.L1.log")
     (jump,) = steps_at(trace, 9)

@@ -17,10 +17,10 @@ def describe(message: KernelMessage) -> str | None:
     if message.format != LD_ABS_NOT_INT:
         return None
     return ("Here a function the program calls holds a legacy packet load (BPF_LD_ABS or BPF_LD_IND, the "
-            "classic-BPF way to read a packet) and returns no int: such a load past the packet's end ends the whole program "
-            "at once with return value 0, from inside that function, so the kernel allows it only in a "
-            "function whose prototype returns an int. A static function that is not inlined is checked the "
-            "same way, from its prototype, before any instruction is walked.")
+            "classic-BPF way to read a packet) and returns no int: such a load past the packet's end ends "
+            "the whole program at once with return value 0, from inside that function, so the kernel allows "
+            "it only in a function whose prototype returns an int. A static function that is not inlined is "
+            "checked the same way, from its prototype, before any instruction is walked.")
 
 
 def fix_site(trace: ProgramTrace, error: ErrorInfo, culprit, provenance) -> FixSite | None:
