@@ -84,8 +84,12 @@
  *       5.12+ (BPF_CMPXCHG; 5.10 refuses the program even when a version
  *       check makes the instruction unreachable, see LOCK). Same behaviour
  *       otherwise.
- *   STATIC_MALLOC_SPIN_TRIES default 512. Tries to take the heap's lock
- *       before an operation gives up (see LOCK); 1 .. 65536.
+ *   STATIC_MALLOC_SPIN_TRIES default 2048. Tries to take the heap's lock
+ *       in one round (see LOCK); 1 .. 65536.
+ *   STATIC_MALLOC_WAIT_ROUNDS default 64. Rounds of SPIN_TRIES tries that a
+ *       malloc, calloc, realloc or static_malloc_check waits for a heap that
+ *       another CPU holds (see LOCK); 1 .. 1024. The verifier walks these
+ *       rounds once per program (~10 insns each).
  *   STATIC_MALLOC_CACHE_BYTES default min(HEAP_SIZE/16, 2048). Bytes of freed
  *       small blocks each CPU keeps for its next mallocs (see PER-CPU CACHE);
  *       0 turns the cache off. Cost: up to this many bytes per CPU are not
@@ -216,16 +220,27 @@
  *   program type, and the queue's own spinlock orders the heap's memory
  *   (acquire, release). It is not bpf_spin_lock: the holder runs with
  *   interrupts on and may be interrupted or, where the kernel preempts
- *   programs, descheduled, so an operation tries STATIC_MALLOC_SPIN_TRIES
- *   times (malloc: four rounds of them) before it gives up:
- *     - malloc returns NULL and counts in `contended` and failed_allocations;
- *     - free never fails: the block is deferred (its state byte says so, so
- *       a second free of it is rejected) into a queue map, __sm_defer_q, and
- *       the next malloc or free that goes to the heap gives it back (each
- *       gives back up to two deferred blocks, under the lock, before its own
- *       work).
- *   An interrupting program (perf_event in NMI) that finds the lock taken
- *   fails its tries cleanly: in NMI the kernel only try-locks the queue.
+ *   programs, or its whole virtual CPU by the host, descheduled. A busy
+ *   heap is waited out, never reported as out of memory:
+ *     - malloc, calloc, realloc and static_malloc_check wait up to
+ *       STATIC_MALLOC_WAIT_ROUNDS rounds of STATIC_MALLOC_SPIN_TRIES tries
+ *       (131,072 tries by default: ~3 ms on a 6.18 host, much longer under
+ *       QEMU's TCG). They wait only under this CPU's guard (PER-CPU CACHE),
+ *       so the holder is on another CPU and will let go. Between rounds,
+ *       malloc gives back what was deferred meanwhile. Only when every round
+ *       stays busy (a holder stopped for longer) does malloc return NULL,
+ *       counted in `contended` and failed_allocations; realloc then returns
+ *       NULL with its block untouched, and the walker answers 2.
+ *     - free never fails: after one round the block is deferred (its state
+ *       byte says so, so a second free of it is rejected) into a queue map,
+ *       __sm_defer_q, and the next malloc or free that goes to the heap
+ *       gives it back (each gives back up to two deferred blocks, under the
+ *       lock, before its own work).
+ *   A program that interrupts an allocator call on its own CPU finds the
+ *   guard taken and does not wait (the holder cannot run before it
+ *   returns): its malloc returns NULL, counted in `contended`; its free
+ *   goes to the heap after one round, or is deferred. In NMI the kernel
+ *   only try-locks the queue, so its tries fail cleanly.
  *   Why not compare-and-swap by default: BPF_CMPXCHG came in 5.12, and 5.10
  *   checks the encoding of every instruction before it walks any path, so
  *   the instruction cannot even sit in a branch that a LINUX_KERNEL_VERSION
@@ -248,7 +263,8 @@
  *     allocations, frees         successful malloc/calloc/realloc-moves, frees
  *     failed_allocations         requests that returned NULL
  *     rejected_frees             double, interior or foreign frees ignored
- *     contended                  operations refused because the heap was busy
+ *     contended                  calls that gave up because the heap stayed busy
+ *                                (or this CPU's guard was taken)
  *   Read it with `bpftool map dump name static_stats` or from a skeleton.
  *   bytes_in_use is a CPU's net count: a block freed on another CPU than
  *   the one that allocated it makes one CPU's count wrap below zero (two's
@@ -1309,11 +1325,16 @@ static __sm_inline int static_malloc_check(void)
 #define STATIC_MALLOC_CHECK_MAX (STATIC_MALLOC_HEAP_SIZE / 16 < 1024 ? STATIC_MALLOC_HEAP_SIZE / 16 : 1024)
 #endif
 
-/* Tries to take the heap's lock before an operation gives up (the verifier
- * walks 16 tries and SPIN_TRIES / 16 rounds, once per program). */
+/* Tries to take the heap's lock in one round (the verifier walks 32 tries
+ * and SPIN_TRIES / 32 rounds of them, once per program). */
 #ifndef STATIC_MALLOC_SPIN_TRIES
-#define STATIC_MALLOC_SPIN_TRIES 512
+#define STATIC_MALLOC_SPIN_TRIES 2048
+#endif
 
+/* Rounds of SPIN_TRIES tries that a call which must have the heap (malloc,
+ * calloc, realloc, static_malloc_check) waits before it gives up (see LOCK). */
+#ifndef STATIC_MALLOC_WAIT_ROUNDS
+#define STATIC_MALLOC_WAIT_ROUNDS 64
 #endif
 
 _Static_assert(STATIC_MALLOC_HEAP_SIZE % 512 == 0,
@@ -1338,6 +1359,8 @@ _Static_assert(STATIC_MALLOC_CACHE_BYTES >= 0 && STATIC_MALLOC_CACHE_BYTES <= ST
 	       "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap");
 _Static_assert(STATIC_MALLOC_SPIN_TRIES >= 1 && STATIC_MALLOC_SPIN_TRIES <= 65536,
 	       "STATIC_MALLOC_SPIN_TRIES must be between 1 and 65536");
+_Static_assert(STATIC_MALLOC_WAIT_ROUNDS >= 1 && STATIC_MALLOC_WAIT_ROUNDS <= 1024,
+	       "STATIC_MALLOC_WAIT_ROUNDS must be between 1 and 1024");
 
 /* Classic backend: heap pointers are ordinary pointers into the map value. */
 #ifndef __heap
@@ -1552,28 +1575,29 @@ static __sm_inline void __sm_leave(struct __sm_cpu *c)
 /* ---- locking -------------------------------------------------------------- */
 
 /*
- * Take the heap's lock: 1 when it is ours, 0 when it stayed busy for
- * SPIN_TRIES tries (rounded up to a multiple of 16). Global functions, so
- * that the verifier walks the tries once per program, not once in every
- * heap operation; and nested (16 tries, SPIN_TRIES / 16 times), so that the
- * verifier's cost adds where the tries multiply (16 x 32 measured cheapest
- * of 8 x 64, 16 x 32 and 32 x 16). Two call frames: see LIMITS.
+ * Take the heap's lock: 1 when it is ours, 0 when it stayed busy for one
+ * round of SPIN_TRIES tries (rounded up to a multiple of 32). Global
+ * functions, so that the verifier walks the tries once per program, not
+ * once in every heap operation; and nested (32 tries, SPIN_TRIES / 32
+ * times; a call that must have the heap waits WAIT_ROUNDS such rounds, see
+ * __sm_lock_wait), so that the verifier's cost adds where the tries
+ * multiply. Two call frames: see LIMITS.
  */
-__sm_weak __sm_noinline __u64 __sm_lock_try16(void)
+__sm_weak __sm_noinline __u64 __sm_lock_try32(void)
 {
 #if defined(STATIC_MALLOC_NO_LOCK)
 	struct __sm_heap *h = __sm_get_heap();
 
 	if (!h)
 		return 0;
-	for (int ___i = 0; ___i < 16; ___i++)
+	for (int ___i = 0; ___i < 32; ___i++)
 		if (__sync_val_compare_and_swap(&h->busy, 0, 1) == 0)
 			return 1;
 	return 0;
 #elif !defined(STATIC_MALLOC_PERCPU)
 	__u32 ___one = 1;
 
-	for (int ___i = 0; ___i < 16; ___i++)
+	for (int ___i = 0; ___i < 32; ___i++)
 		if (bpf_map_push_elem(&__sm_lock_q, &___one, 0) == 0)
 			return 1;
 	return 0;
@@ -1588,18 +1612,45 @@ __sm_weak __sm_noinline __u64 __sm_lock_take(void)
 	/* This CPU's own heap: the per-CPU guard, already taken, serializes. */
 	return 1;
 #else
-	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 15) / 16; ___i++)
-		if (__sm_lock_try16())
+	for (int ___i = 0; ___i < (STATIC_MALLOC_SPIN_TRIES + 31) / 32; ___i++)
+		if (__sm_lock_try32())
 			return 1;
 	return 0;
 #endif
 }
 
-/* Returns true when the heap is ours (false: it stayed busy for SPIN_TRIES tries). */
+/* Returns true when the heap is ours (false: it stayed busy for one round
+ * of SPIN_TRIES tries). For work that can wait or be deferred. */
 static __sm_inline bool __sm_lock(struct __sm_heap *h)
 {
 	(void)h;
 	return __sm_lock_take() != 0;
+}
+
+/*
+ * The lock for a call that must have the heap (malloc, realloc, the
+ * walker): up to WAIT_ROUNDS rounds. Taken only under this CPU's guard, so
+ * the holder is on another CPU and lets go (see LOCK): waiting for it is
+ * never futile. A global function (verified once, for every caller), which
+ * calls __sm_lock_take: the same call depth as the heap operations.
+ */
+__sm_weak __sm_noinline __u64 __sm_lock_wait_g(void)
+{
+	for (int ___r = 0; ___r < STATIC_MALLOC_WAIT_ROUNDS; ___r++)
+		if (__sm_lock_take())
+			return 1;
+	return 0;
+}
+
+/* The same rounds inline, for the walker (a global function of its own, one
+ * call frame lower than the heap operations under STATIC_MALLOC_DEBUG). */
+static __sm_inline bool __sm_lock_wait(struct __sm_heap *h)
+{
+	(void)h;
+	for (int ___r = 0; ___r < STATIC_MALLOC_WAIT_ROUNDS; ___r++)
+		if (__sm_lock_take())
+			return true;
+	return false;
 }
 
 static __sm_inline void __sm_unlock(struct __sm_heap *h)
@@ -2246,7 +2297,7 @@ __sm_weak __sm_noinline __u64 __sm_big_put(__u64 off)
 	return 1;
 }
 
-/* Returned by __sm_take_off/__sm_give_off when the NO_LOCK word stayed
+/* Returned by __sm_give_off when the NO_LOCK word stayed
  * taken (never a valid offset or size: both are multiples of 8). */
 #define __SM_BUSY 1ULL
 
@@ -2315,11 +2366,11 @@ __sm_weak __sm_noinline __u64 __sm_drain(void)
 }
 
 /*
- * Take a block for `need` bytes (a __sm_need() result) from the TLSF lists,
- * under the heap's lock. Returns payload offset | block size << 32, 0 when
- * no free block fits, __SM_BUSY when the heap stayed busy.
+ * Take a block for `need` bytes (a __sm_need() result) from the TLSF lists.
+ * The caller holds the heap's lock. Returns payload offset | block size <<
+ * 32, 0 when no free block fits.
  */
-__sm_weak __sm_noinline __u64 __sm_take_off(__u64 need)
+__sm_weak __sm_noinline __u64 __sm_take_locked(__u64 need)
 {
 	struct __sm_heap *h = __sm_get_heap();
 	__u64 s, l, fl, sl, o, bs;
@@ -2327,8 +2378,6 @@ __sm_weak __sm_noinline __u64 __sm_take_off(__u64 need)
 
 	if (!h || need < __SM_MIN_BLOCK || need > __SM_HEAP)
 		return 0;
-	if (!__sm_lock(h))
-		return __SM_BUSY;
 	if (!h->inited)
 		__sm_init(h);
 
@@ -2373,10 +2422,8 @@ __sm_weak __sm_noinline __u64 __sm_take_off(__u64 need)
 	__SM_SZF(h, o) = bs;
 	__SM_STATE(h, o) = __sm_live_state(bs);
 	h->live_bytes += bs;
-	__sm_unlock(h);
 	return o | (bs << 32);
 fail:
-	__sm_unlock(h);
 	return 0;
 }
 
@@ -2473,19 +2520,17 @@ __sm_weak __sm_noinline __u64 __sm_flush_class(__u64 k)
 
 /*
  * Give every block parked in this CPU's cache back to the heap (malloc does
- * this before it gives up). The caller holds this CPU's guard.
+ * this before it gives up). The caller holds this CPU's guard and the
+ * heap's lock.
  */
-static __sm_inline void __sm_flush(struct __sm_heap *h)
+static __sm_inline void __sm_flush_locked(void)
 {
 	__u64 ___k;
 
-	if (!__sm_lock(h))
-		return;
 	for (___k = 2; ___k <= __SM_CACHED / 8; ___k++)
 		__sm_flush_class(___k);
 	for (___k = 17; ___k < 17 + __SM_BIG_N; ___k++)
 		__sm_flush_class(___k);
-	__sm_unlock(h);
 }
 
 /* Allocate a block for n bytes: this CPU's cache, else the heap under its
@@ -2517,21 +2562,19 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 	}
 	if (need) {
 		__sm_drain();
-		/* A busy heap gets four rounds of SPIN_TRIES tries. */
-		for (int ___t = 0; ___t < 4; ___t++) {
-			r = __sm_take_off(need);
-			if (r != __SM_BUSY)
-				break;
+		/* A busy heap is waited out (the holder is on another CPU: we
+		 * hold this CPU's guard); see LOCK. */
+		if (__sm_lock_wait_g()) {
+			r = __sm_take_locked(need);
+			if (!r) {
+				/* Blocks parked on this CPU may be what is missing. */
+				__sm_flush_locked();
+				r = __sm_take_locked(need);
+			}
+			__sm_unlock(h);
+		} else {
+			st->contended++;
 		}
-		if (!r) {
-			/* Blocks parked on this CPU may be what is missing. */
-			__sm_flush(h);
-			r = __sm_take_off(need);
-		}
-	}
-	if (r == __SM_BUSY) {
-		st->contended++;
-		r = 0;
 	}
 	if (r)
 		__sm_stat_alloc(st, (r >> 32) - __SM_HDR);
@@ -2604,7 +2647,7 @@ __sm_weak __sm_noinline __u64 __sm_resize_off(__u64 off, __u64 n)
 		__sync_fetch_and_add(&st->contended, 1);
 		return __SM_MOVE; /* move with 0 bytes known: the caller fails */
 	}
-	if (!__sm_lock(h)) {
+	if (!__sm_lock_wait_g()) {
 		st->contended++;
 		__sm_leave(c);
 		return __SM_MOVE;
@@ -2894,7 +2937,7 @@ __sm_weak __sm_noinline __u64 __sm_check(void)
 		return 1;
 	if (!__sm_enter(cpu))
 		return 2;
-	if (!__sm_lock(h)) {
+	if (!__sm_lock_wait(h)) {
 		__sm_leave(cpu);
 		return 2;
 	}

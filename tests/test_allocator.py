@@ -173,16 +173,13 @@ def _packet_with_byte14(value: int) -> bytes:
 
 
 def _assert_nothing_lost(total: dict[str, int], requested: int, failed: int) -> None:
-    """Every block given back, no byte in use, no free rejected; an allocation may fail only
-    because the heap's lock stayed busy past every try (its holder interrupted or its CPU taken
-    away, which a loaded machine does: 142 of 640,000 once while QEMU guests ran beside), and
-    then it is counted as contended. How many fail is timing, not asserted beyond "most pass"."""
+    """Every block given back, no byte in use, no free rejected, and no allocation failed: the
+    heap never runs out in these workloads, so a NULL would be contention reported as out of
+    memory (ALLOCATOR.md: a busy heap is waited out, never a NULL)."""
     assert total["allocations"] == total["frees"], total
     assert total["bytes_in_use"] == 0 and total["rejected_frees"] == 0, total
-    assert total["failed_allocations"] == total["contended"], total
-    assert total["allocations"] + total["failed_allocations"] == requested, total
-    assert total["allocations"] * 2 > requested, total
-    assert failed <= total["failed_allocations"], (failed, total)
+    assert total["failed_allocations"] == 0 and failed == 0, (failed, total)
+    assert total["allocations"] == requested, total
 
 
 def _summed_stats(prog) -> tuple[dict[str, int], list[dict[str, int]]]:
