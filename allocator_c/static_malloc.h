@@ -382,13 +382,12 @@
  *   Per iteration on 6.18, clang 19 (make bench's loop table, floor in
  *   brackets): malloc + push 15 [18], walk 26 [15], static_ptr + free 39
  *   [15], 64 B pair 17 [8], mixed pair 22 [19], calloc + free 28 [15],
- *   realloc 128 [26]. Each malloc and free is a BPF-to-BPF call (make bench:
+ *   malloc + realloc + free 35 [26]. Each malloc and free is a BPF-to-BPF call (make bench:
  *   9 ns for the 64-byte pair on this machine, whose returns go through
  *   thunks).
- *   static_realloc still branches at its call site (a move is three global
- *   calls, and one more global function would need a fifth call frame,
- *   see LIMITS): its loops load with 2,600 iterations on 6.18, 1000 on
- *   6.12, 7.2 and 7.3, and 1000 are refused by 5.10 and 6.1.
+ *   static_realloc is one global function too (__sm_realloc_off, with the
+ *   resize, malloc and free inline in it, so that it needs no fifth call
+ *   frame, see LIMITS): its call site is a call and the bound.
  *   make bench prints, per operation, the processed insns per iteration,
  *   the undecided branches per iteration and the largest loop that loads,
  *   beside the array floor (tests/allocator/loops/loops.h).
@@ -1390,7 +1389,7 @@ _Static_assert(STATIC_MALLOC_WAIT_ROUNDS >= 1 && STATIC_MALLOC_WAIT_ROUNDS <= 10
 #define __SM_SL_LOG2	4		/* 16 second-level lists per first level */
 #define __SM_SMALL	128ULL		/* below: one list per 8 bytes (fl 0) */
 #define __SM_NLISTS	512		/* 32 first levels x 16 second levels */
-#define __SM_MOVE	(1ULL << 63)	/* __sm_resize_off: "must move" flag */
+#define __SM_MOVE	(1ULL << 63)	/* __sm_resize_o: "must move" flag */
 #define __SM_CHUNK	256ULL		/* bytes per step of the zero/copy loops */
 
 /*
@@ -1919,7 +1918,7 @@ static __sm_inline __u64 __sm_live_state(__u64 bs)
  * The same index, masked (in asm, so that clang keeps it): nothing changes
  * at run time, but the access stays provably inside the map value where a
  * verifier has lost the offset's unsigned bounds. 6.12's does in
- * __sm_resize_off, where the clamped offset is spilled to the stack and
+ * __sm_resize_o, where the clamped offset is spilled to the stack and
  * filled back with only its signed bounds, and `o >> 3` is then unbounded
  * ("R8 unbounded memory access"). The mask is the power of two above the
  * last index, inside state[] and mem[] together. Not used everywhere: the
@@ -2624,16 +2623,14 @@ __sm_weak __sm_noinline __u64 __sm_malloc_off(__u64 n)
 	return __sm_malloc_o(n) - 8;
 }
 
-/* Free the block at payload offset off8 + 8: into this CPU's cache, else
- * back to the heap under its lock. Returns 0, or 1 when rejected. (The
- * call site passes ptr - &mem[8], whose base clang already holds for the
- * bound: one instruction less at every call site.) */
-__sm_weak __sm_noinline __u64 __sm_free_off(__u64 off8)
+/* Free the block at payload offset off: into this CPU's cache, else back
+ * to the heap under its lock. Returns 0, or 1 when rejected. */
+static __sm_inline __u64 __sm_free_o(__u64 off)
 {
 	struct __sm_cpu *c = __sm_get_cpu();
 	struct static_malloc_stats *st = &c->stats;
 	struct __sm_heap *h = __sm_get_heap();
-	__u64 r, off = off8 + 8;
+	__u64 r;
 
 	if (!c || !h)
 		return 1;
@@ -2671,12 +2668,20 @@ __sm_weak __sm_noinline __u64 __sm_free_off(__u64 off8)
 	return r <= __SM_BUSY;
 }
 
+/* static_free: the block at payload offset off8 + 8. (The call site passes
+ * ptr - &mem[8], whose base clang already holds for the bound: one
+ * instruction less at every call site.) */
+__sm_weak __sm_noinline __u64 __sm_free_off(__u64 off8)
+{
+	return __sm_free_o(off8 + 8);
+}
+
 /*
  * Resize the block at off in place to hold n bytes (n > 0). Returns off when
  * done, __SM_MOVE | usable_bytes when the caller must move it, 0 when off is
  * not a live block (counted as a rejected free).
  */
-__sm_weak __sm_noinline __u64 __sm_resize_off(__u64 off, __u64 n)
+static __sm_inline __u64 __sm_resize_o(__u64 off, __u64 n)
 {
 	struct __sm_heap *h = __sm_get_heap();
 	struct __sm_cpu *c = __sm_get_cpu();
@@ -2834,6 +2839,35 @@ __sm_weak __sm_noinline __u64 __sm_copy_off(__u64 dst, __u64 src, __u64 n)
 		n -= __SM_CHUNK;
 	}
 	return 0;
+}
+
+/*
+ * static_realloc of the live block at payload offset off8 + 8 to n bytes
+ * (n > 0): in place when it can, else malloc, copy and free. All of it in
+ * one global function, so that its call site is a call and the bound, like
+ * malloc's (see LOOPS). Its parts are inline here (not calls of the other
+ * global functions), so that it needs no more call frames than they do.
+ * Returns the payload offset - 8 of the block, or -8: NULL (the old block
+ * stays valid; or it was not a live block, counted in rejected_frees).
+ */
+__sm_weak __sm_noinline __u64 __sm_realloc_off(__u64 off8, __u64 n)
+{
+	__u64 off = off8 + 8, r, nn;
+
+	r = __sm_resize_o(off, n);
+	if (!r)
+		return -8ULL;			/* not a live block: rejected */
+	if (!(r & __SM_MOVE))
+		return r - 8;			/* resized in place */
+	r &= ~__SM_MOVE;			/* usable bytes of the old block */
+	if (!r)
+		return -8ULL;			/* this CPU's guard was taken, or the heap stayed busy */
+	nn = __sm_malloc_o(n);
+	if (!nn)
+		return -8ULL;			/* the old block stays valid */
+	__sm_copy_off(nn, off, r < n ? r : n);
+	__sm_free_o(off);
+	return nn - 8;
 }
 
 /*
@@ -3096,6 +3130,7 @@ static __sm_inline void *__sm_bound(struct __sm_heap *h, __u64 o, __u64 span)
 }
 
 
+
 static __sm_inline void __heap *__sm_malloc_api(size_t size)
 {
 	struct __sm_heap *___h = __sm_get_heap();
@@ -3164,7 +3199,7 @@ static __sm_inline void __sm_free_api(void __heap *ptr)
 static __sm_inline void __heap *__sm_realloc_api(void __heap *ptr, size_t size)
 {
 	struct __sm_heap *___h;
-	__u64 ___o, ___r, ___n;
+	__u64 ___o;
 
 	if (!ptr)
 		return __sm_malloc_api(size);
@@ -3175,21 +3210,9 @@ static __sm_inline void __heap *__sm_realloc_api(void __heap *ptr, size_t size)
 	___h = __sm_get_heap();
 	if (!___h)
 		return NULL;
-	___o = __sm_offset(___h, ptr);
-	___r = __sm_resize_off(___o, size);
-	if (!___r)
-		return NULL;			/* not a live block: rejected */
-	if (!(___r & __SM_MOVE))
-		return __sm_bound(___h, ___r, size);
-	___r &= ~__SM_MOVE;			/* usable bytes of the old block */
-	if (!___r)
-		return NULL;			/* heap busy */
-	___n = __sm_malloc_off(size) + 8;
-	if (!___n)
-		return NULL;			/* ptr stays valid */
-	__sm_copy_off(___n, ___o, ___r < size ? ___r : size);
-	__sm_free_off(___o - 8);
-	return __sm_bound(___h, ___n, size);
+	/* o - 8, as static_free passes it */
+	___o = (__u64)((const char *)ptr - (const char *)(___h->mem + 8));
+	return __sm_bound8(___h, __sm_realloc_off(___o, size), size);
 }
 
 /*
