@@ -173,16 +173,13 @@ def _packet_with_byte14(value: int) -> bytes:
 
 
 def _assert_nothing_lost(total: dict[str, int], requested: int, failed: int) -> None:
-    """Every block given back, no byte in use, no free rejected; an allocation may fail only
-    because the heap's lock stayed busy past every try (its holder interrupted or its CPU taken
-    away, which a loaded machine does: 142 of 640,000 once while QEMU guests ran beside), and
-    then it is counted as contended. How many fail is timing, not asserted beyond "most pass"."""
+    """Every block given back, no byte in use, no free rejected, and no allocation failed: the
+    heap never runs out in these workloads, so a NULL would be contention reported as out of
+    memory (ALLOCATOR.md: a busy heap is waited out, never a NULL)."""
     assert total["allocations"] == total["frees"], total
     assert total["bytes_in_use"] == 0 and total["rejected_frees"] == 0, total
-    assert total["failed_allocations"] == total["contended"], total
-    assert total["allocations"] + total["failed_allocations"] == requested, total
-    assert total["allocations"] * 2 > requested, total
-    assert failed <= total["failed_allocations"], (failed, total)
+    assert total["failed_allocations"] == 0 and failed == 0, (failed, total)
+    assert total["allocations"] == requested, total
 
 
 def _summed_stats(prog) -> tuple[dict[str, int], list[dict[str, int]]]:
@@ -318,9 +315,11 @@ def test_allocator_on_every_kernel_of_the_matrix(guest_runs, version):
     assert not failures, "\n".join(failures)
 
 
-# static_realloc's call site still branches where the verifier cannot decide (static_malloc.h,
-# LOOPS): its loop of 1000 iterations was refused by 5.10 and 6.1 in the matrix run of 2026-12-07
-# (error -14), accepted by 6.12, 7.2 and 7.3. Strict: the day it loads there, this fails.
+# loops.h's realloc loop of 1000 iterations is refused by 5.10 and 6.1 with error -14, accepted by
+# 6.12, 7.2 and 7.3 (matrix runs of 2026-12-07 and 2026-12-08). Since static_realloc became one
+# global call (2026-12-08) the verifier's log ends normally ("processed 189115 insns", no error
+# line) and the load still fails with -14: the cause is after the verifier's walk, not the
+# loop's cost (35 insns per iteration on 6.18). Strict: the day it loads there, this fails.
 REALLOC_LOOP_REFUSED = {"5.10", "6.1"}
 
 
@@ -352,6 +351,8 @@ BAD_CONFIGS = [
     ("STATIC_MALLOC_CACHE_BYTES=40000", "STATIC_MALLOC_CACHE_BYTES must be between 0 and half the heap"),
     ("STATIC_MALLOC_SPIN_TRIES=0", "STATIC_MALLOC_SPIN_TRIES must be between 1 and 65536"),
     ("STATIC_MALLOC_SPIN_TRIES=70000", "STATIC_MALLOC_SPIN_TRIES must be between 1 and 65536"),
+    ("STATIC_MALLOC_WAIT_ROUNDS=0", "STATIC_MALLOC_WAIT_ROUNDS must be between 1 and 1024"),
+    ("STATIC_MALLOC_WAIT_ROUNDS=2000", "STATIC_MALLOC_WAIT_ROUNDS must be between 1 and 1024"),
 ]
 
 
