@@ -195,7 +195,7 @@ def _where(step: Step) -> str:
     if step.source is None:
         return ""
     code = f"`{step.source.text.strip()}`"
-    return f" (line {step.source.line}: {code})" if step.source.line else f" ({code})"
+    return f" ({_line(step.source)}: {code})" if step.source.line else f" ({code})"
 
 
 def _spill_said(step: Step, error: ErrorInfo, tested: int, slot: Location,

@@ -12,12 +12,11 @@ EAGER_BYTES are parsed whole while reading, so every unrecognised line is report
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
 import re
 from collections.abc import Iterator
-from itertools import repeat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from itertools import repeat
 from pathlib import Path
 
 from ..errors import NotAVerifierLog
